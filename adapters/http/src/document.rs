@@ -1,0 +1,236 @@
+//! The OpenAPI document and the browsable docs page.
+//!
+//! The document is generated from the operations, then completed with the answers the shared
+//! layer can give on any route (500, 503; 400, 413, 415 where there is a body; 400 where there
+//! are parameters), each as `application/problem+json`. The same string is printed by
+//! `twofa openapi`, served at `/api/openapi.json` and embedded in `/api/docs`.
+
+use base64::Engine as _;
+use poem_openapi::{OpenApiService, registry::Registry, types::Type as _};
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::{api::health::HealthApi, problem::Problem};
+
+/// Every API of the service.
+pub(crate) type Apis = HealthApi;
+
+pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(HealthApi, "twofa", version).description(
+        "A self-hosted two-factor authentication service. Every error is RFC 9457 \
+         application/problem+json with a stable `code`; every response carries `X-Request-Id`.",
+    )
+}
+
+/// The OpenAPI document of `version`, as served and committed.
+pub fn openapi_document(version: &str) -> String {
+    complete(&service(version).spec())
+}
+
+/// Adds the shared error answers and the problem schema to poem-openapi's document.
+fn complete(raw: &str) -> String {
+    let Ok(mut document) = serde_json::from_str::<Value>(raw) else {
+        return raw.to_owned();
+    };
+    add_problem_schemas(&mut document);
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in operation.values_mut().filter_map(Value::as_object_mut) {
+                add_shared_responses(operation);
+            }
+        }
+    }
+    serde_json::to_string_pretty(&document).unwrap_or_else(|_| raw.to_owned())
+}
+
+fn add_problem_schemas(document: &mut Value) {
+    let mut registry = Registry::new();
+    Problem::register(&mut registry);
+    let Some(components) = document.as_object_mut().map(|d| {
+        d.entry("components")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|c| c.entry("schemas").or_insert_with(|| json!({})))
+    }) else {
+        return;
+    };
+    if let Some(Value::Object(schemas)) = components {
+        for (name, schema) in &registry.schemas {
+            if let Ok(schema) = serde_json::to_value(schema) {
+                schemas.insert(name.clone(), schema);
+            }
+        }
+    }
+}
+
+fn add_shared_responses(operation: &mut Map<String, Value>) {
+    let has_body = operation.contains_key("requestBody");
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let mut shared = vec![
+        (
+            "500",
+            "An unexpected error; the cause is logged under the request id.",
+        ),
+        (
+            "503",
+            "A dependency is down (`dependency_unavailable`), the service is shedding load \
+             (`overloaded`) or the request timed out (`request_timeout`); see `Retry-After`.",
+        ),
+    ];
+    if has_body || has_parameters {
+        shared.push((
+            "400",
+            "The body is not JSON (`malformed_body`) or a field or parameter is invalid \
+             (`validation_failed`, with `errors`).",
+        ));
+    }
+    if has_body {
+        shared.push((
+            "413",
+            "The body is over `server.body_limit` (`payload_too_large`).",
+        ));
+        shared.push((
+            "415",
+            "The body is not `application/json` (`unsupported_media_type`).",
+        ));
+    }
+    let responses = operation
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(responses) = responses else { return };
+    for (status, description) in shared {
+        let response = responses
+            .entry(status)
+            .or_insert_with(|| json!({ "description": description }));
+        if let Some(response) = response.as_object_mut() {
+            let content = response.entry("content").or_insert_with(|| json!({}));
+            if let Some(content) = content.as_object_mut() {
+                content.entry(crate::problem::PROBLEM_JSON).or_insert_with(
+                    || json!({ "schema": { "$ref": "#/components/schemas/Problem" } }),
+                );
+            }
+        }
+    }
+}
+
+/// The docs page (Swagger UI over `document`) and the CSP that lets exactly its own inline
+/// scripts run: each is allowed by its SHA-256 hash, nothing is loaded from anywhere else.
+pub(crate) fn docs_page(version: &str, document: &str) -> (String, String) {
+    let service = service(version);
+    let html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), document, 1);
+    let script_hashes: Vec<String> = inline_blocks(&html, "script")
+        .map(|script| {
+            let digest = Sha256::digest(script.as_bytes());
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+        .collect();
+    let csp = format!(
+        "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src data:; \
+         connect-src 'self'; font-src data:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
+        script_hashes.join(" ")
+    );
+    (html, csp)
+}
+
+/// The contents of every `<tag ...>…</tag>` block of `html`.
+fn inline_blocks<'a>(html: &'a str, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let open = format!("<{tag}");
+    let close = format!("</{tag}>");
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)?;
+        let after_open = &rest[start..];
+        let body_start = after_open.find('>')? + 1;
+        let body = &after_open[body_start..];
+        let end = body.find(&close)?;
+        rest = &body[end + close.len()..];
+        Some(&body[..end])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::from_str(&openapi_document("1.2.3")).unwrap()
+    }
+
+    #[test]
+    fn every_operation_has_a_unique_operation_id() {
+        let document = document();
+        let mut ids = Vec::new();
+        for methods in document["paths"].as_object().unwrap().values() {
+            for operation in methods.as_object().unwrap().values() {
+                ids.push(operation["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count);
+        assert!(count >= 3);
+    }
+
+    #[test]
+    fn every_operation_declares_problem_answers() {
+        let document = document();
+        for methods in document["paths"].as_object().unwrap().values() {
+            for operation in methods.as_object().unwrap().values() {
+                for status in ["500", "503"] {
+                    let content = &operation["responses"][status]["content"];
+                    assert!(
+                        content[crate::problem::PROBLEM_JSON].is_object(),
+                        "{status}"
+                    );
+                }
+            }
+        }
+        assert!(document["components"]["schemas"]["Problem"].is_object());
+        assert!(document["components"]["schemas"]["FieldError"].is_object());
+    }
+
+    #[test]
+    fn paths_are_written_in_full() {
+        let document = document();
+        let paths = document["paths"].as_object().unwrap();
+        assert!(
+            paths
+                .keys()
+                .all(|p| p.starts_with("/api/") || p.starts_with("/.well-known/"))
+        );
+    }
+
+    #[test]
+    fn the_docs_page_embeds_the_completed_document_and_hashes_its_scripts() {
+        let document = openapi_document("1.2.3");
+        let (html, csp) = docs_page("1.2.3", &document);
+        assert!(html.contains(&document));
+        let scripts: Vec<_> = inline_blocks(&html, "script").collect();
+        assert!(!scripts.is_empty());
+        assert_eq!(csp.matches("'sha256-").count(), scripts.len());
+        assert!(!csp.contains('*'));
+        assert!(
+            !csp.contains("'unsafe-inline'; img") || !csp.contains("script-src 'unsafe-inline'")
+        );
+    }
+
+    #[test]
+    fn inline_blocks_finds_each_block() {
+        let html = "<p><script>a()</script><script type=\"x\">b()</script></p>";
+        assert_eq!(
+            inline_blocks(html, "script").collect::<Vec<_>>(),
+            ["a()", "b()"]
+        );
+    }
+}

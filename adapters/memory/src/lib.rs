@@ -1,0 +1,15 @@
+//! twofa's in-memory adapters: every port held in process memory.
+//!
+//! What belongs here: adapters for tests (a manual clock, a seeded generator, recording
+//! senders) and for the single-process embedded mode. They keep each port's contract exactly:
+//! the same contract suites run against them and against the SQL and Redis adapters.
+//! What must not: anything that only works because tests are single-threaded. This crate
+//! depends on `twofa-domain` only, so `twofa-application` tests can use it without a cycle.
+
+mod always_up_probe;
+mod manual_clock;
+mod seeded_secret_generator;
+
+pub use always_up_probe::AlwaysUpProbe;
+pub use manual_clock::ManualClock;
+pub use seeded_secret_generator::SeededSecretGenerator;

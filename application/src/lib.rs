@@ -1,0 +1,10 @@
+//! twofa's use cases: one module each, every one a struct with an `execute` method, written
+//! against the domain's ports and nothing else.
+//!
+//! What belongs here: the order of steps of each flow (rate-limit, load, verify, record) and
+//! the decisions between them. What must not: I/O technology (no runtime, database driver, web
+//! framework or configuration loader: the dependency guard checks), or a port's implementation.
+
+pub mod check_health;
+
+pub use check_health::{CheckHealth, DependencyHealth, HealthReport};

@@ -1,0 +1,7 @@
+//! Ports: the traits the use cases call and the adapters implement. Each is `Send + Sync +
+//! 'static` and held as `Arc<dyn Port>`.
+
+pub mod clock;
+pub mod dependency_probe;
+pub mod error;
+pub mod secret_generator;

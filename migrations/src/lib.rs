@@ -1,0 +1,20 @@
+//! twofa's schema migrations, written with sea-orm-migration's schema builder so that the same
+//! migration runs on PostgreSQL and on SQLite.
+//!
+//! What belongs here: one file per migration, named `mYYYYMMDD_NNNNNN_what.rs`, applied in the
+//! order `Migrator::migrations` lists them. What must not: data access used at run time (that
+//! is `twofa-sql`), and edits to a migration that has shipped: write a new one instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_users::Migration)]
+    }
+}

@@ -1,0 +1,278 @@
+//! twofa's black-box test support: `spawn_app` starts the real wiring (`twofa::Application`)
+//! on port 0 over the chosen backend and returns a `TestApp` with one method per endpoint.
+//!
+//! PostgreSQL and Redis come from `./scripts/test` (`TWOFA_TEST_DATABASE_URL`,
+//! `TWOFA_TEST_REDIS_URL`); a test that needs them and finds them missing fails, naming the
+//! variable: it is never skipped.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test support fails loudly, naming what is missing"
+)]
+
+mod redis_server;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::providers::Serialized;
+use sea_orm::{ConnectionTrait as _, Database};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use twofa::{Application, Mode, Settings};
+
+pub use redis_server::RedisServer;
+
+/// Which backends the app runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `memory://`, in-process stores.
+    Memory,
+    /// A SQLite file in a temporary folder, in-process stores.
+    Sqlite,
+    /// A fresh PostgreSQL database and the shared Redis.
+    PostgresRedis,
+}
+
+impl Backend {
+    /// Every backend, for tests that must hold on each.
+    pub const ALL: [Self; 3] = [Self::Memory, Self::Sqlite, Self::PostgresRedis];
+}
+
+/// How to start the app.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Backends.
+    pub backend: Backend,
+    /// `--mode`.
+    pub mode: Mode,
+    /// Extra settings, as (dotted key, value), applied last.
+    pub settings: Vec<(String, serde_json::Value)>,
+}
+
+impl AppOptions {
+    /// `--mode all` over `backend`.
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            mode: Mode::All,
+            settings: Vec::new(),
+        }
+    }
+
+    /// Sets a configuration key.
+    #[must_use]
+    pub fn set(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.settings.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Sets the mode.
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+}
+
+/// A running app and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The database URL it runs over.
+    pub database_url: String,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+    /// Keeps the SQLite folder alive as long as the app.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL admin URL from `./scripts/test`.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TWOFA_TEST_DATABASE_URL").expect(
+        "TWOFA_TEST_DATABASE_URL is not set: run the suite with ./scripts/test, which starts PostgreSQL",
+    )
+}
+
+/// The shared Redis URL from `./scripts/test`.
+pub fn redis_url() -> String {
+    std::env::var("TWOFA_TEST_REDIS_URL").expect(
+        "TWOFA_TEST_REDIS_URL is not set: run the suite with ./scripts/test, which starts Redis",
+    )
+}
+
+/// A new, empty PostgreSQL database; its URL.
+pub async fn fresh_postgres_database() -> String {
+    let admin = postgres_admin_url();
+    let connection = Database::connect(&admin)
+        .await
+        .expect("cannot reach the test PostgreSQL");
+    let name = format!("twofa_test_{}", uuid::Uuid::from_u128(rand_u128()).simple());
+    connection
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("cannot create a test database");
+    let _ = connection.close().await;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("the admin URL names a database");
+    format!("{base}/{name}")
+}
+
+/// A unique number per call, from the process id, time and a counter (test names only).
+fn rand_u128() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    (u128::from(std::process::id()) << 96)
+        ^ nanos
+        ^ (u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)) << 64)
+}
+
+/// Starts `--mode all` over `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(AppOptions::new(backend)).await
+}
+
+/// Starts the app as `options` say.
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("a temporary folder");
+    let database_url = match options.backend {
+        Backend::Memory => "memory://".to_owned(),
+        Backend::Sqlite => sqlite_url(&data_dir.path().join("twofa.db")),
+        Backend::PostgresRedis => fresh_postgres_database().await,
+    };
+    let mut figment = Settings::figment(None)
+        .expect("settings")
+        .merge(Serialized::default("server.listen", "127.0.0.1:0"))
+        .merge(Serialized::default("database.url", &database_url))
+        .merge(Serialized::default("log.level", "warn"));
+    if options.backend == Backend::PostgresRedis {
+        figment = figment.merge(Serialized::default("redis.url", redis_url()));
+    }
+    for (key, value) in &options.settings {
+        figment = figment.merge(Serialized::default(key, value));
+    }
+    let settings = Settings::from_figment(&figment).expect("valid test settings");
+    start(settings, options.mode, database_url, data_dir).await
+}
+
+/// Starts the app over already-built `settings` (restart tests reuse a data folder).
+pub async fn start(
+    settings: Settings,
+    mode: Mode,
+    database_url: String,
+    data_dir: tempfile::TempDir,
+) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let application = Application::build(settings, mode)
+        .await
+        .expect("the app starts");
+    let address = format!("http://{}", application.local_addr());
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(application.run(shutdown.clone()));
+    TestApp {
+        address,
+        database_url,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client"),
+        shutdown,
+        server,
+        data_dir,
+    }
+}
+
+/// The SQLite URL of `file`.
+pub fn sqlite_url(file: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", file.display())
+}
+
+impl TestApp {
+    /// `GET /api/health`.
+    pub async fn health(&self) -> reqwest::Response {
+        self.get("/api/health").await
+    }
+
+    /// `GET /api/health/live`.
+    pub async fn health_live(&self) -> reqwest::Response {
+        self.get("/api/health/live").await
+    }
+
+    /// `GET /api/health/ready`.
+    pub async fn health_ready(&self) -> reqwest::Response {
+        self.get("/api/health/ready").await
+    }
+
+    /// `GET /api/openapi.json`.
+    pub async fn openapi_json(&self) -> reqwest::Response {
+        self.get("/api/openapi.json").await
+    }
+
+    /// `GET /api/docs`.
+    pub async fn docs(&self) -> reqwest::Response {
+        self.get("/api/docs").await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// A request to `path`, to add headers or a body to.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
+    /// The socket address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.address
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
+    }
+
+    /// Stops the app gracefully and waits for it; returns its data folder.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.shutdown.cancel();
+        self.server
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+        self.data_dir
+    }
+}
+
+/// The repository root (for the committed OpenAPI document).
+pub fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// Polls `check` until it returns true or `deadline` passes; never sleeps blindly.
+pub async fn eventually<F, Fut>(deadline: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

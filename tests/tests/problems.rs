@@ -1,0 +1,179 @@
+//! The framework's own errors are RFC 9457 problems, with the request id as `instance`; every
+//! response carries `X-Request-Id` and the security headers.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the step that broke"
+)]
+
+use reqwest::{Method, Response, header};
+use serde_json::Value;
+use twofa_tests::{AppOptions, Backend, spawn_app, spawn_app_with};
+
+async fn problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("urn:twofa:problem:{code}"));
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(body["instance"], request_id);
+    body
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_problem() {
+    let app = spawn_app(Backend::Memory).await;
+    problem(app.get("/api/nope").await, 404, "not_found").await;
+    problem(app.get("/elsewhere").await, 404, "not_found").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem() {
+    let app = spawn_app(Backend::Memory).await;
+    let response = app
+        .request(Method::DELETE, "/api/health")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 405, "method_not_allowed").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413_problem_whether_declared_or_streamed() {
+    let app = spawn_app_with(AppOptions::new(Backend::Memory).set("server.body_limit", 1024)).await;
+    let declared = app
+        .request(Method::POST, "/api/health")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(vec![b' '; 2048])
+        .send()
+        .await
+        .unwrap();
+    problem(declared, 413, "payload_too_large").await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b' '; 512])).collect();
+    let streamed = app
+        .request(Method::POST, "/api/health")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(reqwest::Body::wrap_stream(futures_stream(chunks)))
+        .send()
+        .await
+        .unwrap();
+    problem(streamed, 413, "payload_too_large").await;
+    app.stop().await;
+}
+
+fn futures_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::iter(chunks)
+}
+
+#[tokio::test]
+async fn a_well_formed_request_id_is_reused_and_a_bad_one_replaced() {
+    let app = spawn_app(Backend::Memory).await;
+    let reused = app
+        .request(Method::GET, "/api/health/live")
+        .header("x-request-id", "lb-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.headers()["x-request-id"], "lb-42.a_b");
+    let replaced = app
+        .request(Method::GET, "/api/health/live")
+        .header("x-request-id", "has spaces and <script>")
+        .send()
+        .await
+        .unwrap();
+    let id = replaced.headers()["x-request-id"].to_str().unwrap();
+    assert!(twofa_http_id_is_well_formed(id), "{id}");
+    assert_ne!(id, "has spaces and <script>");
+    let fresh = app.get("/api/health/live").await;
+    assert!(!fresh.headers()["x-request-id"].is_empty());
+    app.stop().await;
+}
+
+fn twofa_http_id_is_well_formed(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app(Backend::Memory).await;
+    for path in ["/api/health/live", "/api/nope", "/api/openapi.json"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains('*'), "{path}: {csp}");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "http public_url: no HSTS"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_https_public_url_turns_on_hsts() {
+    let app = spawn_app_with(
+        AppOptions::new(Backend::Memory).set("server.public_url", "https://auth.example.com"),
+    )
+    .await;
+    let response = app.get("/api/health/live").await;
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_over_the_timeout_is_a_503_problem_with_retry_after() {
+    // A zero-byte-per-second client: the body never completes, the timeout ends it.
+    let app =
+        spawn_app_with(AppOptions::new(Backend::Memory).set("server.request_timeout", "300ms"))
+            .await;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(tokio_stream_from(receiver));
+    let response = app
+        .request(Method::POST, "/api/health")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    problem(response, 503, "request_timeout").await;
+    assert_eq!(retry_after, "1");
+    drop(sender);
+    app.stop().await;
+}
+
+fn tokio_stream_from(
+    mut receiver: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}

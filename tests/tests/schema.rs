@@ -1,0 +1,59 @@
+//! Development migrates on start; production refuses an unmigrated schema until
+//! `twofa migrate` has run.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the step that broke"
+)]
+
+use figment::providers::Serialized;
+use twofa::{Application, Mode, Settings};
+use twofa_tests::{fresh_postgres_database, redis_url};
+
+fn production(database_url: &str) -> Settings {
+    let figment = Settings::figment(None)
+        .unwrap()
+        .merge(Serialized::default("environment", "production"))
+        .merge(Serialized::default("server.listen", "127.0.0.1:0"))
+        .merge(Serialized::default("database.url", database_url))
+        .merge(Serialized::default("redis.url", redis_url()));
+    Settings::from_figment(&figment).unwrap()
+}
+
+#[tokio::test]
+async fn production_refuses_an_unmigrated_schema_until_migrate_runs() {
+    let url = fresh_postgres_database().await;
+    let Err(error) = Application::build(production(&url), Mode::Api).await else {
+        panic!("production started on an unmigrated schema");
+    };
+    let message = format!("{error:#}");
+    assert!(message.contains("twofa migrate"), "{message}");
+
+    let database = twofa::app::connect_database(&production(&url))
+        .await
+        .unwrap();
+    assert!(database.migrate().await.unwrap() >= 1);
+    database.close().await;
+
+    let application = Application::build(production(&url), Mode::Api)
+        .await
+        .unwrap();
+    drop(application);
+}
+
+#[tokio::test]
+async fn development_migrates_postgres_on_start() {
+    let url = fresh_postgres_database().await;
+    let figment = Settings::figment(None)
+        .unwrap()
+        .merge(Serialized::default("server.listen", "127.0.0.1:0"))
+        .merge(Serialized::default("database.url", &url));
+    let settings = Settings::from_figment(&figment).unwrap();
+    let application = Application::build(settings, Mode::Api).await.unwrap();
+    drop(application);
+    let database = twofa::app::connect_database(&production(&url))
+        .await
+        .unwrap();
+    assert!(database.pending_migrations().await.unwrap().is_empty());
+    database.close().await;
+}

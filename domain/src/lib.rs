@@ -10,15 +10,23 @@ pub mod port;
 pub mod value;
 
 pub use port::{
+    audit_log::{
+        Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,
+        NewAuditEvent,
+    },
     clock::Clock,
     dependency_probe::{DependencyProbe, ProbeError},
     error::PortError,
+    job_queue::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError},
+    notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},
     secret_generator::SecretGenerator,
+    unit_of_work::{Transaction, UnitOfWork},
 };
 pub use value::{
     email_address::{EmailAddress, EmailAddressError},
     ids::UserId,
     password::{Password, PasswordError},
     phone_number::{PhoneNumber, PhoneNumberError},
+    time_ordered_id::time_ordered_id,
     username::{Username, UsernameError},
 };

@@ -1,7 +1,11 @@
 //! Ports: the traits the use cases call and the adapters implement. Each is `Send + Sync +
 //! 'static` and held as `Arc<dyn Port>`.
 
+pub mod audit_log;
 pub mod clock;
 pub mod dependency_probe;
 pub mod error;
+pub mod job_queue;
+pub mod notifier;
 pub mod secret_generator;
+pub mod unit_of_work;

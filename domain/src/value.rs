@@ -4,4 +4,5 @@ pub mod email_address;
 pub mod ids;
 pub mod password;
 pub mod phone_number;
+pub mod time_ordered_id;
 pub mod username;

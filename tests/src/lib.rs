@@ -10,6 +10,7 @@
     reason = "test support fails loudly, naming what is missing"
 )]
 
+pub mod contract;
 mod redis_server;
 
 use std::{net::SocketAddr, path::PathBuf};

@@ -26,14 +26,7 @@ fn dependencies_of(package: &str) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .current_dir(twofa_tests::repository_root())
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "--all-features",
-            "-e",
-            "normal,build",
-        ])
+        .args(["tree", "--locked", "--all-features", "-e", "normal,build"])
         .args(["--prefix", "none", "--format", "{p}", "-p", package])
         .output()
         .expect("cargo tree runs");

@@ -8,8 +8,16 @@
 
 mod always_up_probe;
 mod manual_clock;
+mod memory_audit_log;
+mod memory_job_queue;
+mod memory_unit_of_work;
+mod recording_senders;
 mod seeded_secret_generator;
 
 pub use always_up_probe::AlwaysUpProbe;
 pub use manual_clock::ManualClock;
+pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
+pub use memory_job_queue::MemoryJobQueue;
+pub use memory_unit_of_work::MemoryUnitOfWork;
+pub use recording_senders::{RecordingEmailSender, RecordingSmsSender};
 pub use seeded_secret_generator::SeededSecretGenerator;

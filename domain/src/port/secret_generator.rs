@@ -15,6 +15,19 @@ pub trait SecretGenerator: Send + Sync + 'static {
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
+    /// `len` random bytes as lower-case hex (`2 * len` characters): lease tokens, nonces.
+    fn hex(&self, len: usize) -> String {
+        use std::fmt::Write as _;
+        let mut bytes = vec![0_u8; len];
+        self.fill_bytes(&mut bytes);
+        bytes
+            .iter()
+            .fold(String::with_capacity(len * 2), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            })
+    }
+
     /// `N` random bytes.
     fn bytes<const N: usize>(&self) -> [u8; N]
     where

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use twofa_domain::{Clock, DependencyProbe};
+use twofa_domain::{Clock, DependencyProbe, JobQueue};
 
 /// One dependency's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +16,58 @@ pub struct DependencyHealth {
     pub latency_ms: Option<u64>,
 }
 
+/// The job queue's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueHealth {
+    /// Whether its counts could be read.
+    pub is_up: bool,
+    /// How long reading them took.
+    pub latency_ms: Option<u64>,
+    /// Jobs waiting to run.
+    pub pending: u64,
+    /// Jobs in the dead letter.
+    pub failed: u64,
+}
+
+/// The service's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// Everything is up and no work is piling up.
+    Healthy,
+    /// Up, but jobs sit in the dead letter or the backlog is over its threshold.
+    Degraded,
+    /// A dependency (the database, Redis, the queue's store) is down.
+    Unhealthy,
+}
+
 /// Every dependency's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthReport {
     /// In the order the probes were given.
     pub dependencies: Vec<DependencyHealth>,
+    /// The job queue, when one is checked.
+    pub queue: Option<QueueHealth>,
+    /// Pending jobs above this are a backlog.
+    pub backlog_threshold: u64,
 }
 
 impl HealthReport {
-    /// Whether every dependency is up.
+    /// Whether every dependency is up: the instance can take traffic.
     pub fn is_healthy(&self) -> bool {
-        self.dependencies.iter().all(|d| d.is_up)
+        self.dependencies.iter().all(|d| d.is_up) && self.queue.as_ref().is_none_or(|q| q.is_up)
+    }
+
+    /// Healthy, degraded or unhealthy.
+    pub fn status(&self) -> HealthStatus {
+        if !self.is_healthy() {
+            return HealthStatus::Unhealthy;
+        }
+        match &self.queue {
+            Some(queue) if queue.failed > 0 || queue.pending > self.backlog_threshold => {
+                HealthStatus::Degraded
+            }
+            Some(_) | None => HealthStatus::Healthy,
+        }
     }
 
     /// The answer of the dependency called `name`.
@@ -40,17 +81,59 @@ impl HealthReport {
 pub struct CheckHealth {
     probes: Vec<Arc<dyn DependencyProbe>>,
     clock: Arc<dyn Clock>,
+    queue: Option<(Arc<dyn JobQueue>, u64)>,
 }
 
 impl CheckHealth {
     /// A check over `probes`, timed by `clock`.
     pub fn new(probes: Vec<Arc<dyn DependencyProbe>>, clock: Arc<dyn Clock>) -> Self {
-        Self { probes, clock }
+        Self {
+            probes,
+            clock,
+            queue: None,
+        }
+    }
+
+    /// Also reports `queue`'s counts; more than `backlog_threshold` pending jobs, or any job
+    /// in the dead letter, is `degraded`.
+    #[must_use]
+    pub fn with_queue(mut self, queue: Arc<dyn JobQueue>, backlog_threshold: u64) -> Self {
+        self.queue = Some((queue, backlog_threshold));
+        self
+    }
+
+    async fn check_queue(&self, queue: &dyn JobQueue) -> QueueHealth {
+        let started = self.clock.now();
+        match queue.counts().await {
+            Ok(counts) => QueueHealth {
+                is_up: true,
+                latency_ms: Some(
+                    u64::try_from((self.clock.now() - started).num_milliseconds()).unwrap_or(0),
+                ),
+                pending: counts.pending,
+                failed: counts.dead,
+            },
+            Err(error) => {
+                tracing::warn!(error = %error, "the job queue is down");
+                QueueHealth {
+                    is_up: false,
+                    latency_ms: None,
+                    pending: 0,
+                    failed: 0,
+                }
+            }
+        }
     }
 
     /// Probes every dependency.
     #[tracing::instrument(name = "check_health", skip_all)]
     pub async fn execute(&self) -> HealthReport {
+        let queue = async {
+            match &self.queue {
+                Some((queue, _)) => Some(self.check_queue(queue.as_ref()).await),
+                None => None,
+            }
+        };
         let dependencies = join_all(self.probes.iter().map(|probe| async {
             let started = self.clock.now();
             let outcome = probe.check().await;
@@ -70,9 +153,16 @@ impl CheckHealth {
                     }
                 }
             }
-        }))
-        .await;
-        HealthReport { dependencies }
+        }));
+        let (dependencies, queue) = futures::join!(dependencies, queue);
+        HealthReport {
+            dependencies,
+            queue,
+            backlog_threshold: self
+                .queue
+                .as_ref()
+                .map_or(u64::MAX, |(_, threshold)| *threshold),
+        }
     }
 }
 
@@ -140,6 +230,53 @@ mod tests {
         let redis = report.get("redis").unwrap();
         assert!(!redis.is_up);
         assert_eq!(redis.latency_ms, None);
+    }
+
+    fn queue_with(dead: u32, pending: u32) -> Arc<twofa_memory::MemoryJobQueue> {
+        use twofa_domain::NewJob;
+        let clock = clock();
+        let queue = Arc::new(twofa_memory::MemoryJobQueue::new(
+            clock,
+            Arc::new(twofa_memory::SeededSecretGenerator::new(1)),
+        ));
+        for _ in 0..dead {
+            block_on(queue.enqueue(NewJob::new("x", serde_json::json!({}), 1))).unwrap();
+            let job = block_on(queue.claim(std::time::Duration::from_secs(30)))
+                .unwrap()
+                .unwrap();
+            block_on(queue.bury(&job, "permanent")).unwrap();
+        }
+        for _ in 0..pending {
+            block_on(queue.enqueue(NewJob::new("x", serde_json::json!({}), 1))).unwrap();
+        }
+        queue
+    }
+
+    #[test]
+    fn the_queue_is_reported_and_a_quiet_one_is_healthy() {
+        let check = CheckHealth::new(vec![Arc::new(AlwaysUpProbe::new("database"))], clock())
+            .with_queue(queue_with(0, 3), 10);
+        let report = block_on(check.execute());
+        assert_eq!(report.status(), HealthStatus::Healthy);
+        let queue = report.queue.unwrap();
+        assert_eq!((queue.pending, queue.failed), (3, 0));
+    }
+
+    #[test]
+    fn a_dead_letter_or_a_backlog_is_degraded_but_ready() {
+        let dead = CheckHealth::new(vec![], clock()).with_queue(queue_with(1, 0), 10);
+        let report = block_on(dead.execute());
+        assert_eq!(report.status(), HealthStatus::Degraded);
+        assert!(report.is_healthy(), "degraded still takes traffic");
+        let backlog = CheckHealth::new(vec![], clock()).with_queue(queue_with(0, 11), 10);
+        assert_eq!(block_on(backlog.execute()).status(), HealthStatus::Degraded);
+    }
+
+    #[test]
+    fn a_dependency_down_is_unhealthy_even_with_a_backlog() {
+        let check =
+            CheckHealth::new(vec![Arc::new(DownProbe)], clock()).with_queue(queue_with(1, 0), 10);
+        assert_eq!(block_on(check.execute()).status(), HealthStatus::Unhealthy);
     }
 
     #[test]

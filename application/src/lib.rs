@@ -6,5 +6,8 @@
 //! framework or configuration loader: the dependency guard checks), or a port's implementation.
 
 pub mod check_health;
+pub mod jobs;
+pub mod worker;
 
-pub use check_health::{CheckHealth, DependencyHealth, HealthReport};
+pub use check_health::{CheckHealth, DependencyHealth, HealthReport, HealthStatus, QueueHealth};
+pub use worker::{JobFailure, JobHandler, RetryPolicy, StepOutcome, Worker};

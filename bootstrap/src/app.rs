@@ -1,24 +1,26 @@
 //! Wiring: builds the adapters the settings choose, the use cases over them, and the HTTP
 //! server and worker of the chosen mode; then runs them until shutdown.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use poem::{
     Server,
     listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener},
 };
-use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
-use twofa_application::CheckHealth;
-use twofa_crypto::{OsSecretGenerator, SystemClock};
-use twofa_domain::{Clock as _, DependencyProbe};
+use twofa_application::{
+    CheckHealth, RetryPolicy, Worker,
+    jobs::{PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
+};
 use twofa_http::{AppState, HttpSettings, Surface};
-use twofa_memory::AlwaysUpProbe;
-use twofa_redis::RedisConnection;
-use twofa_sql::{SqlDatabase, SqlSettings};
 
-use crate::settings::{DatabaseKind, Environment, Mode, Settings};
+pub use crate::backends::connect_database;
+use crate::{
+    backends::{Backends, Notifiers},
+    settings::{Mode, Settings},
+    worker::WorkerLoop,
+};
 
 /// The version `twofa --version` prints and `/api/health` reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -29,44 +31,31 @@ pub struct Application {
     mode: Mode,
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
-    database: Option<SqlDatabase>,
+    backends: Backends,
+    worker: Option<WorkerLoop>,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
 }
 
 impl Application {
     /// Connects to the configured backends, migrates (development) or checks the schema
-    /// (production), and binds `server.listen`.
+    /// (production), builds the worker when the mode runs one, and binds `server.listen`.
     ///
     /// # Errors
-    /// When a backend cannot be reached, the schema is not migrated in production, or the
-    /// address cannot be bound; the message says which and what to do.
+    /// When a backend cannot be reached, the schema is not migrated in production, a notifier
+    /// is misconfigured, or the address cannot be bound; the message says which.
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
-        let clock = Arc::new(SystemClock);
-        let mut probes: Vec<Arc<dyn DependencyProbe>> = Vec::new();
-        let database = match settings.database_kind() {
-            DatabaseKind::Memory => {
-                probes.push(Arc::new(AlwaysUpProbe::new("database")));
-                None
-            }
-            DatabaseKind::Postgres | DatabaseKind::Sqlite => {
-                let database = connect_database(&settings).await?;
-                prepare_schema(&database, settings.environment).await?;
-                probes.push(Arc::new(database.probe()));
-                Some(database)
-            }
+        let backends = Backends::connect(&settings).await?;
+        let worker = match mode {
+            Mode::Worker | Mode::All => Some(worker_loop(&settings, &backends)?),
+            Mode::Api => None,
         };
-        if let Some(url) = &settings.redis.url {
-            let redis = RedisConnection::open(&twofa_redis::RedisSettings {
-                url: url.expose_secret().to_owned(),
-                timeout: settings.redis.timeout,
-            })?;
-            probes.push(Arc::new(redis.probe()));
-        }
+        let check_health = CheckHealth::new(backends.probes.clone(), backends.clock.clone())
+            .with_queue(backends.queue.clone(), settings.jobs.backlog_threshold);
         let state = Arc::new(AppState {
             version: VERSION,
-            started_at: clock.now(),
-            clock: clock.clone(),
-            check_health: CheckHealth::new(probes, clock),
+            started_at: backends.clock.now(),
+            clock: backends.clock.clone(),
+            check_health,
         });
         let surface = match mode {
             Mode::Api | Mode::All => Surface::Api,
@@ -83,7 +72,7 @@ impl Application {
             surface,
             state,
             &http,
-            Arc::new(OsSecretGenerator),
+            backends.ids.clone(),
         ));
         let acceptor = TcpListener::bind(settings.server.listen)
             .into_acceptor()
@@ -104,7 +93,8 @@ impl Application {
             mode,
             acceptor,
             local_addr,
-            database,
+            backends,
+            worker,
             endpoint,
         })
     }
@@ -115,15 +105,16 @@ impl Application {
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight requests
-    /// and the worker finish (bounded by `server.shutdown_timeout`) and closes the pool.
+    /// and jobs finish (bounded by `server.shutdown_timeout`) and closes the pool.
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let drain = self.settings.server.shutdown_timeout;
         tracing::info!(address = %self.local_addr, mode = ?self.mode, version = VERSION, "twofa is listening");
-        let worker = matches!(self.mode, Mode::Worker | Mode::All)
-            .then(|| tokio::spawn(crate::worker::run(shutdown.clone())));
+        let worker = self
+            .worker
+            .map(|worker| tokio::spawn(worker.run(shutdown.clone())));
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.endpoint,
@@ -135,49 +126,46 @@ impl Application {
         if let Some(worker) = worker
             && tokio::time::timeout(drain, worker).await.is_err()
         {
-            tracing::warn!("the worker did not stop within the shutdown timeout");
+            tracing::warn!(
+                "the worker did not finish its jobs within the shutdown timeout; their leases will return them"
+            );
         }
-        if let Some(database) = self.database {
-            database.close().await;
-        }
+        self.backends.close().await;
         tracing::info!("twofa stopped");
         served.context("the HTTP server failed")
     }
 }
 
-/// Opens the configured SQL database.
-///
-/// # Errors
-/// When it cannot be reached within `database.timeout`.
-pub async fn connect_database(settings: &Settings) -> anyhow::Result<SqlDatabase> {
-    SqlDatabase::connect(&SqlSettings {
-        url: settings.database.url.expose_secret().to_owned(),
-        max_connections: settings.database.max_connections,
-        timeout: settings.database.timeout,
+/// The worker with a handler for every job kind.
+fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<WorkerLoop> {
+    let jobs = &settings.jobs;
+    let notifiers = Notifiers::build(settings, backends.clock.clone())?;
+    let retry = RetryPolicy::new(jobs.retry_base, jobs.retry_max, backends.ids.clone());
+    let worker = Worker::new(
+        backends.queue.clone(),
+        backends.clock.clone(),
+        retry,
+        jobs.lease,
+    )
+    .with_handler(Arc::new(SendEmail::new(
+        notifiers.renderer,
+        notifiers.email,
+    )))
+    .with_handler(Arc::new(SendSms::new(notifiers.sms)))
+    .with_handler(Arc::new(PurgeExpired::new(
+        backends.queue.clone(),
+        backends.clock.clone(),
+        jobs.retention,
+    )));
+    Ok(WorkerLoop {
+        worker: Arc::new(worker),
+        scheduler: Arc::new(ScheduleMaintenance::new(
+            backends.queue.clone(),
+            backends.clock.clone(),
+            jobs.maintenance_interval,
+        )),
+        concurrency: jobs.concurrency,
+        poll_interval: jobs.poll_interval,
+        schedule_every: jobs.maintenance_interval.min(Duration::from_mins(1)),
     })
-    .await
-    .context("cannot open the database (database.url)")
-}
-
-/// Development migrates on start; production only checks, and refuses an old schema.
-async fn prepare_schema(database: &SqlDatabase, environment: Environment) -> anyhow::Result<()> {
-    match environment {
-        Environment::Development => {
-            let applied = database.migrate().await?;
-            if applied > 0 {
-                tracing::info!(applied, "database migrated");
-            }
-        }
-        Environment::Production => {
-            let pending = database.pending_migrations().await?;
-            if !pending.is_empty() {
-                anyhow::bail!(
-                    "the database schema is not up to date ({} migration(s) pending: {}); run `twofa migrate` first",
-                    pending.len(),
-                    pending.join(", ")
-                );
-            }
-        }
-    }
-    Ok(())
 }

@@ -5,9 +5,13 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+use twofa_application::jobs::{SendEmailPayload, SendSmsPayload};
+use twofa_domain::{Actor, AuditDetails, EmailAddress, NewAuditEvent, NewJob, PhoneNumber};
+
 use crate::{
     app::{Application, VERSION, connect_database},
-    settings::{DatabaseKind, Mode, Settings},
+    backends::Backends,
+    settings::{DatabaseKind, JobsBackend, Mode, Settings},
 };
 
 /// twofa: a self-hosted two-factor authentication service.
@@ -31,6 +35,26 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (the one served at /api/openapi.json) and exit.
     Openapi,
+    /// Check the notifier settings: queue a test message for a worker to send.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+/// `twofa notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Queue a test e-mail to ADDRESS (sent by a worker through notify.email).
+    TestEmail {
+        /// The recipient.
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+    },
+    /// Queue a test SMS to NUMBER, in E.164 form (sent by a worker through notify.sms).
+    TestSms {
+        /// The destination, e.g. +15551234567.
+        #[arg(long, value_name = "NUMBER")]
+        to: String,
+    },
 }
 
 /// Exit code of a configuration the service refuses.
@@ -61,6 +85,7 @@ impl Cli {
         let outcome = runtime.block_on(async {
             match self.command {
                 Some(Command::Migrate) => migrate(&settings).await,
+                Some(Command::Notify(command)) => notify(&settings, command).await,
                 Some(Command::Openapi) | None => serve(settings, self.mode).await,
             }
         });
@@ -82,6 +107,48 @@ async fn serve(settings: Settings, mode: Option<Mode>) -> anyhow::Result<()> {
         .await?
         .run(shutdown)
         .await
+}
+
+/// Queues a test message through the unit of work (job and audit event commit together).
+async fn notify(settings: &Settings, command: NotifyCommand) -> anyhow::Result<()> {
+    if settings.jobs.backend == JobsBackend::Memory {
+        anyhow::bail!("jobs.backend is memory: a worker in another process cannot see the job");
+    }
+    let max_attempts = settings.jobs.max_attempts;
+    let (job, channel, masked): (NewJob, &str, String) = match command {
+        NotifyCommand::TestEmail { to } => {
+            let to = EmailAddress::parse(&to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+            let masked = to.masked();
+            let payload = SendEmailPayload {
+                to,
+                template: "test_email".to_owned(),
+                params: serde_json::Map::new(),
+            };
+            (payload.into_job(max_attempts), "email", masked)
+        }
+        NotifyCommand::TestSms { to } => {
+            let to = PhoneNumber::parse(&to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+            let masked = to.masked();
+            let payload = SendSmsPayload {
+                to,
+                body: "twofa test message: your SMS settings work.".to_owned(),
+            };
+            (payload.into_job(max_attempts), "sms", masked)
+        }
+    };
+    let backends = Backends::connect(settings).await?;
+    let mut transaction = backends.unit_of_work.begin().await?;
+    transaction.enqueue(job).await?;
+    transaction
+        .audit(NewAuditEvent {
+            details: AuditDetails::new(serde_json::json!({ "channel": channel, "to": masked })),
+            ..NewAuditEvent::new("notify.test_queued", Actor::system(), true)
+        })
+        .await?;
+    transaction.commit().await?;
+    backends.close().await;
+    println!("twofa: a test {channel} to {masked} is queued; a worker sends it");
+    Ok(())
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@
 //! This crate is a library too, so the black-box tests start the real wiring on port 0.
 
 pub mod app;
+pub mod backends;
 pub mod cli;
 pub mod settings;
 pub mod shutdown;

@@ -58,6 +58,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// `redis.*`.
     pub redis: RedisSettings,
+    /// `jobs.*`.
+    pub jobs: JobsSettings,
+    /// `notify.*`.
+    pub notify: NotifySettings,
     /// `log.*`.
     pub log: LogSettings,
 }
@@ -111,6 +115,152 @@ pub struct RedisSettings {
     #[serde(default)]
     pub url_file: Option<PathBuf>,
     /// A Redis call slower than this fails.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Prefix of every key; the `{…}` hash tag keeps one queue's keys in one cluster slot.
+    pub key_prefix: String,
+}
+
+/// Where jobs are queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobsBackend {
+    /// A table of the database; enqueued in the same transaction as the change (outbox).
+    Sql,
+    /// Redis lists and sorted sets, enqueued right after the change commits.
+    Redis,
+    /// Process memory: lost on exit (tests only).
+    Memory,
+}
+
+/// `jobs.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// `sql`, `redis` or `memory`.
+    pub backend: JobsBackend,
+    /// Jobs a worker runs at once.
+    pub concurrency: usize,
+    /// A claimed job whose worker stops renewing it for this long goes back to the queue.
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// Runs of a job before it goes to the dead letter.
+    pub max_attempts: u32,
+    /// How often an idle worker looks for due jobs.
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+    /// The wait before the first retry; it doubles with each further one.
+    #[serde(with = "duration")]
+    pub retry_base: Duration,
+    /// The longest wait between retries.
+    #[serde(with = "duration")]
+    pub retry_max: Duration,
+    /// How long done and dead jobs are kept (idempotency, inspection) before the purge.
+    #[serde(with = "duration")]
+    pub retention: Duration,
+    /// How often the maintenance purge runs (once per interval across all workers).
+    #[serde(with = "duration")]
+    pub maintenance_interval: Duration,
+    /// Pending jobs above this turn `/api/health` to `degraded`.
+    pub backlog_threshold: u64,
+}
+
+/// Which SMS adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsBackend {
+    /// Log a masked notice and append to `notify.dev_outbox` (development only).
+    Console,
+    /// Twilio's Messages API.
+    Twilio,
+}
+
+/// Which e-mail adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailBackend {
+    /// Log a masked notice and append to `notify.dev_outbox` (development only).
+    Console,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// `notify.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// `console` or `twilio`.
+    pub sms: SmsBackend,
+    /// `console` or `smtp`.
+    pub email: EmailBackend,
+    /// Where the console notifiers append one JSON line per message.
+    pub dev_outbox: PathBuf,
+    /// `notify.twilio.*`.
+    pub twilio: TwilioSettings,
+    /// `notify.smtp.*`.
+    pub smtp: SmtpSettings,
+}
+
+/// `notify.twilio.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioSettings {
+    /// The account SID (`AC…`).
+    #[serde(default)]
+    pub account_sid: Option<String>,
+    /// The auth token.
+    #[serde(default)]
+    pub auth_token: Option<SecretString>,
+    /// A file holding the auth token; wins over `auth_token`.
+    #[serde(default)]
+    pub auth_token_file: Option<PathBuf>,
+    /// The sending number (E.164); set this or `messaging_service_sid`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A messaging service (`MG…`); set this or `from`.
+    #[serde(default)]
+    pub messaging_service_sid: Option<String>,
+    /// The API's base URL (tests point it at a mock).
+    pub base_url: String,
+    /// Per-request timeout.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTlsMode {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption (a relay on the same host, or tests).
+    None,
+}
+
+/// `notify.smtp.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The server.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub tls: SmtpTlsMode,
+    /// Login name, when the server wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// A file holding the password; wins over `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender mailbox: `twofa <no-reply@example.com>`.
+    pub from: String,
+    /// Per-message timeout.
     #[serde(with = "duration")]
     pub timeout: Duration,
 }
@@ -213,6 +363,14 @@ impl Settings {
         if let Some(path) = settings.redis.url_file.take() {
             settings.redis.url = Some(read_secret_file(&path, "redis.url_file")?);
         }
+        if let Some(path) = settings.notify.twilio.auth_token_file.take() {
+            settings.notify.twilio.auth_token =
+                Some(read_secret_file(&path, "notify.twilio.auth_token_file")?);
+        }
+        if let Some(path) = settings.notify.smtp.password_file.take() {
+            settings.notify.smtp.password =
+                Some(read_secret_file(&path, "notify.smtp.password_file")?);
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -255,6 +413,8 @@ impl Settings {
                 return refuse(key, "must be longer than 0s");
             }
         }
+        self.validate_jobs(kind)?;
+        self.validate_notify()?;
         if self.environment == Environment::Production {
             match kind {
                 DatabaseKind::Postgres => {}
@@ -271,6 +431,98 @@ impl Settings {
                     "production keeps challenges, counters and caches in Redis: set redis.url (TWOFA_REDIS__URL)",
                 );
             }
+            if self.jobs.backend == JobsBackend::Memory {
+                return refuse(
+                    "jobs.backend",
+                    "production needs a durable queue: set jobs.backend to sql or redis",
+                );
+            }
+            if self.notify.sms == SmsBackend::Console {
+                return refuse(
+                    "notify.sms",
+                    "the console notifier is for development: set notify.sms = \"twilio\" (TWOFA_NOTIFY__SMS) and notify.twilio.*",
+                );
+            }
+            if self.notify.email == EmailBackend::Console {
+                return refuse(
+                    "notify.email",
+                    "the console notifier is for development: set notify.email = \"smtp\" (TWOFA_NOTIFY__EMAIL) and notify.smtp.*",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_jobs(&self, database: DatabaseKind) -> Result<(), SettingsError> {
+        let refuse = |key, message: &str| {
+            Err(SettingsError::Refused {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        match self.jobs.backend {
+            JobsBackend::Sql if database == DatabaseKind::Memory => {
+                return refuse(
+                    "jobs.backend",
+                    "sql needs a SQL database.url; with database.url = memory:// use jobs.backend = \"memory\"",
+                );
+            }
+            JobsBackend::Redis if self.redis.url.is_none() => {
+                return refuse("jobs.backend", "redis needs redis.url (TWOFA_REDIS__URL)");
+            }
+            JobsBackend::Sql | JobsBackend::Redis | JobsBackend::Memory => {}
+        }
+        if self.jobs.concurrency == 0 {
+            return refuse("jobs.concurrency", "must be at least 1");
+        }
+        if self.jobs.max_attempts == 0 {
+            return refuse("jobs.max_attempts", "must be at least 1");
+        }
+        for (key, duration) in [
+            ("jobs.lease", self.jobs.lease),
+            ("jobs.poll_interval", self.jobs.poll_interval),
+            ("jobs.maintenance_interval", self.jobs.maintenance_interval),
+        ] {
+            if duration.is_zero() {
+                return refuse(key, "must be longer than 0s");
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_notify(&self) -> Result<(), SettingsError> {
+        let refuse = |key, message: &str| {
+            Err(SettingsError::Refused {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let twilio = &self.notify.twilio;
+        if self.notify.sms == SmsBackend::Twilio {
+            if twilio.account_sid.as_deref().is_none_or(str::is_empty) {
+                return refuse(
+                    "notify.twilio.account_sid",
+                    "notify.sms = \"twilio\" needs the account SID",
+                );
+            }
+            if twilio.auth_token.is_none() {
+                return refuse(
+                    "notify.twilio.auth_token",
+                    "notify.sms = \"twilio\" needs the auth token",
+                );
+            }
+            if twilio.from.is_some() == twilio.messaging_service_sid.is_some() {
+                return refuse(
+                    "notify.twilio.from",
+                    "set exactly one of notify.twilio.from and notify.twilio.messaging_service_sid",
+                );
+            }
+        }
+        if self.notify.email == EmailBackend::Smtp && self.notify.smtp.host.is_empty() {
+            return refuse(
+                "notify.smtp.host",
+                "notify.email = \"smtp\" needs the server's host",
+            );
         }
         Ok(())
     }

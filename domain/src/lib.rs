@@ -16,6 +16,7 @@ pub use port::{
     },
     clock::Clock,
     dependency_probe::{DependencyProbe, ProbeError},
+    email_renderer::{EmailRenderer, RenderError},
     error::PortError,
     job_queue::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError},
     notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},

@@ -4,6 +4,7 @@
 pub mod audit_log;
 pub mod clock;
 pub mod dependency_probe;
+pub mod email_renderer;
 pub mod error;
 pub mod job_queue;
 pub mod notifier;

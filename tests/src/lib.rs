@@ -48,6 +48,8 @@ pub struct AppOptions {
     pub mode: Mode,
     /// Extra settings, as (dotted key, value), applied last.
     pub settings: Vec<(String, serde_json::Value)>,
+    /// An existing database to run over (another app's), instead of a fresh one.
+    pub database_url: Option<String>,
 }
 
 impl AppOptions {
@@ -57,7 +59,15 @@ impl AppOptions {
             backend,
             mode: Mode::All,
             settings: Vec::new(),
+            database_url: None,
         }
+    }
+
+    /// Runs over `url` (another app's database) instead of a fresh one.
+    #[must_use]
+    pub fn database(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
+        self
     }
 
     /// Sets a configuration key.
@@ -79,6 +89,8 @@ impl AppOptions {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// Its settings.
+    pub settings: Settings,
     /// The database URL it runs over.
     pub database_url: String,
     client: reqwest::Client,
@@ -141,18 +153,26 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts the app as `options` say.
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let database_url = match options.backend {
-        Backend::Memory => "memory://".to_owned(),
-        Backend::Sqlite => sqlite_url(&data_dir.path().join("twofa.db")),
-        Backend::PostgresRedis => fresh_postgres_database().await,
+    let database_url = match (&options.database_url, options.backend) {
+        (Some(url), _) => url.clone(),
+        (None, Backend::Memory) => "memory://".to_owned(),
+        (None, Backend::Sqlite) => sqlite_url(&data_dir.path().join("twofa.db")),
+        (None, Backend::PostgresRedis) => fresh_postgres_database().await,
     };
+    let outbox = data_dir.path().join("outbox.jsonl");
     let mut figment = Settings::figment(None)
         .expect("settings")
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("database.url", &database_url))
+        .merge(Serialized::default("notify.dev_outbox", &outbox))
+        .merge(Serialized::default("jobs.poll_interval", "100ms"))
         .merge(Serialized::default("log.level", "warn"));
-    if options.backend == Backend::PostgresRedis {
-        figment = figment.merge(Serialized::default("redis.url", redis_url()));
+    match options.backend {
+        Backend::Memory => figment = figment.merge(Serialized::default("jobs.backend", "memory")),
+        Backend::Sqlite => {}
+        Backend::PostgresRedis => {
+            figment = figment.merge(Serialized::default("redis.url", redis_url()));
+        }
     }
     for (key, value) in &options.settings {
         figment = figment.merge(Serialized::default(key, value));
@@ -169,7 +189,7 @@ pub async fn start(
     data_dir: tempfile::TempDir,
 ) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let application = Application::build(settings, mode)
+    let application = Application::build(settings.clone(), mode)
         .await
         .expect("the app starts");
     let address = format!("http://{}", application.local_addr());
@@ -177,6 +197,7 @@ pub async fn start(
     let server = tokio::spawn(application.run(shutdown.clone()));
     TestApp {
         address,
+        settings,
         database_url,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -233,6 +254,27 @@ impl TestApp {
             .request(method, format!("{}{path}", self.address))
     }
 
+    /// The app's stores, opened afresh as another process with the same settings would.
+    pub async fn connect_backends(&self) -> twofa::backends::Backends {
+        twofa::backends::Backends::connect(&self.settings)
+            .await
+            .expect("the stores open")
+    }
+
+    /// `GET /api/health`'s body.
+    pub async fn health_body(&self) -> serde_json::Value {
+        self.health()
+            .await
+            .json()
+            .await
+            .expect("health answers JSON")
+    }
+
+    /// The messages the console notifiers wrote, one JSON object each.
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        read_outbox(&self.data_dir.path().join("outbox.jsonl"))
+    }
+
     /// The socket address.
     pub fn socket_addr(&self) -> SocketAddr {
         self.address
@@ -250,6 +292,15 @@ impl TestApp {
             .expect("the server stops cleanly");
         self.data_dir
     }
+}
+
+/// The JSON lines of a dev outbox (none when the file does not exist yet).
+pub fn read_outbox(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every outbox line is JSON"))
+        .collect()
 }
 
 /// The repository root (for the committed OpenAPI document).

@@ -16,7 +16,12 @@ fn production(database_url: &str) -> Settings {
         .merge(Serialized::default("environment", "production"))
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("database.url", database_url))
-        .merge(Serialized::default("redis.url", redis_url()));
+        .merge(Serialized::default("redis.url", redis_url()))
+        .merge(Serialized::default("notify.sms", "twilio"))
+        .merge(Serialized::default("notify.twilio.account_sid", "AC123"))
+        .merge(Serialized::default("notify.twilio.auth_token", "token"))
+        .merge(Serialized::default("notify.twilio.from", "+15550001111"))
+        .merge(Serialized::default("notify.email", "smtp"));
     Settings::from_figment(&figment).unwrap()
 }
 

@@ -1,10 +1,29 @@
-//! twofa's outbound adapters: SMS through Twilio's REST API, e-mail over SMTP (lettre), and
-//! signed webhook delivery (reqwest with an SSRF guard), plus the development console
-//! notifiers that append to `notify.dev_outbox`.
+//! twofa's outbound adapters: SMS through Twilio's REST API ([`TwilioSmsSender`]), e-mail over
+//! SMTP with lettre ([`SmtpEmailSender`]), the e-mail templates kept beside them
+//! ([`EmailTemplates`], the `EmailRenderer` port), and the development console notifiers
+//! ([`ConsoleSmsSender`], [`ConsoleEmailSender`]) that append to `notify.dev_outbox` through a
+//! shared [`DevOutbox`].
 //!
 //! What belongs here: speaking each provider's protocol exactly and sorting its failures into
-//! retryable and permanent. What must not: deciding what to send or when (the use cases and the
-//! worker do), or secrets in logs.
+//! [`SendError::Retryable`](twofa_domain::SendError::Retryable) (timeouts, refused connections,
+//! 429, 5xx, SMTP 4xx) and [`SendError::Permanent`](twofa_domain::SendError::Permanent)
+//! (rejected numbers and addresses, bad credentials, SMTP 5xx). What must not: deciding what to
+//! send or when (the use cases and the worker do), or a body, a code, a secret or a full phone
+//! number in a log line or an error (numbers are logged masked; provider messages are scrubbed).
 //!
-//! The crate holds its place in the workspace layout; its adapters arrive with the worker issue
-//! (`SmsSender`, `EmailSender`) and the webhooks issue (`WebhookTransport`).
+//! Signed webhook delivery (reqwest with an SSRF guard, the `WebhookTransport` port) arrives with
+//! the webhooks issue.
+
+mod console_email_sender;
+mod console_sms_sender;
+mod dev_outbox;
+mod email_templates;
+mod smtp_email_sender;
+mod twilio_sms_sender;
+
+pub use console_email_sender::ConsoleEmailSender;
+pub use console_sms_sender::ConsoleSmsSender;
+pub use dev_outbox::DevOutbox;
+pub use email_templates::{EmailTemplates, RenderedEmail, TemplateError};
+pub use smtp_email_sender::{SmtpEmailSender, SmtpSettings, SmtpSettingsError, SmtpTls};
+pub use twilio_sms_sender::{TwilioSettings, TwilioSettingsError, TwilioSmsSender};

@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use twofa_domain::{DependencyProbe, ProbeError};
 
+use crate::RedisCallError;
+
 /// How to reach Redis (`redis.*`).
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
@@ -74,6 +76,27 @@ impl RedisConnection {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(ProbeError::Failed(error.into())),
             Err(_) => Err(ProbeError::TimedOut(self.timeout)),
+        }
+    }
+
+    /// Runs a Lua script (`EVALSHA`, loading it first when Redis does not know it yet),
+    /// bounded by `redis.timeout` as a whole.
+    ///
+    /// # Errors
+    /// `RedisCallError::Unavailable` when Redis did not answer in time or the connection is
+    /// down, `Failed` when the script raised an error or its reply does not convert to `T`.
+    pub async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisCallError> {
+        let mut manager = self.manager.clone();
+        match tokio::time::timeout(self.timeout, script.invoke_async::<T>(&mut manager)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(RedisCallError::Unavailable(anyhow::anyhow!(
+                "no answer from Redis within {:?}",
+                self.timeout
+            ))),
         }
     }
 }

@@ -1,11 +1,17 @@
-//! twofa's Redis adapters: the connection and its health probe; the challenge store, rate
-//! limiter, job queue and caches join them with the flows that need state shared between
-//! instances.
+//! twofa's Redis adapters: the connection and its health probe, and the job queue; the
+//! challenge store, rate limiter and caches join them with the flows that need state shared
+//! between instances.
 //!
 //! What belongs here: Redis commands and Lua scripts, and the translation of `RedisError`
-//! into port errors at this boundary. What must not: business rules. Every call is bounded by
-//! `redis.timeout`, so a Redis outage answers at once instead of hanging a request.
+//! into port errors at this boundary (`RedisCallError` splits "unreachable" from "answered
+//! with an error"). What must not: business rules. Every call is bounded by `redis.timeout`,
+//! so a Redis outage answers at once instead of hanging a request. Keys of one store share a
+//! `{…}` hash tag, so that its scripts stay within one Redis Cluster slot.
 
+mod call_error;
 mod connection;
+mod redis_job_queue;
 
+pub use call_error::RedisCallError;
 pub use connection::{RedisConnection, RedisProbe, RedisSettings};
+pub use redis_job_queue::RedisJobQueue;

@@ -1,13 +1,14 @@
 //! `SqlDatabase`: the connection pool, and the schema's state.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, sqlx::sqlite};
 use sea_orm_migration::MigratorTrait as _;
+use twofa_domain::{Clock, SecretGenerator};
 use twofa_migrations::Migrator;
 
-use crate::probe::SqlProbe;
+use crate::{JobsTarget, SqlAuditLog, SqlJobQueue, SqlUnitOfWork, probe::SqlProbe};
 
 /// How to connect (`database.*`).
 #[derive(Debug, Clone)]
@@ -113,6 +114,26 @@ impl SqlDatabase {
     /// The health probe of this database.
     pub fn probe(&self) -> SqlProbe {
         SqlProbe::new(self.connection.clone(), self.timeout)
+    }
+
+    /// The job queue over this database's `jobs` table.
+    pub fn job_queue(&self, clock: Arc<dyn Clock>, ids: Arc<dyn SecretGenerator>) -> SqlJobQueue {
+        SqlJobQueue::new(self.connection.clone(), clock, ids)
+    }
+
+    /// The audit log over this database's `audit_events` table.
+    pub fn audit_log(&self, clock: Arc<dyn Clock>, ids: Arc<dyn SecretGenerator>) -> SqlAuditLog {
+        SqlAuditLog::new(self.connection.clone(), clock, ids)
+    }
+
+    /// Transactions on this database, sending their jobs to `jobs`.
+    pub fn unit_of_work(
+        &self,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn SecretGenerator>,
+        jobs: JobsTarget,
+    ) -> SqlUnitOfWork {
+        SqlUnitOfWork::new(self.connection.clone(), clock, ids, jobs)
     }
 
     /// Closes the pool, waiting for connections in use to come back.

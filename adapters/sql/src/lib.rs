@@ -1,13 +1,21 @@
 //! twofa's SQL adapters over SeaORM, for PostgreSQL (production) and SQLite (the embedded
-//! default): the connection, migrations at start-up, the health probe, and (as the flows
-//! arrive) the repositories, the audit log and the transactional job queue.
+//! default): the connection, migrations at start-up, the health probe, the job queue (the
+//! transactional outbox), the audit log, the unit of work, and (as the flows arrive) the
+//! repositories.
 //!
 //! What belongs here: SQL and its translation into the domain's types and port errors (a
 //! driver error never crosses into the core). What must not: business rules, or anything that
 //! differs by backend beyond what SQL dialects force.
 
 mod database;
+mod db_error;
 mod probe;
+mod sql_audit_log;
+mod sql_job_queue;
+mod sql_unit_of_work;
 
 pub use database::{SqlDatabase, SqlSettings};
 pub use probe::SqlProbe;
+pub use sql_audit_log::SqlAuditLog;
+pub use sql_job_queue::SqlJobQueue;
+pub use sql_unit_of_work::{JobsTarget, SqlUnitOfWork};

@@ -134,6 +134,60 @@ fn production_refuses_sqlite_and_in_process_stores() {
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("redis.url"), "{message}");
         jail.set_env("TWOFA_REDIS__URL", "redis://127.0.0.1");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("notify.sms"), "{message}");
+        jail.set_env("TWOFA_NOTIFY__SMS", "twilio");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__ACCOUNT_SID", "AC123");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__AUTH_TOKEN", "token");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__MESSAGING_SERVICE_SID", "MG123");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("notify.email"), "{message}");
+        jail.set_env("TWOFA_NOTIFY__EMAIL", "smtp");
+        jail.set_env("TWOFA_JOBS__BACKEND", "memory");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("jobs.backend"), "{message}");
+        jail.set_env("TWOFA_JOBS__BACKEND", "redis");
+        assert!(load_in(jail).is_ok());
+        Ok(())
+    });
+}
+
+#[test]
+fn twilio_needs_credentials_and_exactly_one_sender() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_NOTIFY__SMS", "twilio");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("notify.twilio.account_sid"), "{message}");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__ACCOUNT_SID", "AC123");
+        jail.create_file("twilio-token", "secret-token\n")?;
+        jail.set_env("TWOFA_NOTIFY__TWILIO__AUTH_TOKEN_FILE", "twilio-token");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(
+            message.contains("notify.twilio.from"),
+            "neither sender: {message}"
+        );
+        jail.set_env("TWOFA_NOTIFY__TWILIO__FROM", "+15550001111");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__MESSAGING_SERVICE_SID", "MG123");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(
+            message.contains("notify.twilio.from"),
+            "both senders: {message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_queue_backend_must_match_the_stores() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_JOBS__BACKEND", "redis");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("redis.url"), "{message}");
+        jail.set_env("TWOFA_JOBS__BACKEND", "sql");
+        jail.set_env("TWOFA_DATABASE__URL", "memory://");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("jobs.backend"), "{message}");
+        jail.set_env("TWOFA_JOBS__BACKEND", "memory");
         assert!(load_in(jail).is_ok());
         Ok(())
     });

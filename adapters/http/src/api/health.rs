@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
-use twofa_application::{DependencyHealth, HealthReport};
+use twofa_application::{DependencyHealth, HealthReport, HealthStatus, QueueHealth};
 
 use crate::{api::ApiTags, state::AppState};
 
@@ -45,6 +45,21 @@ pub struct Check {
     pub latency_ms: Option<u64>,
 }
 
+/// The job queue: whether its store answers, and its depth.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueCheck {
+    /// Up or down.
+    pub status: CheckStatus,
+    /// Time to read the counts, in milliseconds, when up.
+    #[oai(skip_serializing_if_is_none)]
+    pub latency_ms: Option<u64>,
+    /// Jobs waiting to run.
+    pub pending: u64,
+    /// Jobs in the dead letter (retries spent, or failed permanently).
+    pub failed: u64,
+}
+
 /// Every dependency check.
 #[derive(Debug, Clone, Object)]
 pub struct Checks {
@@ -53,6 +68,9 @@ pub struct Checks {
     /// Redis, when `redis.url` is set.
     #[oai(skip_serializing_if_is_none)]
     pub redis: Option<Check>,
+    /// The job queue (`jobs.backend`).
+    #[oai(skip_serializing_if_is_none)]
+    pub queue: Option<QueueCheck>,
 }
 
 /// `GET /api/health`.
@@ -133,10 +151,10 @@ impl HealthApi {
         let report = state.check_health.execute().await;
         let uptime = (state.clock.now() - state.started_at).num_seconds();
         let body = Health {
-            status: if report.is_healthy() {
-                OverallStatus::Healthy
-            } else {
-                OverallStatus::Unhealthy
+            status: match report.status() {
+                HealthStatus::Healthy => OverallStatus::Healthy,
+                HealthStatus::Degraded => OverallStatus::Degraded,
+                HealthStatus::Unhealthy => OverallStatus::Unhealthy,
             },
             version: state.version.to_owned(),
             uptime: u64::try_from(uptime).unwrap_or(0),
@@ -193,6 +211,20 @@ fn checks(report: &HealthReport) -> Checks {
             check,
         ),
         redis: report.get("redis").map(check),
+        queue: report.queue.as_ref().map(queue_check),
+    }
+}
+
+fn queue_check(queue: &QueueHealth) -> QueueCheck {
+    QueueCheck {
+        status: if queue.is_up {
+            CheckStatus::Up
+        } else {
+            CheckStatus::Down
+        },
+        latency_ms: queue.latency_ms,
+        pending: queue.pending,
+        failed: queue.failed,
     }
 }
 

@@ -1,0 +1,305 @@
+//! `SqlJobQueue`: the `JobQueue` port over the `jobs` table (the transactional outbox).
+//!
+//! A job is a row in one of four states: `pending` (waiting for `run_at`), `running` (leased by
+//! a worker until `lease_until`, proven by `lease_token`), `done` and `dead`. A claim is one
+//! `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …`; on PostgreSQL the sub-select takes the
+//! row `FOR UPDATE SKIP LOCKED`, so concurrent workers in different processes never take the
+//! same job; SQLite serialises writers, so the same statement is atomic there without a lock
+//! clause. Every other change to a claimed job is conditional on its lease token.
+
+mod statements;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
+use twofa_domain::{
+    ClaimedJob, Clock, JobId, JobQueue, NewJob, QueueCounts, QueueError, SecretGenerator,
+    time_ordered_id,
+};
+
+use crate::db_error::queue_error;
+
+/// The `JobQueue` port over the `jobs` table, on PostgreSQL or SQLite.
+#[derive(Clone)]
+pub struct SqlJobQueue {
+    connection: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn SecretGenerator>,
+}
+
+impl SqlJobQueue {
+    /// A queue over `connection`'s `jobs` table, keeping time with `clock` (never the
+    /// database's `now()`), drawing ids and lease tokens from `ids`.
+    pub fn new(
+        connection: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn SecretGenerator>,
+    ) -> Self {
+        Self {
+            connection,
+            clock,
+            ids,
+        }
+    }
+
+    /// Applies `change` to the job `job` holds a valid claim on; `LeaseLost` when it no longer
+    /// does (the lease expired and the job was claimed again, or it is finished).
+    async fn change_claimed(
+        &self,
+        doing: &'static str,
+        job: &ClaimedJob,
+        change: statements::ClaimedChange<'_>,
+    ) -> Result<(), QueueError> {
+        let update = statements::change_claimed(job, change, self.clock.now());
+        let result = self
+            .connection
+            .execute(&update)
+            .await
+            .map_err(|error| queue_error(doing, error))?;
+        if result.rows_affected() == 0 {
+            return Err(QueueError::LeaseLost);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `job` through `connection` (the pool, or a transaction for the outbox), enqueued at
+/// `now`; with an idempotency key already used, writes nothing and returns that job's id.
+pub(crate) async fn enqueue_on<C: ConnectionTrait>(
+    connection: &C,
+    now: DateTime<Utc>,
+    ids: &dyn SecretGenerator,
+    job: NewJob,
+) -> Result<JobId, QueueError> {
+    const DOING: &str = "enqueueing a job";
+    let id = JobId::from_uuid(time_ordered_id(now, ids));
+    let key = job.idempotency_key.clone();
+    let insert = statements::insert(id, job, now)
+        .map_err(|error| QueueError::Unexpected(error.context(DOING)))?;
+    let inserted = connection
+        .execute(&insert)
+        .await
+        .map_err(|error| queue_error(DOING, error))?
+        .rows_affected();
+    let Some(key) = key.filter(|_| inserted == 0) else {
+        return Ok(id);
+    };
+    let rows = connection
+        .query_all(&statements::id_by_key(&key))
+        .await
+        .map_err(|error| queue_error(DOING, error))?;
+    let row = rows.first().ok_or_else(|| {
+        QueueError::Unexpected(anyhow::anyhow!(
+            "the job holding this idempotency key was deleted while enqueueing"
+        ))
+    })?;
+    let existing = row
+        .try_get::<uuid::Uuid>("", "id")
+        .map_err(|error| queue_error(DOING, error))?;
+    Ok(JobId::from_uuid(existing))
+}
+
+/// `now + lease`, saturating at the end of time.
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(lease)
+        .ok()
+        .and_then(|lease| now.checked_add_signed(lease))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The claimed job in `row` (the columns `statements::claim` returns).
+fn claimed_job(
+    row: &QueryResult,
+    lease_token: String,
+    lease_until: DateTime<Utc>,
+) -> Result<ClaimedJob, QueueError> {
+    const DOING: &str = "reading a claimed job";
+    let get_err = |error| queue_error(DOING, error);
+    let payload: String = row.try_get("", "payload").map_err(get_err)?;
+    let payload = serde_json::from_str(&payload)
+        .map_err(|error| QueueError::Unexpected(anyhow::Error::new(error).context(DOING)))?;
+    let attempts: i32 = row.try_get("", "attempts").map_err(get_err)?;
+    let max_attempts: i32 = row.try_get("", "max_attempts").map_err(get_err)?;
+    Ok(ClaimedJob {
+        id: JobId::from_uuid(row.try_get("", "id").map_err(get_err)?),
+        kind: row.try_get("", "kind").map_err(get_err)?,
+        payload,
+        attempt: u32::try_from(attempts).unwrap_or(0),
+        max_attempts: u32::try_from(max_attempts).unwrap_or(0),
+        lease_token,
+        lease_until,
+        created_at: row.try_get("", "created_at").map_err(get_err)?,
+    })
+}
+
+fn count(row: &QueryResult, column: &str) -> Result<u64, QueueError> {
+    let value: i64 = row
+        .try_get("", column)
+        .map_err(|error| queue_error("counting jobs", error))?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+#[async_trait]
+impl JobQueue for SqlJobQueue {
+    async fn enqueue(&self, job: NewJob) -> Result<JobId, QueueError> {
+        enqueue_on(&self.connection, self.clock.now(), self.ids.as_ref(), job).await
+    }
+
+    async fn claim(&self, lease: Duration) -> Result<Option<ClaimedJob>, QueueError> {
+        const DOING: &str = "claiming a job";
+        let now = self.clock.now();
+        let lease_until = lease_end(now, lease);
+        let lease_token = self.ids.hex(16);
+        let claim = statements::claim(
+            self.connection.get_database_backend(),
+            now,
+            lease_until,
+            &lease_token,
+        );
+        // `query_all` steps the statement to its end, so SQLite's write lock is released at once.
+        let rows = self
+            .connection
+            .query_all(&claim)
+            .await
+            .map_err(|error| queue_error(DOING, error))?;
+        rows.first()
+            .map(|row| claimed_job(row, lease_token, lease_until))
+            .transpose()
+    }
+
+    async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<DateTime<Utc>, QueueError> {
+        let until = lease_end(self.clock.now(), lease);
+        self.change_claimed(
+            "renewing a lease",
+            job,
+            statements::ClaimedChange::Renew { until },
+        )
+        .await?;
+        Ok(until)
+    }
+
+    async fn complete(&self, job: &ClaimedJob) -> Result<(), QueueError> {
+        self.change_claimed("completing a job", job, statements::ClaimedChange::Complete)
+            .await
+    }
+
+    async fn retry(
+        &self,
+        job: &ClaimedJob,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), QueueError> {
+        self.change_claimed(
+            "retrying a job",
+            job,
+            statements::ClaimedChange::Retry { at, error },
+        )
+        .await
+    }
+
+    async fn bury(&self, job: &ClaimedJob, error: &str) -> Result<(), QueueError> {
+        self.change_claimed(
+            "burying a job",
+            job,
+            statements::ClaimedChange::Bury { error },
+        )
+        .await
+    }
+
+    async fn counts(&self) -> Result<QueueCounts, QueueError> {
+        let rows = self
+            .connection
+            .query_all(&statements::counts(self.clock.now()))
+            .await
+            .map_err(|error| queue_error("counting jobs", error))?;
+        let Some(row) = rows.first() else {
+            return Ok(QueueCounts::default());
+        };
+        Ok(QueueCounts {
+            pending: count(row, "pending")?,
+            running: count(row, "running")?,
+            dead: count(row, "dead")?,
+        })
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError> {
+        let result = self
+            .connection
+            .execute(&statements::purge(before))
+            .await
+            .map_err(|error| queue_error("purging finished jobs", error))?;
+        Ok(result.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    };
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{SqlDatabase, SqlSettings};
+
+    struct SetClock(Mutex<DateTime<Utc>>);
+
+    impl Clock for SetClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    struct Counting(AtomicU64);
+
+    impl SecretGenerator for Counting {
+        fn fill_bytes(&self, buf: &mut [u8]) {
+            let n = self.0.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+            for (i, byte) in buf.iter_mut().enumerate() {
+                *byte = n[i % n.len()];
+            }
+        }
+    }
+
+    /// SQLite keeps timestamps as RFC 3339 text with as many fraction digits as needed; the
+    /// text must still compare in time order.
+    #[tokio::test]
+    async fn sub_second_run_times_order_and_fall_due_exactly_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let database = SqlDatabase::connect(&SqlSettings {
+            url,
+            max_connections: 2,
+            timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        database.migrate().await.unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let clock = Arc::new(SetClock(Mutex::new(start)));
+        let queue = database.job_queue(clock.clone(), Arc::new(Counting(AtomicU64::new(1))));
+        for (kind, delay) in [
+            ("a", TimeDelta::seconds(1)),
+            ("b", TimeDelta::milliseconds(500)),
+            ("c", TimeDelta::nanoseconds(1)),
+            ("d", TimeDelta::seconds(1) + TimeDelta::microseconds(250)),
+        ] {
+            let job = NewJob::new(kind, json!({}), 1).run_at(start + delay);
+            queue.enqueue(job).await.unwrap();
+        }
+        let lease = Duration::from_secs(30);
+        assert!(queue.claim(lease).await.unwrap().is_none());
+        *clock.0.lock().unwrap() = start + TimeDelta::nanoseconds(1);
+        assert_eq!(queue.claim(lease).await.unwrap().unwrap().kind, "c");
+        *clock.0.lock().unwrap() = start + TimeDelta::seconds(2);
+        for kind in ["b", "a", "d"] {
+            assert_eq!(queue.claim(lease).await.unwrap().unwrap().kind, kind);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The statements `SqlJobQueue` runs, built with sea-query so one definition renders for
+//! PostgreSQL (`$1` placeholders, row locks) and SQLite (`?`, no lock clause).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    DbBackend, DeriveIden,
+    sea_query::{
+        Cond, DeleteStatement, Expr, ExprTrait as _, Func, InsertStatement, LockBehavior, LockType,
+        OnConflict, Order, Query, SelectStatement, UpdateStatement,
+    },
+};
+use twofa_domain::{ClaimedJob, JobId, NewJob};
+
+const PENDING: &str = "pending";
+const RUNNING: &str = "running";
+const DONE: &str = "done";
+const DEAD: &str = "dead";
+
+/// Keeps at most this many characters of a failure's message.
+const LAST_ERROR_LIMIT: usize = 2000;
+
+#[derive(DeriveIden)]
+enum Jobs {
+    Table,
+    Id,
+    Kind,
+    Payload,
+    State,
+    Attempts,
+    MaxAttempts,
+    RunAt,
+    LeaseUntil,
+    LeaseToken,
+    IdempotencyKey,
+    LastError,
+    CreatedAt,
+    UpdatedAt,
+    FinishedAt,
+}
+
+/// Inserts `job` as pending; with an idempotency key, `ON CONFLICT (idempotency_key) DO
+/// NOTHING`, so a second enqueue affects no row.
+pub(super) fn insert(
+    id: JobId,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> anyhow::Result<InsertStatement> {
+    let payload = serde_json::to_string(&job.payload)?;
+    let has_key = job.idempotency_key.is_some();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Jobs::Table)
+        .columns([
+            Jobs::Id,
+            Jobs::Kind,
+            Jobs::Payload,
+            Jobs::State,
+            Jobs::Attempts,
+            Jobs::MaxAttempts,
+            Jobs::RunAt,
+            Jobs::IdempotencyKey,
+            Jobs::CreatedAt,
+            Jobs::UpdatedAt,
+        ])
+        .values([
+            id.as_uuid().into(),
+            job.kind.into(),
+            payload.into(),
+            PENDING.into(),
+            0_i32.into(),
+            i32::try_from(job.max_attempts).unwrap_or(i32::MAX).into(),
+            job.run_at.unwrap_or(now).into(),
+            job.idempotency_key.into(),
+            now.into(),
+            now.into(),
+        ])?;
+    if has_key {
+        insert.on_conflict(
+            OnConflict::column(Jobs::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        );
+    }
+    Ok(insert)
+}
+
+/// The id of the job holding idempotency key `key`.
+pub(super) fn id_by_key(key: &str) -> SelectStatement {
+    Query::select()
+        .column(Jobs::Id)
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::IdempotencyKey).eq(key))
+        .to_owned()
+}
+
+/// Leases the next claimable job (due and pending, or running with an expired lease; oldest
+/// `run_at` first, then id) until `lease_until` under `lease_token`, in one statement:
+///
+/// ```sql
+/// UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = :lease_until,
+///        lease_token = :lease_token, updated_at = :now
+///  WHERE id = (SELECT id FROM jobs
+///               WHERE (state = 'pending' AND run_at <= :now)
+///                  OR (state = 'running' AND lease_until <= :now)
+///               ORDER BY run_at, id LIMIT 1
+///               FOR UPDATE SKIP LOCKED)          -- PostgreSQL only
+/// RETURNING id, kind, payload, attempts, max_attempts, created_at
+/// ```
+pub(super) fn claim(
+    backend: DbBackend,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    lease_token: &str,
+) -> UpdateStatement {
+    let mut next = Query::select();
+    next.column(Jobs::Id)
+        .from(Jobs::Table)
+        .cond_where(claimable(now))
+        .order_by(Jobs::RunAt, Order::Asc)
+        .order_by(Jobs::Id, Order::Asc)
+        .limit(1);
+    if backend == DbBackend::Postgres {
+        next.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Query::update()
+        .table(Jobs::Table)
+        .value(Jobs::State, RUNNING)
+        .value(Jobs::Attempts, Expr::col(Jobs::Attempts).add(1))
+        .value(Jobs::LeaseUntil, lease_until)
+        .value(Jobs::LeaseToken, lease_token)
+        .value(Jobs::UpdatedAt, now)
+        .and_where(Expr::col(Jobs::Id).eq(next))
+        .returning(Query::returning().columns([
+            Jobs::Id,
+            Jobs::Kind,
+            Jobs::Payload,
+            Jobs::Attempts,
+            Jobs::MaxAttempts,
+            Jobs::CreatedAt,
+        ]))
+        .to_owned()
+}
+
+/// Due and pending, or running with an expired lease.
+fn claimable(now: DateTime<Utc>) -> Cond {
+    Cond::any()
+        .add(
+            Expr::col(Jobs::State)
+                .eq(PENDING)
+                .and(Expr::col(Jobs::RunAt).lte(now)),
+        )
+        .add(lease_expired(now))
+}
+
+fn lease_expired(now: DateTime<Utc>) -> Expr {
+    Expr::col(Jobs::State)
+        .eq(RUNNING)
+        .and(Expr::col(Jobs::LeaseUntil).lte(now))
+}
+
+/// What happens to a claimed job.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ClaimedChange<'a> {
+    /// The lease now runs until `until`.
+    Renew { until: DateTime<Utc> },
+    /// Done.
+    Complete,
+    /// Back to pending, due at `at`.
+    Retry { at: DateTime<Utc>, error: &'a str },
+    /// Into the dead letter.
+    Bury { error: &'a str },
+}
+
+/// Applies `change` at `now` to the job, only while `job`'s claim holds:
+/// `… WHERE id = $n AND state = 'running' AND lease_token = $m`.
+pub(super) fn change_claimed(
+    job: &ClaimedJob,
+    change: ClaimedChange<'_>,
+    now: DateTime<Utc>,
+) -> UpdateStatement {
+    let mut update = Query::update();
+    update.table(Jobs::Table).value(Jobs::UpdatedAt, now);
+    match change {
+        ClaimedChange::Renew { until } => {
+            update.value(Jobs::LeaseUntil, until);
+        }
+        ClaimedChange::Complete => {
+            release(&mut update)
+                .value(Jobs::State, DONE)
+                .value(Jobs::FinishedAt, now);
+        }
+        ClaimedChange::Retry { at, error } => {
+            release(&mut update)
+                .value(Jobs::State, PENDING)
+                .value(Jobs::RunAt, at)
+                .value(Jobs::LastError, clip(error));
+        }
+        ClaimedChange::Bury { error } => {
+            release(&mut update)
+                .value(Jobs::State, DEAD)
+                .value(Jobs::LastError, clip(error))
+                .value(Jobs::FinishedAt, now);
+        }
+    }
+    update
+        .and_where(Expr::col(Jobs::Id).eq(job.id.as_uuid()))
+        .and_where(Expr::col(Jobs::State).eq(RUNNING))
+        .and_where(Expr::col(Jobs::LeaseToken).eq(job.lease_token.as_str()))
+        .to_owned()
+}
+
+/// Clears the lease.
+fn release(update: &mut UpdateStatement) -> &mut UpdateStatement {
+    update
+        .value(Jobs::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .value(Jobs::LeaseToken, Option::<String>::None)
+}
+
+/// At most `LAST_ERROR_LIMIT` characters of `error`.
+fn clip(error: &str) -> String {
+    error.chars().take(LAST_ERROR_LIMIT).collect()
+}
+
+/// One row: `pending` (pending, or running with an expired lease), `running` (with a live
+/// lease) and `dead`.
+pub(super) fn counts(now: DateTime<Utc>) -> SelectStatement {
+    let pending = Expr::col(Jobs::State).eq(PENDING).or(lease_expired(now));
+    let running = Expr::col(Jobs::State)
+        .eq(RUNNING)
+        .and(Expr::col(Jobs::LeaseUntil).gt(now));
+    let dead = Expr::col(Jobs::State).eq(DEAD);
+    Query::select()
+        .expr_as(Func::count(Expr::case(pending, 1)), "pending")
+        .expr_as(Func::count(Expr::case(running, 1)), "running")
+        .expr_as(Func::count(Expr::case(dead, 1)), "dead")
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::State).is_in([PENDING, RUNNING, DEAD]))
+        .to_owned()
+}
+
+/// Deletes done and dead jobs finished before `before` (freeing their idempotency keys).
+pub(super) fn purge(before: DateTime<Utc>) -> DeleteStatement {
+    Query::delete()
+        .from_table(Jobs::Table)
+        .and_where(Expr::col(Jobs::State).is_in([DONE, DEAD]))
+        .and_where(Expr::col(Jobs::FinishedAt).lt(before))
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn the_postgres_claim_locks_the_chosen_row_and_skips_locked_ones() {
+        let (sql, _) = claim(DbBackend::Postgres, now(), now(), "t").build(PostgresQueryBuilder);
+        assert_eq!(
+            sql,
+            r#"UPDATE "jobs" SET "state" = $1, "attempts" = "attempts" + $2, "lease_until" = $3, "lease_token" = $4, "updated_at" = $5 WHERE "id" = (SELECT "id" FROM "jobs" WHERE ("state" = $6 AND "run_at" <= $7) OR ("state" = $8 AND "lease_until" <= $9) ORDER BY "run_at" ASC, "id" ASC LIMIT $10 FOR UPDATE SKIP LOCKED) RETURNING "id", "kind", "payload", "attempts", "max_attempts", "created_at""#
+        );
+    }
+
+    #[test]
+    fn the_sqlite_claim_is_the_same_statement_without_a_lock_clause() {
+        let (sql, _) = claim(DbBackend::Sqlite, now(), now(), "t").build(SqliteQueryBuilder);
+        assert!(sql.contains("LIMIT ?) RETURNING"), "{sql}");
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
+
+    #[test]
+    fn a_long_error_is_clipped_by_characters() {
+        assert_eq!(clip(&"é".repeat(3000)).chars().count(), LAST_ERROR_LIMIT);
+    }
+}

@@ -1,0 +1,26 @@
+//! The job kinds the worker runs, one handler each, and their payloads.
+
+pub mod purge_expired;
+pub mod send_email;
+pub mod send_sms;
+
+pub use purge_expired::{PURGE_EXPIRED, PurgeExpired, ScheduleMaintenance};
+pub use send_email::{SEND_EMAIL, SendEmail, SendEmailPayload};
+pub use send_sms::{SEND_SMS, SendSms, SendSmsPayload};
+
+use crate::worker::JobFailure;
+
+/// A payload that does not parse will never parse: permanent.
+fn parse<T: serde::de::DeserializeOwned>(payload: &serde_json::Value) -> Result<T, JobFailure> {
+    serde_json::from_value(payload.clone()).map_err(|error| {
+        JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
+    })
+}
+
+/// A sender's verdict, kept.
+fn from_send_error(error: twofa_domain::SendError) -> JobFailure {
+    match error {
+        twofa_domain::SendError::Retryable(error) => JobFailure::Retryable(error),
+        twofa_domain::SendError::Permanent(error) => JobFailure::Permanent(error),
+    }
+}

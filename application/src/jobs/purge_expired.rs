@@ -1,0 +1,168 @@
+//! `maintenance.purge`: deletes what has outlived its retention; and `ScheduleMaintenance`,
+//! which every worker runs on a timer so that the purge is enqueued once per interval across
+//! all workers (an idempotency key per interval).
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use twofa_domain::{Clock, JobQueue, NewJob, QueueError};
+
+use crate::worker::{JobFailure, JobHandler};
+
+/// The job kind.
+pub const PURGE_EXPIRED: &str = "maintenance.purge";
+
+/// Deletes finished jobs past retention. Sessions, devices and challenges join the purge as
+/// their stores arrive (challenges in Redis expire by themselves).
+pub struct PurgeExpired {
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    job_retention: TimeDelta,
+}
+
+impl PurgeExpired {
+    /// Purges `queue`'s finished jobs older than `job_retention`.
+    pub fn new(queue: Arc<dyn JobQueue>, clock: Arc<dyn Clock>, job_retention: Duration) -> Self {
+        Self {
+            queue,
+            clock,
+            job_retention: TimeDelta::from_std(job_retention).unwrap_or(TimeDelta::MAX),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for PurgeExpired {
+    fn kind(&self) -> &'static str {
+        PURGE_EXPIRED
+    }
+
+    async fn handle(&self, _payload: &serde_json::Value) -> Result<(), JobFailure> {
+        let before = self.clock.now() - self.job_retention;
+        let purged = self
+            .queue
+            .purge(before)
+            .await
+            .map_err(|error| JobFailure::Retryable(error.into()))?;
+        tracing::info!(purged, "finished jobs past retention purged");
+        Ok(())
+    }
+}
+
+/// Enqueues the maintenance job for the current interval, once across all workers.
+pub struct ScheduleMaintenance {
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+}
+
+impl ScheduleMaintenance {
+    /// Once per `interval`.
+    pub fn new(queue: Arc<dyn JobQueue>, clock: Arc<dyn Clock>, interval: Duration) -> Self {
+        Self {
+            queue,
+            clock,
+            interval,
+        }
+    }
+
+    /// Enqueues this interval's purge unless some worker already did.
+    ///
+    /// # Errors
+    /// `QueueError` when the queue cannot be reached.
+    pub async fn execute(&self) -> Result<(), QueueError> {
+        let interval_ms = i64::try_from(self.interval.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let bucket = self.clock.now().timestamp_millis().div_euclid(interval_ms);
+        self.queue
+            .enqueue(
+                NewJob::new(PURGE_EXPIRED, serde_json::json!({}), 3)
+                    .idempotency_key(format!("{PURGE_EXPIRED}:{interval_ms}:{bucket}")),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use futures::executor::block_on;
+    use twofa_domain::QueueCounts;
+    use twofa_memory::{ManualClock, MemoryJobQueue, SeededSecretGenerator};
+
+    use super::*;
+
+    fn setup() -> (Arc<ManualClock>, Arc<MemoryJobQueue>) {
+        let start = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let clock = Arc::new(ManualClock::new(start));
+        let queue = Arc::new(MemoryJobQueue::new(
+            clock.clone(),
+            Arc::new(SeededSecretGenerator::new(1)),
+        ));
+        (clock, queue)
+    }
+
+    #[test]
+    fn many_workers_schedule_one_purge_per_interval() {
+        let (clock, queue) = setup();
+        let schedulers: Vec<_> = (0..3)
+            .map(|_| {
+                ScheduleMaintenance::new(queue.clone(), clock.clone(), Duration::from_hours(1))
+            })
+            .collect();
+        for scheduler in &schedulers {
+            block_on(scheduler.execute()).unwrap();
+        }
+        clock.advance(TimeDelta::minutes(30));
+        block_on(schedulers[0].execute()).unwrap();
+        assert_eq!(block_on(queue.counts()).unwrap().pending, 1);
+        clock.advance(TimeDelta::minutes(31));
+        block_on(schedulers[1].execute()).unwrap();
+        assert_eq!(
+            block_on(queue.counts()).unwrap().pending,
+            2,
+            "a new interval, a new purge"
+        );
+    }
+
+    fn finish(queue: &MemoryJobQueue, kind: &str) {
+        block_on(queue.enqueue(NewJob::new(kind, serde_json::json!({}), 1))).unwrap();
+        let job = block_on(queue.claim(Duration::from_secs(30)))
+            .unwrap()
+            .unwrap();
+        block_on(queue.complete(&job)).unwrap();
+    }
+
+    #[test]
+    fn the_purge_deletes_finished_jobs_past_retention_only() {
+        let (clock, queue) = setup();
+        let purge = PurgeExpired::new(queue.clone(), clock.clone(), Duration::from_hours(7 * 24));
+        finish(&queue, "old");
+        clock.advance(TimeDelta::days(6));
+        finish(&queue, "recent");
+        block_on(
+            queue.enqueue(
+                NewJob::new("waiting", serde_json::json!({}), 1)
+                    .run_at(clock.now() + TimeDelta::days(30)),
+            ),
+        )
+        .unwrap();
+        clock.advance(TimeDelta::days(2));
+        block_on(purge.handle(&serde_json::json!({}))).unwrap();
+        // The old job (8 days) is gone; the recent one (2 days) is still there to purge.
+        assert_eq!(block_on(queue.purge(clock.now())).unwrap(), 1);
+        assert_eq!(
+            block_on(queue.counts()).unwrap(),
+            QueueCounts {
+                pending: 1,
+                running: 0,
+                dead: 0
+            }
+        );
+    }
+}

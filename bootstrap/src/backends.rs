@@ -1,0 +1,241 @@
+//! The adapters the settings choose, built once per process: database, Redis, job queue,
+//! audit log, unit of work, notifiers, and the health probes over them.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use twofa_domain::{
+    AuditLog, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue, SecretGenerator,
+    SmsSender, UnitOfWork,
+};
+use twofa_memory::{AlwaysUpProbe, MemoryAuditLog, MemoryJobQueue, MemoryUnitOfWork};
+use twofa_redis::{RedisConnection, RedisJobQueue};
+use twofa_sql::{JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlSettings, SqlUnitOfWork};
+
+use crate::settings::{
+    DatabaseKind, EmailBackend, Environment, JobsBackend, Settings, SmsBackend, SmtpTlsMode,
+};
+
+/// Every store of the process.
+pub struct Backends {
+    /// The wall clock.
+    pub clock: Arc<dyn Clock>,
+    /// The OS-seeded random source.
+    pub ids: Arc<dyn SecretGenerator>,
+    /// The SQL database, unless `database.url` is `memory://`.
+    pub database: Option<SqlDatabase>,
+    /// Redis, when `redis.url` is set.
+    pub redis: Option<RedisConnection>,
+    /// The job queue of `jobs.backend`.
+    pub queue: Arc<dyn JobQueue>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// Transactions over the database, the queue and the audit trail.
+    pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// The database's and Redis's health probes.
+    pub probes: Vec<Arc<dyn DependencyProbe>>,
+}
+
+impl Backends {
+    /// Connects to the configured stores, migrating (development) or checking (production)
+    /// the schema.
+    ///
+    /// # Errors
+    /// When a store cannot be reached or the schema is not up to date in production.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(twofa_crypto::SystemClock);
+        let ids: Arc<dyn SecretGenerator> = Arc::new(twofa_crypto::OsSecretGenerator);
+        let mut probes: Vec<Arc<dyn DependencyProbe>> = Vec::new();
+        let database = match settings.database_kind() {
+            DatabaseKind::Memory => {
+                probes.push(Arc::new(AlwaysUpProbe::new("database")));
+                None
+            }
+            DatabaseKind::Postgres | DatabaseKind::Sqlite => {
+                let database = connect_database(settings).await?;
+                prepare_schema(&database, settings.environment).await?;
+                probes.push(Arc::new(database.probe()));
+                Some(database)
+            }
+        };
+        let redis = match &settings.redis.url {
+            Some(url) => {
+                let redis = RedisConnection::open(&twofa_redis::RedisSettings {
+                    url: url.expose_secret().to_owned(),
+                    timeout: settings.redis.timeout,
+                })?;
+                probes.push(Arc::new(redis.probe()));
+                Some(redis)
+            }
+            None => None,
+        };
+        let queue: Arc<dyn JobQueue> = match (settings.jobs.backend, &database, &redis) {
+            (JobsBackend::Sql, Some(database), _) => Arc::new(SqlJobQueue::new(
+                database.connection().clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            (JobsBackend::Redis, _, Some(redis)) => Arc::new(RedisJobQueue::new(
+                redis.clone(),
+                format!("{}jobs:", settings.redis.key_prefix),
+                clock.clone(),
+                ids.clone(),
+            )),
+            (JobsBackend::Memory, _, _) => {
+                Arc::new(MemoryJobQueue::new(clock.clone(), ids.clone()))
+            }
+            (JobsBackend::Sql | JobsBackend::Redis, _, _) => {
+                anyhow::bail!("jobs.backend does not match the configured stores")
+            }
+        };
+        let (audit, unit_of_work): (Arc<dyn AuditLog>, Arc<dyn UnitOfWork>) =
+            if let Some(database) = &database {
+                let target = match settings.jobs.backend {
+                    JobsBackend::Sql => JobsTarget::Sql,
+                    JobsBackend::Redis | JobsBackend::Memory => JobsTarget::After(queue.clone()),
+                };
+                (
+                    Arc::new(SqlAuditLog::new(
+                        database.connection().clone(),
+                        clock.clone(),
+                        ids.clone(),
+                    )),
+                    Arc::new(SqlUnitOfWork::new(
+                        database.connection().clone(),
+                        clock.clone(),
+                        ids.clone(),
+                        target,
+                    )),
+                )
+            } else {
+                let audit: Arc<dyn AuditLog> =
+                    Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
+                let unit_of_work = Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone()));
+                (audit, unit_of_work)
+            };
+        Ok(Self {
+            clock,
+            ids,
+            database,
+            redis,
+            queue,
+            audit,
+            unit_of_work,
+            probes,
+        })
+    }
+
+    /// Closes the database pool.
+    pub async fn close(self) {
+        if let Some(database) = self.database {
+            database.close().await;
+        }
+    }
+}
+
+/// The senders and the e-mail renderer `notify.*` chooses.
+pub struct Notifiers {
+    /// SMS.
+    pub sms: Arc<dyn SmsSender>,
+    /// E-mail.
+    pub email: Arc<dyn EmailSender>,
+    /// The e-mail templates.
+    pub renderer: Arc<dyn EmailRenderer>,
+}
+
+impl Notifiers {
+    /// Builds the configured notifiers.
+    ///
+    /// # Errors
+    /// When a notifier's settings are unusable.
+    pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let notify = &settings.notify;
+        // Both console notifiers append through one outbox, so their lines never interleave.
+        let outbox = twofa_notify::DevOutbox::new(notify.dev_outbox.clone(), clock);
+        let sms: Arc<dyn SmsSender> = match notify.sms {
+            SmsBackend::Console => Arc::new(twofa_notify::ConsoleSmsSender::new(outbox.clone())),
+            SmsBackend::Twilio => {
+                let twilio = &notify.twilio;
+                Arc::new(
+                    twofa_notify::TwilioSmsSender::new(twofa_notify::TwilioSettings {
+                        account_sid: twilio.account_sid.clone().unwrap_or_default(),
+                        auth_token: twilio
+                            .auth_token
+                            .clone()
+                            .unwrap_or_else(|| String::new().into()),
+                        from: twilio.from.clone(),
+                        messaging_service_sid: twilio.messaging_service_sid.clone(),
+                        base_url: twilio.base_url.clone(),
+                        timeout: twilio.timeout,
+                    })
+                    .context("notify.twilio")?,
+                )
+            }
+        };
+        let email: Arc<dyn EmailSender> = match notify.email {
+            EmailBackend::Console => Arc::new(twofa_notify::ConsoleEmailSender::new(outbox)),
+            EmailBackend::Smtp => {
+                let smtp = &notify.smtp;
+                Arc::new(
+                    twofa_notify::SmtpEmailSender::new(twofa_notify::SmtpSettings {
+                        host: smtp.host.clone(),
+                        port: smtp.port,
+                        tls: match smtp.tls {
+                            SmtpTlsMode::Starttls => twofa_notify::SmtpTls::StartTls,
+                            SmtpTlsMode::Tls => twofa_notify::SmtpTls::Tls,
+                            SmtpTlsMode::None => twofa_notify::SmtpTls::None,
+                        },
+                        username: smtp.username.clone(),
+                        password: smtp.password.clone(),
+                        from: smtp.from.clone(),
+                        timeout: smtp.timeout,
+                    })
+                    .context("notify.smtp")?,
+                )
+            }
+        };
+        Ok(Self {
+            sms,
+            email,
+            renderer: Arc::new(twofa_notify::EmailTemplates::new()),
+        })
+    }
+}
+
+/// Opens the configured SQL database.
+///
+/// # Errors
+/// When it cannot be reached within `database.timeout`.
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<SqlDatabase> {
+    SqlDatabase::connect(&SqlSettings {
+        url: settings.database.url.expose_secret().to_owned(),
+        max_connections: settings.database.max_connections,
+        timeout: settings.database.timeout,
+    })
+    .await
+    .context("cannot open the database (database.url)")
+}
+
+/// Development migrates on start; production only checks, and refuses an old schema.
+async fn prepare_schema(database: &SqlDatabase, environment: Environment) -> anyhow::Result<()> {
+    match environment {
+        Environment::Development => {
+            let applied = database.migrate().await?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrated");
+            }
+        }
+        Environment::Production => {
+            let pending = database.pending_migrations().await?;
+            if !pending.is_empty() {
+                anyhow::bail!(
+                    "the database schema is not up to date ({} migration(s) pending: {}); run `twofa migrate` first",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -381,12 +381,6 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let refuse = |key, message: &str| {
-            Err(SettingsError::Refused {
-                key,
-                message: message.to_owned(),
-            })
-        };
         let Some(kind) = database_kind(self.database.url.expose_secret()) else {
             return refuse(
                 "database.url",
@@ -454,12 +448,6 @@ impl Settings {
     }
 
     fn validate_jobs(&self, database: DatabaseKind) -> Result<(), SettingsError> {
-        let refuse = |key, message: &str| {
-            Err(SettingsError::Refused {
-                key,
-                message: message.to_owned(),
-            })
-        };
         match self.jobs.backend {
             JobsBackend::Sql if database == DatabaseKind::Memory => {
                 return refuse(
@@ -491,12 +479,6 @@ impl Settings {
     }
 
     fn validate_notify(&self) -> Result<(), SettingsError> {
-        let refuse = |key, message: &str| {
-            Err(SettingsError::Refused {
-                key,
-                message: message.to_owned(),
-            })
-        };
         let twilio = &self.notify.twilio;
         if self.notify.sms == SmsBackend::Twilio {
             if twilio.account_sid.as_deref().is_none_or(str::is_empty) {
@@ -552,6 +534,14 @@ fn describe(error: &figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A refusal of `key`'s value, saying what to set instead.
+fn refuse(key: &'static str, message: &str) -> Result<(), SettingsError> {
+    Err(SettingsError::Refused {
+        key,
+        message: message.to_owned(),
+    })
 }
 
 fn database_kind(url: &str) -> Option<DatabaseKind> {

@@ -107,37 +107,6 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
-/// Why a template could not be rendered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    /// No template has this name.
-    #[error("no e-mail template named `{0}`")]
-    UnknownTemplate(String),
-    /// The template needs a parameter that was not given (or was `null`).
-    #[error("the e-mail template `{template}` needs the parameter `{parameter}`")]
-    MissingParameter {
-        /// The template.
-        template: String,
-        /// The missing parameter.
-        parameter: String,
-    },
-}
-
-impl From<TemplateError> for RenderError {
-    fn from(error: TemplateError) -> Self {
-        match error {
-            TemplateError::UnknownTemplate(name) => Self::UnknownTemplate(name),
-            TemplateError::MissingParameter {
-                template,
-                parameter,
-            } => Self::MissingParameter {
-                template,
-                parameter,
-            },
-        }
-    }
-}
-
 /// The e-mail templates compiled into the binary.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmailTemplates;
@@ -162,7 +131,7 @@ impl EmailTemplates {
         &self,
         template: &str,
         params: &Map<String, Value>,
-    ) -> Result<RenderedEmail, TemplateError> {
+    ) -> Result<RenderedEmail, RenderError> {
         let found = find(template)?;
         let subject = substitute(found, found.subject, params, Escape::Subject)?;
         let text = substitute(found, found.text, params, Escape::None)?;
@@ -178,7 +147,7 @@ impl EmailTemplates {
     ///
     /// # Errors
     /// `UnknownTemplate` for a name not in [`EmailTemplates::NAMES`].
-    pub fn parameters(&self, template: &str) -> Result<BTreeSet<&'static str>, TemplateError> {
+    pub fn parameters(&self, template: &str) -> Result<BTreeSet<&'static str>, RenderError> {
         let found = find(template)?;
         Ok([found.subject, found.text, found.html]
             .into_iter()
@@ -209,11 +178,11 @@ impl EmailRenderer for EmailTemplates {
 }
 
 /// The template named `name`.
-fn find(name: &str) -> Result<&'static Template, TemplateError> {
+fn find(name: &str) -> Result<&'static Template, RenderError> {
     TEMPLATES
         .iter()
         .find(|template| template.name == name)
-        .ok_or_else(|| TemplateError::UnknownTemplate(name.to_owned()))
+        .ok_or_else(|| RenderError::UnknownTemplate(name.to_owned()))
 }
 
 /// How a value is written into its context.
@@ -233,18 +202,17 @@ fn substitute(
     source: &'static str,
     params: &Map<String, Value>,
     escape: Escape,
-) -> Result<String, TemplateError> {
+) -> Result<String, RenderError> {
     let mut out = String::with_capacity(source.len() + 64);
     for segment in Segments::new(source) {
         match segment {
             Segment::Literal(text) => out.push_str(text),
             Segment::Placeholder(name) => {
-                let value = value_text(params.get(name)).ok_or_else(|| {
-                    TemplateError::MissingParameter {
+                let value =
+                    value_text(params.get(name)).ok_or_else(|| RenderError::MissingParameter {
                         template: template.name.to_owned(),
                         parameter: name.to_owned(),
-                    }
-                })?;
+                    })?;
                 write_escaped(&mut out, &value, escape);
             }
         }

@@ -24,6 +24,6 @@ mod twilio_sms_sender;
 pub use console_email_sender::ConsoleEmailSender;
 pub use console_sms_sender::ConsoleSmsSender;
 pub use dev_outbox::DevOutbox;
-pub use email_templates::{EmailTemplates, RenderedEmail, TemplateError};
+pub use email_templates::{EmailTemplates, RenderedEmail};
 pub use smtp_email_sender::{SmtpEmailSender, SmtpSettings, SmtpSettingsError, SmtpTls};
 pub use twilio_sms_sender::{TwilioSettings, TwilioSettingsError, TwilioSmsSender};

@@ -5,14 +5,15 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use std::io;
+mod support;
+
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{Value, json};
+use support::CapturedLogs;
 use tokio::task::JoinSet;
-use tracing_subscriber::fmt::MakeWriter;
 use twofa_domain::{
     Clock, EmailAddress, EmailMessage, EmailSender, PhoneNumber, SmsMessage, SmsSender,
 };
@@ -167,35 +168,6 @@ async fn an_unwritable_outbox_is_a_retryable_failure() {
         matches!(error, twofa_domain::SendError::Retryable(_)),
         "{error}"
     );
-}
-
-/// Log lines written while a test runs.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 use twofa_domain::{EmailAddress, EmailRenderer, RenderError};
-use twofa_notify::{EmailTemplates, TemplateError};
+use twofa_notify::EmailTemplates;
 
 const VERIFY_LINK: &str = "http://127.0.0.1:8080/verify-email?token=Zm9v_YmFy-123";
 const RESET_LINK: &str = "http://127.0.0.1:8080/reset-password?token=cXV4&x=1";
@@ -109,7 +109,7 @@ fn a_missing_parameter_is_named() {
         .unwrap_err();
     assert_eq!(
         error,
-        TemplateError::MissingParameter {
+        RenderError::MissingParameter {
             template: "verify_email".to_owned(),
             parameter: "link".to_owned(),
         }
@@ -124,7 +124,7 @@ fn a_null_parameter_counts_as_missing() {
     let error = EmailTemplates::new()
         .render("otp_code", &params(json!({ "code": null })))
         .unwrap_err();
-    assert!(matches!(error, TemplateError::MissingParameter { .. }));
+    assert!(matches!(error, RenderError::MissingParameter { .. }));
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn an_unknown_template_is_named() {
     let error = EmailTemplates::new()
         .render("welcome", &Map::new())
         .unwrap_err();
-    assert_eq!(error, TemplateError::UnknownTemplate("welcome".to_owned()));
+    assert_eq!(error, RenderError::UnknownTemplate("welcome".to_owned()));
     assert!(error.to_string().contains("`welcome`"));
     assert!(EmailTemplates::new().parameters("welcome").is_err());
 }

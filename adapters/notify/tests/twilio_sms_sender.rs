@@ -5,17 +5,17 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
+use support::CapturedLogs;
 use twofa_domain::{PhoneNumber, SendError, SmsMessage, SmsSender};
 use twofa_notify::{TwilioSettings, TwilioSettingsError, TwilioSmsSender};
 use wiremock::matchers::{header, method, path};
@@ -362,35 +362,6 @@ fn the_debug_form_does_not_show_the_auth_token() {
     })
     .unwrap();
     assert!(!format!("{sender:?}").contains("s3cr3t-auth-token"));
-}
-
-/// Log lines written while a test runs, at every level.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -4,7 +4,7 @@
 use crate::EmailMessage;
 
 /// Why a template could not be rendered.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     /// No template has this name.
     #[error("no e-mail template named `{0}`")]

@@ -17,10 +17,13 @@ pub use port::{
     clock::Clock,
     dependency_probe::{DependencyProbe, ProbeError},
     email_renderer::{EmailRenderer, RenderError},
-    error::PortError,
+    error::{PortError, error_chain},
     job_queue::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError},
     notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},
+    password_hasher::{HashError, PasswordHash, PasswordHasher, Verification},
+    rate_limiter::{Decision, Limit, LimitError, RateLimiter},
     secret_generator::SecretGenerator,
+    token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},
     unit_of_work::{Transaction, UnitOfWork},
 };
 pub use value::{

@@ -8,5 +8,8 @@ pub mod email_renderer;
 pub mod error;
 pub mod job_queue;
 pub mod notifier;
+pub mod password_hasher;
+pub mod rate_limiter;
 pub mod secret_generator;
+pub mod token_signer;
 pub mod unit_of_work;

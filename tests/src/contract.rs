@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod job_queue;
+pub mod rate_limiter;
 pub mod unit_of_work;
 
 use std::sync::Arc;

@@ -1,12 +1,17 @@
-//! twofa's system adapters for time and randomness; the Argon2id hasher, the JWT signer and
-//! the AES-GCM cipher join them with the accounts and second-factor work.
+//! twofa's cryptography and system adapters: the Argon2id password hasher on a bounded pool,
+//! the Ed25519 access-token signer with its JWKS, and the system clock and random source; the
+//! AES-GCM secret cipher joins them with the second-factor work.
 //!
 //! What belongs here: the only code allowed to read the wall clock or the operating system's
 //! random source (clippy's `disallowed-methods` stops it anywhere else), and cryptography.
 //! What must not: storage, HTTP, business rules.
 
+pub mod argon2_password_hasher;
+pub mod ed25519_token_signer;
 mod os_secret_generator;
 mod system_clock;
 
+pub use argon2_password_hasher::{Argon2PasswordHasher, Argon2Settings};
+pub use ed25519_token_signer::Ed25519TokenSigner;
 pub use os_secret_generator::OsSecretGenerator;
 pub use system_clock::SystemClock;

@@ -7,17 +7,21 @@
 //! depends on `twofa-domain` only, so `twofa-application` tests can use it without a cycle.
 
 mod always_up_probe;
+pub mod fake_password_hasher;
 mod manual_clock;
 mod memory_audit_log;
 mod memory_job_queue;
+pub mod memory_rate_limiter;
 mod memory_unit_of_work;
 mod recording_senders;
 mod seeded_secret_generator;
 
 pub use always_up_probe::AlwaysUpProbe;
+pub use fake_password_hasher::FakePasswordHasher;
 pub use manual_clock::ManualClock;
 pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
 pub use memory_job_queue::MemoryJobQueue;
+pub use memory_rate_limiter::{FallbackRateLimiter, MemoryRateLimiter};
 pub use memory_unit_of_work::MemoryUnitOfWork;
 pub use recording_senders::{RecordingEmailSender, RecordingSmsSender};
 pub use seeded_secret_generator::SeededSecretGenerator;

@@ -23,3 +23,33 @@ pub enum PortError {
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
+
+/// `error` and every cause under it, joined by `: ` (for logs; thiserror's `Display` shows one
+/// level only).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let error = PortError::Unavailable {
+            dependency: "redis",
+            source: anyhow::anyhow!("connection refused"),
+        };
+        assert_eq!(
+            error_chain(&error),
+            "redis is unavailable: connection refused"
+        );
+    }
+}

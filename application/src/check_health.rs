@@ -114,7 +114,10 @@ impl CheckHealth {
                 failed: counts.dead,
             },
             Err(error) => {
-                tracing::warn!(error = %error, "the job queue is down");
+                tracing::warn!(
+                    error = twofa_domain::error_chain(&error),
+                    "the job queue is down"
+                );
                 QueueHealth {
                     is_up: false,
                     latency_ms: None,
@@ -145,7 +148,11 @@ impl CheckHealth {
                     latency_ms: Some(u64::try_from(elapsed).unwrap_or(0)),
                 },
                 Err(error) => {
-                    tracing::warn!(dependency = probe.name(), error = %error, "dependency is down");
+                    tracing::warn!(
+                        dependency = probe.name(),
+                        error = twofa_domain::error_chain(&error),
+                        "dependency is down"
+                    );
                     DependencyHealth {
                         name: probe.name(),
                         is_up: false,

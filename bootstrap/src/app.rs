@@ -44,6 +44,10 @@ impl Application {
     /// When a backend cannot be reached, the schema is not migrated in production, a notifier
     /// is misconfigured, or the address cannot be bound; the message says which.
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
+        let unused = settings.unused_sections();
+        if !unused.is_empty() {
+            tracing::warn!(sections = ?unused, "these configuration sections are not used by this version yet");
+        }
         let backends = Backends::connect(&settings).await?;
         let worker = match mode {
             Mode::Worker | Mode::All => Some(worker_loop(&settings, &backends)?),
@@ -115,6 +119,14 @@ impl Application {
         let worker = self
             .worker
             .map(|worker| tokio::spawn(worker.run(shutdown.clone())));
+        // One drain budget from the moment shutdown starts, for the server and the worker alike.
+        let shutdown_started = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                tokio::time::Instant::now()
+            })
+        };
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.endpoint,
@@ -123,8 +135,12 @@ impl Application {
             )
             .await;
         shutdown.cancel();
+        let deadline = shutdown_started
+            .await
+            .unwrap_or_else(|_| tokio::time::Instant::now())
+            + drain;
         if let Some(worker) = worker
-            && tokio::time::timeout(drain, worker).await.is_err()
+            && tokio::time::timeout_at(deadline, worker).await.is_err()
         {
             tracing::warn!(
                 "the worker did not finish its jobs within the shutdown timeout; their leases will return them"

@@ -11,7 +11,10 @@ use twofa_domain::{
 };
 use twofa_memory::{AlwaysUpProbe, MemoryAuditLog, MemoryJobQueue, MemoryUnitOfWork};
 use twofa_redis::{RedisConnection, RedisJobQueue};
-use twofa_sql::{JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlSettings, SqlUnitOfWork};
+use twofa_sql::{
+    JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlSettings, SqlUnitOfWork,
+    TimeLimitedJobQueue,
+};
 
 use crate::settings::{
     DatabaseKind, EmailBackend, Environment, JobsBackend, Settings, SmsBackend, SmtpTlsMode,
@@ -71,10 +74,9 @@ impl Backends {
             None => None,
         };
         let queue: Arc<dyn JobQueue> = match (settings.jobs.backend, &database, &redis) {
-            (JobsBackend::Sql, Some(database), _) => Arc::new(SqlJobQueue::new(
-                database.connection().clone(),
-                clock.clone(),
-                ids.clone(),
+            (JobsBackend::Sql, Some(database), _) => Arc::new(TimeLimitedJobQueue::new(
+                SqlJobQueue::new(database.connection().clone(), clock.clone(), ids.clone()),
+                settings.database.timeout,
             )),
             (JobsBackend::Redis, _, Some(redis)) => Arc::new(RedisJobQueue::new(
                 redis.clone(),

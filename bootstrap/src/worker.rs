@@ -8,10 +8,11 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{StepOutcome, Worker, jobs::ScheduleMaintenance};
-use twofa_domain::ClaimedJob;
+use twofa_domain::{ClaimedJob, error_chain};
 
 /// The worker's loop and what it needs.
 pub struct WorkerLoop {
@@ -63,7 +64,10 @@ async fn run_slot(worker: Arc<Worker>, poll_interval: Duration, shutdown: Cancel
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
-                tracing::warn!(%error, "cannot claim jobs; backing off");
+                tracing::warn!(
+                    error = error_chain(&error),
+                    "cannot claim jobs; backing off"
+                );
                 let backoff = poll_interval.saturating_mul(1 << failures.min(5));
                 pause(backoff.min(Duration::from_secs(30)), &shutdown).await;
             }
@@ -71,21 +75,30 @@ async fn run_slot(worker: Arc<Worker>, poll_interval: Duration, shutdown: Cancel
     }
 }
 
-/// Runs `job`, renewing its lease every third of the lease until the handler returns.
+/// Runs `job`, renewing its lease every third of the lease until the handler returns. A handler
+/// that panics does not take the slot down: the panic is logged, renewal stops, and the lease
+/// returns the job (which goes to the dead letter once its attempts are spent).
 async fn run_with_renewal(worker: &Worker, job: &ClaimedJob) {
     let every = (worker.lease() / 3).max(Duration::from_millis(100));
     let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let run = worker.run(job);
+    let run = std::panic::AssertUnwindSafe(worker.run(job)).catch_unwind();
     tokio::pin!(run);
     loop {
         tokio::select! {
             outcome = &mut run => {
-                log_outcome(job, outcome);
+                match outcome {
+                    Ok(outcome) => log_outcome(job, outcome),
+                    Err(_panic) => tracing::error!(
+                        job_id = %job.id,
+                        kind = %job.kind,
+                        "the job's handler panicked; its lease will return it"
+                    ),
+                }
                 return;
             }
             _ = renewals.tick() => {
                 if let Err(error) = worker.queue().renew(job, worker.lease()).await {
-                    tracing::warn!(job_id = %job.id, %error, "cannot renew the lease");
+                    tracing::warn!(job_id = %job.id, error = error_chain(&error), "cannot renew the lease");
                 }
             }
         }
@@ -108,7 +121,7 @@ fn log_outcome(job: &ClaimedJob, outcome: Result<StepOutcome, twofa_domain::Queu
         }
         Ok(StepOutcome::Idle) => {}
         Err(error) => {
-            tracing::error!(job_id = %job.id, %error, "cannot record the job's outcome; its lease will return it");
+            tracing::error!(job_id = %job.id, error = error_chain(&error), "cannot record the job's outcome; its lease will return it");
         }
     }
 }
@@ -120,7 +133,7 @@ async fn run_scheduler(
 ) {
     while !shutdown.is_cancelled() {
         if let Err(error) = scheduler.execute().await {
-            tracing::warn!(%error, "cannot schedule maintenance");
+            tracing::warn!(error = error_chain(&error), "cannot schedule maintenance");
         }
         pause(every, &shutdown).await;
     }
@@ -131,5 +144,187 @@ async fn pause(duration: Duration, shutdown: &CancellationToken) {
     tokio::select! {
         () = tokio::time::sleep(duration) => {}
         () = shutdown.cancelled() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, TimeDelta};
+    use twofa_application::{JobFailure, JobHandler, RetryPolicy};
+    use twofa_domain::{JobId, JobQueue, NewJob};
+    use twofa_memory::{ManualClock, MemoryJobQueue, SeededSecretGenerator};
+
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    /// `boom` panics; `ok` counts; `slow` waits until released.
+    struct Handlers {
+        kind: &'static str,
+        done: Arc<AtomicU32>,
+        entered: Arc<tokio::sync::Notify>,
+        release: Arc<tokio::sync::Notify>,
+        finished: Arc<AtomicBool>,
+    }
+
+    #[async_trait]
+    impl JobHandler for Handlers {
+        fn kind(&self) -> &'static str {
+            self.kind
+        }
+
+        async fn handle(&self, _payload: &serde_json::Value) -> Result<(), JobFailure> {
+            match self.kind {
+                "boom" => panic!("a handler bug"),
+                "slow" => {
+                    self.entered.notify_one();
+                    self.release.notified().await;
+                    self.finished.store(true, Ordering::SeqCst);
+                }
+                _ => {
+                    self.done.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct Setup {
+        clock: Arc<ManualClock>,
+        queue: Arc<MemoryJobQueue>,
+        done: Arc<AtomicU32>,
+        entered: Arc<tokio::sync::Notify>,
+        release: Arc<tokio::sync::Notify>,
+        finished: Arc<AtomicBool>,
+    }
+
+    fn setup() -> (Setup, WorkerLoop) {
+        let start = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let clock = Arc::new(ManualClock::new(start));
+        let queue = Arc::new(MemoryJobQueue::new(
+            clock.clone(),
+            Arc::new(SeededSecretGenerator::new(1)),
+        ));
+        let setup = Setup {
+            clock: clock.clone(),
+            queue: queue.clone(),
+            done: Arc::new(AtomicU32::new(0)),
+            entered: Arc::new(tokio::sync::Notify::new()),
+            release: Arc::new(tokio::sync::Notify::new()),
+            finished: Arc::new(AtomicBool::new(false)),
+        };
+        let retry = RetryPolicy::new(LEASE, LEASE, Arc::new(SeededSecretGenerator::new(2)));
+        let mut worker = Worker::new(queue.clone(), clock.clone(), retry, LEASE);
+        for kind in ["boom", "ok", "slow"] {
+            worker = worker.with_handler(Arc::new(Handlers {
+                kind,
+                done: setup.done.clone(),
+                entered: setup.entered.clone(),
+                release: setup.release.clone(),
+                finished: setup.finished.clone(),
+            }));
+        }
+        let worker_loop = WorkerLoop {
+            worker: Arc::new(worker),
+            scheduler: Arc::new(ScheduleMaintenance::new(
+                queue,
+                clock,
+                Duration::from_hours(1),
+            )),
+            concurrency: 1,
+            poll_interval: Duration::from_millis(100),
+            schedule_every: Duration::from_mins(1),
+        };
+        (setup, worker_loop)
+    }
+
+    async fn enqueue(setup: &Setup, kind: &str) -> JobId {
+        setup
+            .queue
+            .enqueue(NewJob::new(kind, serde_json::json!({}), 3))
+            .await
+            .unwrap()
+    }
+
+    /// Claims every job due now and returns their ids (what another worker would take).
+    async fn take_all(queue: &MemoryJobQueue) -> Vec<JobId> {
+        let mut taken = Vec::new();
+        while let Some(job) = queue.claim(LEASE).await.unwrap() {
+            taken.push(job.id);
+        }
+        taken
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_handler_does_not_take_its_slot_down() {
+        let (setup, worker_loop) = setup();
+        enqueue(&setup, "boom").await;
+        enqueue(&setup, "ok").await;
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(worker_loop.run(shutdown.clone()));
+        // A minute of the worker's (paused, auto-advancing) time is plenty to reach the job.
+        for _ in 0..1200 {
+            if setup.done.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        running.await.unwrap();
+        assert_eq!(
+            setup.done.load(Ordering::SeqCst),
+            1,
+            "the one slot went on to the next job"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_job_keeps_its_lease_while_it_runs() {
+        let (setup, worker_loop) = setup();
+        let slow = enqueue(&setup, "slow").await;
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(worker_loop.run(shutdown.clone()));
+        setup.entered.notified().await;
+        setup.clock.advance(TimeDelta::seconds(20));
+        // A renewal is due every third of the lease (10 s of the worker's timer).
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        setup.clock.advance(TimeDelta::seconds(20));
+        // 40 s after the claim: without renewal the job would be another worker's now.
+        assert!(
+            !take_all(&setup.queue).await.contains(&slow),
+            "the lease was renewed"
+        );
+        setup.release.notify_one();
+        shutdown.cancel();
+        running.await.unwrap();
+        assert!(setup.finished.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_lets_the_job_in_hand_finish() {
+        let (setup, worker_loop) = setup();
+        enqueue(&setup, "slow").await;
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(worker_loop.run(shutdown.clone()));
+        setup.entered.notified().await;
+        shutdown.cancel();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!running.is_finished(), "the loop waits for the job in hand");
+        setup.release.notify_one();
+        running.await.unwrap();
+        assert!(setup.finished.load(Ordering::SeqCst));
+        let counts = setup.queue.counts().await.unwrap();
+        assert_eq!(
+            (counts.running, counts.dead),
+            (0, 0),
+            "done, not abandoned: {counts:?}"
+        );
     }
 }

@@ -177,3 +177,61 @@ fn tokio_stream_from(
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
+
+#[tokio::test]
+async fn cors_answers_the_configured_origins_only() {
+    let app = spawn_app_with(
+        AppOptions::new(Backend::Memory)
+            .set("server.cors_origins", vec!["https://app.example.com"]),
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        app.request(Method::OPTIONS, "/api/health")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    problem(refused, 403, "forbidden").await;
+    let simple = app
+        .request(Method::GET, "/api/health/live")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_configured_origins_no_cors_headers_are_sent() {
+    let app = spawn_app(Backend::Memory).await;
+    let response = app
+        .request(Method::GET, "/api/health/live")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    app.stop().await;
+}

@@ -84,9 +84,20 @@ pub fn problem_for_status(status: StatusCode) -> Problem {
             ProblemCode::Overloaded,
             "the service is busy; try again shortly",
         ),
+        StatusCode::UNAUTHORIZED => {
+            Problem::new(ProblemCode::Unauthorized, "missing or invalid credentials")
+        }
+        StatusCode::FORBIDDEN => Problem::new(ProblemCode::Forbidden, "the request is not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => Problem::new(
+            ProblemCode::RateLimited,
+            "too many requests; try again later",
+        ),
         status if status.is_client_error() => Problem {
             status: status.as_u16(),
-            ..Problem::new(ProblemCode::ValidationFailed, "the request is invalid")
+            ..Problem::new(
+                ProblemCode::BadRequest,
+                "the request cannot be served as sent",
+            )
         },
         _ => internal(),
     }
@@ -127,6 +138,22 @@ mod tests {
         assert_eq!(problem.code, "internal");
         assert!(!problem.detail.contains("sqlx"));
         assert!(!problem.detail.contains("users"));
+    }
+
+    #[test]
+    fn other_client_errors_keep_their_status_and_get_a_fitting_code() {
+        for (status, code) in [
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            (StatusCode::LENGTH_REQUIRED, "bad_request"),
+        ] {
+            let problem = problem_for(&poem::Error::from_status(status));
+            assert_eq!(
+                (problem.status, problem.code.as_str()),
+                (status.as_u16(), code)
+            );
+        }
     }
 
     #[test]

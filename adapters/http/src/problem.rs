@@ -17,6 +17,14 @@ pub enum ProblemCode {
     MalformedBody,
     /// A field or parameter is missing, of the wrong type, or breaks a rule.
     ValidationFailed,
+    /// Any other malformed request the framework refuses.
+    BadRequest,
+    /// Missing or invalid credentials.
+    Unauthorized,
+    /// Authenticated (or not needed), but not allowed: a refused CORS origin, a role.
+    Forbidden,
+    /// Too many attempts; see `Retry-After`.
+    RateLimited,
     /// No route matches the path.
     NotFound,
     /// The route exists, not for this method.
@@ -41,6 +49,10 @@ impl ProblemCode {
         match self {
             Self::MalformedBody => "malformed_body",
             Self::ValidationFailed => "validation_failed",
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -55,7 +67,12 @@ impl ProblemCode {
     /// The HTTP status that goes with the code.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedBody | Self::ValidationFailed => StatusCode::BAD_REQUEST,
+            Self::MalformedBody | Self::ValidationFailed | Self::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -72,6 +89,10 @@ impl ProblemCode {
         match self {
             Self::MalformedBody => "Malformed request body",
             Self::ValidationFailed => "Validation failed",
+            Self::BadRequest => "Bad request",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
+            Self::RateLimited => "Too many requests",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -89,6 +110,10 @@ impl ProblemCode {
             Self::DependencyUnavailable | Self::RequestTimeout | Self::Overloaded => Some(1),
             Self::MalformedBody
             | Self::ValidationFailed
+            | Self::BadRequest
+            | Self::Unauthorized
+            | Self::Forbidden
+            | Self::RateLimited
             | Self::NotFound
             | Self::MethodNotAllowed
             | Self::UnsupportedMediaType

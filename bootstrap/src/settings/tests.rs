@@ -102,6 +102,20 @@ fn an_unknown_key_in_a_file_is_refused() {
 }
 
 #[test]
+fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_TOKENS__SIGNING_KEY_FILE", "/run/secrets/jwt");
+        jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(settings.unused_sections(), ["rate_limits", "tokens"]);
+        jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("tokenz"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_missing_config_file_is_named() {
     Jail::expect_with(|_| {
         let error = Settings::load(Some(Path::new("nope.toml"))).unwrap_err();
@@ -160,6 +174,7 @@ fn twilio_needs_credentials_and_exactly_one_sender() {
         assert!(message.contains("notify.twilio.account_sid"), "{message}");
         jail.set_env("TWOFA_NOTIFY__TWILIO__ACCOUNT_SID", "AC123");
         jail.create_file("twilio-token", "secret-token\n")?;
+        jail.set_env("TWOFA_NOTIFY__TWILIO__FROM", "");
         jail.set_env("TWOFA_NOTIFY__TWILIO__AUTH_TOKEN_FILE", "twilio-token");
         let message = load_in(jail).unwrap_err().to_string();
         assert!(
@@ -189,6 +204,28 @@ fn the_queue_backend_must_match_the_stores() {
         assert!(message.contains("jobs.backend"), "{message}");
         jail.set_env("TWOFA_JOBS__BACKEND", "memory");
         assert!(load_in(jail).is_ok());
+        Ok(())
+    });
+}
+
+#[test]
+fn text_settings_keep_what_looks_like_a_number_as_written() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_NOTIFY__SMTP__PASSWORD", "0012345678");
+        jail.set_env("TWOFA_NOTIFY__SMTP__USERNAME", "4711");
+        jail.set_env("TWOFA_NOTIFY__TWILIO__FROM", "+15550001111");
+        jail.set_env("TWOFA_SERVER__BODY_LIMIT", "2048");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.notify.smtp.password.unwrap().expose_secret(),
+            "0012345678"
+        );
+        assert_eq!(settings.notify.smtp.username.as_deref(), Some("4711"));
+        assert_eq!(settings.notify.twilio.from.as_deref(), Some("+15550001111"));
+        assert_eq!(
+            settings.server.body_limit, 2048,
+            "numbers still parse as numbers"
+        );
         Ok(())
     });
 }

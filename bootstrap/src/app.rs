@@ -8,11 +8,13 @@ use poem::{
     Server,
     listener::{Acceptor as _, Listener as _, TcpAcceptor, TcpListener},
 };
+use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
     jobs::{PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
 };
+use twofa_crypto::{Ed25519TokenSigner, ed25519_token_signer::load_or_generate_signing_key};
 use twofa_http::{AppState, HttpSettings, Surface};
 
 pub use crate::backends::connect_database;
@@ -60,6 +62,7 @@ impl Application {
             started_at: backends.clock.now(),
             clock: backends.clock.clone(),
             check_health,
+            token_signer: Arc::new(token_signer(&settings, backends.ids.as_ref())?),
         });
         let surface = match mode {
             Mode::Api | Mode::All => Surface::Api,
@@ -150,6 +153,26 @@ impl Application {
         tracing::info!("twofa stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// The access-token signer: the configured key, or in development the key generated once into
+/// `tokens.dev_key_file` and shared by every process of the working directory.
+fn token_signer(
+    settings: &Settings,
+    ids: &dyn twofa_domain::SecretGenerator,
+) -> anyhow::Result<Ed25519TokenSigner> {
+    let tokens = &settings.tokens;
+    let signing_key = match &tokens.signing_key {
+        Some(key) => key.expose_secret().to_owned(),
+        None => load_or_generate_signing_key(&tokens.dev_key_file, ids)
+            .context("cannot keep the development signing key (tokens.dev_key_file)")?,
+    };
+    Ed25519TokenSigner::new(
+        &signing_key,
+        &tokens.verification_keys,
+        settings.server.public_url.clone(),
+    )
+    .context("tokens.signing_key / tokens.verification_keys")
 }
 
 /// The worker with a handler for every job kind.

@@ -61,6 +61,8 @@ pub struct Settings {
     pub jobs: JobsSettings,
     /// `notify.*`.
     pub notify: NotifySettings,
+    /// `tokens.*`.
+    pub tokens: TokensSettings,
     /// `log.*`.
     pub log: LogSettings,
     /// Sections CONFIG.md names for capabilities this version does not have yet (`tokens`,
@@ -168,6 +170,33 @@ pub struct JobsSettings {
     pub maintenance_interval: Duration,
     /// Pending jobs above this turn `/api/health` to `degraded`.
     pub backlog_threshold: u64,
+}
+
+/// `tokens.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSettings {
+    /// Access JWT lifetime.
+    #[serde(with = "duration")]
+    pub access_ttl: Duration,
+    /// Refresh token lifetime.
+    #[serde(with = "duration")]
+    pub refresh_ttl: Duration,
+    /// A concurrent double refresh inside this window is not treated as theft.
+    #[serde(with = "duration")]
+    pub refresh_reuse_grace: Duration,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs access tokens.
+    #[serde(default)]
+    pub signing_key: Option<SecretString>,
+    /// A file holding `signing_key`; wins over it.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
+    /// Public (or retired private) keys, PEM, that still verify tokens: key rotation.
+    #[serde(default)]
+    pub verification_keys: Vec<String>,
+    /// Development only: where the generated signing key is kept and shared by every process
+    /// of the working directory when `signing_key` is unset.
+    pub dev_key_file: PathBuf,
 }
 
 /// Which SMS adapter.
@@ -392,6 +421,9 @@ impl Settings {
                 *optional = None;
             }
         }
+        if let Some(path) = settings.tokens.signing_key_file.take() {
+            settings.tokens.signing_key = Some(read_secret_file(&path, "tokens.signing_key_file")?);
+        }
         if let Some(path) = settings.notify.smtp.password_file.take() {
             settings.notify.smtp.password =
                 Some(read_secret_file(&path, "notify.smtp.password_file")?);
@@ -481,6 +513,12 @@ impl Settings {
                 return refuse(
                     "notify.email",
                     "the console notifier is for development: set notify.email = \"smtp\" (TWOFA_NOTIFY__EMAIL) and notify.smtp.*",
+                );
+            }
+            if self.tokens.signing_key.is_none() {
+                return refuse(
+                    "tokens.signing_key",
+                    "production refuses a generated signing key: set tokens.signing_key (or TWOFA_TOKENS__SIGNING_KEY_FILE) to an Ed25519 private key in PEM",
                 );
             }
         }
@@ -577,8 +615,7 @@ fn describe(error: &figment::Error) -> String {
 }
 
 /// Sections CONFIG.md names whose capabilities arrive with later work.
-const FUTURE_SECTIONS: [&str; 9] = [
-    "tokens",
+const FUTURE_SECTIONS: [&str; 8] = [
     "hashing",
     "auth",
     "rate_limits",
@@ -590,7 +627,7 @@ const FUTURE_SECTIONS: [&str; 9] = [
 ];
 
 /// Settings whose values are text, whatever they look like (numbers, a leading `+` or zero).
-const TEXT_KEYS: [&str; 19] = [
+const TEXT_KEYS: [&str; 22] = [
     "server.public_url",
     "database.url",
     "database.url_file",
@@ -610,6 +647,9 @@ const TEXT_KEYS: [&str; 19] = [
     "notify.smtp.password_file",
     "notify.smtp.from",
     "log.level",
+    "tokens.signing_key",
+    "tokens.signing_key_file",
+    "tokens.dev_key_file",
 ];
 
 fn is_text_key(key: &str) -> bool {

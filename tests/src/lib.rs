@@ -165,6 +165,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("database.url", &database_url))
         .merge(Serialized::default("notify.dev_outbox", &outbox))
+        .merge(Serialized::default(
+            "tokens.dev_key_file",
+            data_dir.path().join("jwt-signing-key.pem"),
+        ))
         .merge(Serialized::default("jobs.poll_interval", "100ms"))
         .merge(Serialized::default("log.level", "warn"));
     match options.backend {
@@ -228,6 +232,11 @@ impl TestApp {
     /// `GET /api/health/ready`.
     pub async fn health_ready(&self) -> reqwest::Response {
         self.get("/api/health/ready").await
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> reqwest::Response {
+        self.get("/.well-known/jwks.json").await
     }
 
     /// `GET /api/openapi.json`.

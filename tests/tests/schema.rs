@@ -21,7 +21,13 @@ fn production(database_url: &str) -> Settings {
         .merge(Serialized::default("notify.twilio.account_sid", "AC123"))
         .merge(Serialized::default("notify.twilio.auth_token", "token"))
         .merge(Serialized::default("notify.twilio.from", "+15550001111"))
-        .merge(Serialized::default("notify.email", "smtp"));
+        .merge(Serialized::default("notify.email", "smtp"))
+        .merge(Serialized::default(
+            "tokens.signing_key",
+            twofa_crypto::ed25519_token_signer::generate_signing_key_pem(
+                &twofa_crypto::OsSecretGenerator,
+            ),
+        ));
     Settings::from_figment(&figment).unwrap()
 }
 

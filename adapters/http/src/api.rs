@@ -1,6 +1,7 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
 pub mod health;
+pub mod jwks;
 
 use poem_openapi::Tags;
 
@@ -9,4 +10,6 @@ use poem_openapi::Tags;
 pub enum ApiTags {
     /// Liveness, readiness and dependency checks.
     Health,
+    /// The keys that verify access tokens.
+    Keys,
 }

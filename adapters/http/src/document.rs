@@ -10,13 +10,16 @@ use poem_openapi::{OpenApiService, registry::Registry, types::Type as _};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::{api::health::HealthApi, problem::Problem};
+use crate::{
+    api::{health::HealthApi, jwks::JwksApi},
+    problem::Problem,
+};
 
 /// Every API of the service.
-pub(crate) type Apis = HealthApi;
+pub(crate) type Apis = (HealthApi, JwksApi);
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
-    OpenApiService::new(HealthApi, "twofa", version).description(
+    OpenApiService::new((HealthApi, JwksApi), "twofa", version).description(
         "A self-hosted two-factor authentication service. Every error is RFC 9457 \
          application/problem+json with a stable `code`; every response carries `X-Request-Id`.",
     )

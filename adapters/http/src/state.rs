@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use twofa_application::CheckHealth;
-use twofa_domain::Clock;
+use twofa_domain::{Clock, TokenSigner};
 
 /// The use cases and facts the handlers need.
 pub struct AppState {
@@ -16,4 +16,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Probes the database and, when configured, Redis.
     pub check_health: CheckHealth,
+    /// Signs and verifies access tokens; publishes the JWKS.
+    pub token_signer: Arc<dyn TokenSigner>,
 }

@@ -104,10 +104,10 @@ fn an_unknown_key_in_a_file_is_refused() {
 #[test]
 fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused() {
     Jail::expect_with(|jail| {
-        jail.set_env("TWOFA_TOKENS__SIGNING_KEY_FILE", "/run/secrets/jwt");
+        jail.set_env("TWOFA_HASHING__WORKERS", "2");
         jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
         let settings = load_in(jail).unwrap();
-        assert_eq!(settings.unused_sections(), ["rate_limits", "tokens"]);
+        assert_eq!(settings.unused_sections(), ["hashing", "rate_limits"]);
         jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("tokenz"), "{message}");
@@ -161,7 +161,19 @@ fn production_refuses_sqlite_and_in_process_stores() {
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("jobs.backend"), "{message}");
         jail.set_env("TWOFA_JOBS__BACKEND", "redis");
-        assert!(load_in(jail).is_ok());
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("tokens.signing_key"), "{message}");
+        jail.create_file("jwt.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n")?;
+        jail.set_env("TWOFA_TOKENS__SIGNING_KEY_FILE", "jwt.pem");
+        let settings = load_in(jail).unwrap();
+        assert!(
+            settings
+                .tokens
+                .signing_key
+                .unwrap()
+                .expose_secret()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
         Ok(())
     });
 }

@@ -6,9 +6,15 @@
 //! What must not: I/O of any kind, an async runtime, a web framework, a database driver or a
 //! configuration loader. The suite's dependency guard fails if one of those reaches this crate.
 
+pub mod entity;
 pub mod port;
 pub mod value;
 
+pub use entity::user::{NewUser, Role, User};
+pub use port::user_repository::{
+    USER_LIST_MAX_LIMIT, UniqueField, UserRepository, UserRepositoryError, canonical_login,
+    clamp_user_list_limit,
+};
 pub use port::{
     audit_log::{
         Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,

@@ -13,3 +13,4 @@ pub mod rate_limiter;
 pub mod secret_generator;
 pub mod token_signer;
 pub mod unit_of_work;
+pub mod user_repository;

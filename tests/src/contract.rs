@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod job_queue;
 pub mod rate_limiter;
 pub mod unit_of_work;
+pub mod user_repository;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The embedded default keeps its data across a restart.
 
 use sea_orm::{ConnectionTrait as _, Database, Statement};
-use twofa::{Mode, Settings};
+use twofa::Mode;
 use twofa_tests::{AppOptions, Backend, spawn_app_with, start};
 
 #[tokio::test]
@@ -20,19 +20,9 @@ async fn a_sqlite_app_survives_a_restart_with_its_data_intact() {
         .await
         .unwrap();
     connection.close().await.unwrap();
+    let settings = app.settings.clone();
     let data_dir = app.stop().await;
 
-    let figment = Settings::figment(None)
-        .unwrap()
-        .merge(figment::providers::Serialized::default(
-            "server.listen",
-            "127.0.0.1:0",
-        ))
-        .merge(figment::providers::Serialized::default(
-            "database.url",
-            &url,
-        ));
-    let settings = Settings::from_figment(&figment).unwrap();
     let app = start(settings, Mode::All, url.clone(), data_dir).await;
     assert_eq!(app.health().await.status(), 200);
     let connection = Database::connect(&url).await.unwrap();

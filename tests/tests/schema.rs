@@ -55,10 +55,19 @@ async fn production_refuses_an_unmigrated_schema_until_migrate_runs() {
 #[tokio::test]
 async fn development_migrates_postgres_on_start() {
     let url = fresh_postgres_database().await;
+    let data = tempfile::tempdir().unwrap();
     let figment = Settings::figment(None)
         .unwrap()
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
-        .merge(Serialized::default("database.url", &url));
+        .merge(Serialized::default("database.url", &url))
+        .merge(Serialized::default(
+            "tokens.dev_key_file",
+            data.path().join("jwt.pem"),
+        ))
+        .merge(Serialized::default(
+            "notify.dev_outbox",
+            data.path().join("outbox.jsonl"),
+        ));
     let settings = Settings::from_figment(&figment).unwrap();
     let application = Application::build(settings, Mode::Api).await.unwrap();
     drop(application);

@@ -13,6 +13,7 @@ mod memory_audit_log;
 mod memory_job_queue;
 pub mod memory_rate_limiter;
 mod memory_unit_of_work;
+mod memory_user_repository;
 mod recording_senders;
 mod seeded_secret_generator;
 
@@ -23,5 +24,6 @@ pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
 pub use memory_job_queue::MemoryJobQueue;
 pub use memory_rate_limiter::{FallbackRateLimiter, MemoryRateLimiter};
 pub use memory_unit_of_work::MemoryUnitOfWork;
+pub use memory_user_repository::MemoryUserRepository;
 pub use recording_senders::{RecordingEmailSender, RecordingSmsSender};
 pub use seeded_secret_generator::SeededSecretGenerator;

@@ -13,6 +13,7 @@ mod probe;
 mod sql_audit_log;
 mod sql_job_queue;
 mod sql_unit_of_work;
+mod sql_user_repository;
 mod time_limited_job_queue;
 
 pub use database::{SqlDatabase, SqlSettings};
@@ -20,4 +21,5 @@ pub use probe::SqlProbe;
 pub use sql_audit_log::SqlAuditLog;
 pub use sql_job_queue::SqlJobQueue;
 pub use sql_unit_of_work::{JobsTarget, SqlUnitOfWork};
+pub use sql_user_repository::SqlUserRepository;
 pub use time_limited_job_queue::TimeLimitedJobQueue;

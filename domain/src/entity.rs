@@ -1,0 +1,5 @@
+//! Entities: the records with an identity that the use cases load, change and store through
+//! the repository ports. Their fields hold value objects, so a stored entity is valid by
+//! construction.
+
+pub mod user;

@@ -2,4 +2,5 @@
 //! the repository ports. Their fields hold value objects, so a stored entity is valid by
 //! construction.
 
+pub mod session;
 pub mod user;

@@ -10,7 +10,12 @@ pub mod entity;
 pub mod port;
 pub mod value;
 
+pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
 pub use entity::user::{NewUser, Role, User};
+pub use port::one_time_token_repository::{
+    NewOneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenPurpose,
+};
+pub use port::session_repository::{RotateOutcome, SessionRepository, is_within_grace};
 pub use port::user_repository::{
     USER_LIST_MAX_LIMIT, UniqueField, UserRepository, UserRepositoryError, canonical_login,
     clamp_user_list_limit,

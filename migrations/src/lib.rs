@@ -9,6 +9,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users;
 mod m20261125_000002_create_jobs_and_audit_events;
+mod m20261125_000003_create_sessions;
+mod m20261125_000004_create_one_time_tokens;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_users::Migration),
             Box::new(m20261125_000002_create_jobs_and_audit_events::Migration),
+            Box::new(m20261125_000003_create_sessions::Migration),
+            Box::new(m20261125_000004_create_one_time_tokens::Migration),
         ]
     }
 }

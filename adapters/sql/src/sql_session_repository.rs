@@ -1,0 +1,395 @@
+//! `SqlSessionRepository`: the `SessionRepository` port over the `sessions` and
+//! `refresh_tokens` tables.
+//!
+//! A rotation is one transaction: it reads the presented token's row joined with its session
+//! `FOR UPDATE` (PostgreSQL; SQLite serialises writers, and the transaction begins
+//! `IMMEDIATE`, so it holds the write lock from the start), decides, writes and commits. Of
+//! two processes rotating one token, the second waits for the first and then sees the token
+//! rotated. Timestamps come from the clock, to the microsecond as both databases keep them.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound as _, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeriveIden, QueryResult,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+    sea_query::{Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement},
+};
+use twofa_domain::{
+    Clock, NewSession, PortError, RefreshTokenHash, RotateOutcome, Session, SessionId,
+    SessionRepository, UserId, is_within_grace,
+};
+
+use crate::db_error::port_error;
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Sessions {
+    Table,
+    Id,
+    UserId,
+    Amr,
+    Ip,
+    UserAgent,
+    CreatedAt,
+    LastUsedAt,
+    ExpiresAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RefreshTokens {
+    Table,
+    TokenHash,
+    SessionId,
+    IssuedAt,
+    RotatedAt,
+}
+
+const COLUMNS: [Sessions; 9] = [
+    Sessions::Id,
+    Sessions::UserId,
+    Sessions::Amr,
+    Sessions::Ip,
+    Sessions::UserAgent,
+    Sessions::CreatedAt,
+    Sessions::LastUsedAt,
+    Sessions::ExpiresAt,
+    Sessions::RevokedAt,
+];
+
+/// The `SessionRepository` port over PostgreSQL or SQLite.
+#[derive(Clone)]
+pub struct SqlSessionRepository {
+    connection: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqlSessionRepository {
+    /// Sessions in `connection`'s `sessions` and `refresh_tokens` tables, stamped with
+    /// `clock`'s time.
+    pub fn new(connection: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        Self { connection, clock }
+    }
+
+    /// The clock's time to the microsecond.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    /// A transaction that holds SQLite's write lock from its start.
+    async fn begin(&self, doing: &'static str) -> Result<DatabaseTransaction, PortError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.connection.get_database_backend() == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        self.connection
+            .begin_with_options(options)
+            .await
+            .map_err(|error| port_error(doing, error))
+    }
+
+    /// Sets `revoked_at` to now on the sessions `filter` keeps that are not revoked yet (and,
+    /// with `active_only`, not expired); how many.
+    async fn revoke_where(
+        &self,
+        doing: &'static str,
+        filter: Cond,
+        active_only: bool,
+    ) -> Result<u64, PortError> {
+        let now = self.now();
+        let mut filter = filter.add(Expr::col(Sessions::RevokedAt).is_null());
+        if active_only {
+            filter = filter.add(Expr::col(Sessions::ExpiresAt).gt(now));
+        }
+        let update = Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::RevokedAt, now)
+            .cond_where(filter)
+            .to_owned();
+        let result = self
+            .connection
+            .execute(&update)
+            .await
+            .map_err(|error| port_error(doing, error))?;
+        Ok(result.rows_affected())
+    }
+}
+
+/// Every column of the sessions, from `sessions`.
+fn select() -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS)
+        .from(Sessions::Table)
+        .to_owned()
+}
+
+/// A hash as the `token_hash` column holds it.
+fn hash_value(hash: RefreshTokenHash) -> sea_orm::Value {
+    hash.as_bytes().to_vec().into()
+}
+
+/// The session in `row`.
+fn session(row: &QueryResult) -> Result<Session, PortError> {
+    const DOING: &str = "reading a session";
+    let get_err = |error| port_error(DOING, error);
+    let corrupt = |what: String| PortError::Unexpected(anyhow::anyhow!(what).context(DOING));
+    let id: uuid::Uuid = row.try_get("", "id").map_err(get_err)?;
+    let user_id: uuid::Uuid = row.try_get("", "user_id").map_err(get_err)?;
+    let amr: String = row.try_get("", "amr").map_err(get_err)?;
+    let amr = serde_json::from_str(&amr)
+        .map_err(|error| corrupt(format!("stored amr is not a list of strings: {error}")))?;
+    let ip: Option<String> = row.try_get("", "ip").map_err(get_err)?;
+    let ip = ip
+        .map(|ip| ip.parse::<IpAddr>())
+        .transpose()
+        .map_err(|error| corrupt(format!("stored ip is invalid: {error}")))?;
+    Ok(Session {
+        id: SessionId::from_uuid(id),
+        user_id: UserId::from_uuid(user_id),
+        amr,
+        ip,
+        user_agent: row.try_get("", "user_agent").map_err(get_err)?,
+        created_at: row.try_get("", "created_at").map_err(get_err)?,
+        last_used_at: row.try_get("", "last_used_at").map_err(get_err)?,
+        expires_at: row.try_get("", "expires_at").map_err(get_err)?,
+        revoked_at: row.try_get("", "revoked_at").map_err(get_err)?,
+    })
+}
+
+/// Inserts `hash` as a current token of `session`, issued at `now`.
+async fn insert_token(
+    connection: &impl ConnectionTrait,
+    doing: &'static str,
+    hash: RefreshTokenHash,
+    session: SessionId,
+    now: DateTime<Utc>,
+) -> Result<(), PortError> {
+    let insert = Query::insert()
+        .into_table(RefreshTokens::Table)
+        .columns([
+            RefreshTokens::TokenHash,
+            RefreshTokens::SessionId,
+            RefreshTokens::IssuedAt,
+        ])
+        .values([
+            hash_value(hash).into(),
+            session.as_uuid().into(),
+            now.into(),
+        ])
+        .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(doing)))?
+        .to_owned();
+    connection
+        .execute(&insert)
+        .await
+        .map_err(|error| port_error(doing, error))?;
+    Ok(())
+}
+
+/// Runs `statement` inside `transaction`.
+async fn run(
+    transaction: &DatabaseTransaction,
+    doing: &'static str,
+    statement: &sea_orm::sea_query::UpdateStatement,
+) -> Result<(), PortError> {
+    transaction
+        .execute(statement)
+        .await
+        .map_err(|error| port_error(doing, error))?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionRepository for SqlSessionRepository {
+    async fn create(
+        &self,
+        session: NewSession,
+        first: RefreshTokenHash,
+    ) -> Result<Session, PortError> {
+        const DOING: &str = "creating a session";
+        let session = session.into_session(self.now());
+        let amr = serde_json::to_string(&session.amr)
+            .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?;
+        let insert = Query::insert()
+            .into_table(Sessions::Table)
+            .columns(COLUMNS)
+            .values([
+                session.id.as_uuid().into(),
+                session.user_id.as_uuid().into(),
+                amr.into(),
+                session.ip.map(|ip| ip.to_string()).into(),
+                session.user_agent.clone().into(),
+                session.created_at.into(),
+                session.last_used_at.into(),
+                session.expires_at.into(),
+                session.revoked_at.into(),
+            ])
+            .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?
+            .to_owned();
+        let transaction = self.begin(DOING).await?;
+        transaction
+            .execute(&insert)
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        insert_token(&transaction, DOING, first, session.id, session.created_at).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        Ok(session)
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, PortError> {
+        const DOING: &str = "finding a session";
+        let select = select()
+            .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
+            .to_owned();
+        self.connection
+            .query_one(&select)
+            .await
+            .map_err(|error| port_error(DOING, error))?
+            .as_ref()
+            .map(session)
+            .transpose()
+    }
+
+    async fn rotate(
+        &self,
+        presented: RefreshTokenHash,
+        next: RefreshTokenHash,
+        grace: Duration,
+        expires_at: DateTime<Utc>,
+    ) -> Result<RotateOutcome, PortError> {
+        const DOING: &str = "rotating a refresh token";
+        let now = self.now();
+        let transaction = self.begin(DOING).await?;
+        // SELECT s.*, t.rotated_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+        // WHERE t.token_hash = $1 FOR UPDATE
+        let lookup = Query::select()
+            .columns(COLUMNS.map(|column| (Sessions::Table, column)))
+            .column((RefreshTokens::Table, RefreshTokens::RotatedAt))
+            .from(RefreshTokens::Table)
+            .inner_join(
+                Sessions::Table,
+                Expr::col((Sessions::Table, Sessions::Id))
+                    .equals((RefreshTokens::Table, RefreshTokens::SessionId)),
+            )
+            .and_where(
+                Expr::col((RefreshTokens::Table, RefreshTokens::TokenHash))
+                    .eq(hash_value(presented)),
+            )
+            .lock(LockType::Update)
+            .to_owned();
+        let Some(row) = transaction
+            .query_one(&lookup)
+            .await
+            .map_err(|error| port_error(DOING, error))?
+        else {
+            return Ok(RotateOutcome::NotFound);
+        };
+        let mut found = session(&row)?;
+        let rotated_at: Option<DateTime<Utc>> = row
+            .try_get("", "rotated_at")
+            .map_err(|error| port_error(DOING, error))?;
+        if !found.is_active(now) {
+            return Ok(RotateOutcome::Inactive);
+        }
+        let session_row = Expr::col(Sessions::Id).eq(found.id.as_uuid());
+        match rotated_at {
+            Some(rotated_at) if !is_within_grace(rotated_at, now, grace) => {
+                let revoke = Query::update()
+                    .table(Sessions::Table)
+                    .value(Sessions::RevokedAt, now)
+                    .and_where(session_row)
+                    .to_owned();
+                run(&transaction, DOING, &revoke).await?;
+                transaction
+                    .commit()
+                    .await
+                    .map_err(|error| port_error(DOING, error))?;
+                found.revoked_at = Some(now);
+                return Ok(RotateOutcome::Reused(found));
+            }
+            Some(_) => {}
+            None => {
+                let mark = Query::update()
+                    .table(RefreshTokens::Table)
+                    .value(RefreshTokens::RotatedAt, now)
+                    .and_where(Expr::col(RefreshTokens::TokenHash).eq(hash_value(presented)))
+                    .to_owned();
+                run(&transaction, DOING, &mark).await?;
+            }
+        }
+        insert_token(&transaction, DOING, next, found.id, now).await?;
+        let touch = Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::LastUsedAt, now)
+            .value(Sessions::ExpiresAt, expires_at)
+            .and_where(session_row)
+            .to_owned();
+        run(&transaction, DOING, &touch).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        found.last_used_at = now;
+        found.expires_at = expires_at;
+        Ok(RotateOutcome::Rotated(found))
+    }
+
+    async fn revoke(&self, user: UserId, id: SessionId) -> Result<bool, PortError> {
+        let filter = Cond::all()
+            .add(Expr::col(Sessions::Id).eq(id.as_uuid()))
+            .add(Expr::col(Sessions::UserId).eq(user.as_uuid()));
+        let revoked = self
+            .revoke_where("revoking a session", filter, false)
+            .await?;
+        Ok(revoked > 0)
+    }
+
+    async fn revoke_all(&self, user: UserId, except: Option<SessionId>) -> Result<u64, PortError> {
+        let mut filter = Cond::all().add(Expr::col(Sessions::UserId).eq(user.as_uuid()));
+        if let Some(except) = except {
+            filter = filter.add(Expr::col(Sessions::Id).ne(except.as_uuid()));
+        }
+        self.revoke_where("revoking a user's sessions", filter, true)
+            .await
+    }
+
+    async fn list_active(&self, user: UserId) -> Result<Vec<Session>, PortError> {
+        const DOING: &str = "listing a user's sessions";
+        let select = select()
+            .and_where(Expr::col(Sessions::UserId).eq(user.as_uuid()))
+            .and_where(Expr::col(Sessions::RevokedAt).is_null())
+            .and_where(Expr::col(Sessions::ExpiresAt).gt(self.now()))
+            .order_by(Sessions::CreatedAt, Order::Desc)
+            .order_by(Sessions::Id, Order::Desc)
+            .to_owned();
+        let rows = self
+            .connection
+            .query_all(&select)
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        rows.iter().map(session).collect()
+    }
+
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64, PortError> {
+        const DOING: &str = "purging ended sessions";
+        // The tokens go with their sessions: `refresh_tokens_session_id_fkey` cascades.
+        let delete = Query::delete()
+            .from_table(Sessions::Table)
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col(Sessions::ExpiresAt).lt(before))
+                    .add(Expr::col(Sessions::RevokedAt).lt(before)),
+            )
+            .to_owned();
+        let result = self
+            .connection
+            .execute(&delete)
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        Ok(result.rows_affected())
+    }
+}

@@ -191,11 +191,15 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         notifiers.email,
     )))
     .with_handler(Arc::new(SendSms::new(notifiers.sms)))
-    .with_handler(Arc::new(PurgeExpired::new(
-        backends.queue.clone(),
-        backends.clock.clone(),
-        jobs.retention,
-    )));
+    .with_handler(Arc::new(
+        PurgeExpired::new(
+            backends.queue.clone(),
+            backends.clock.clone(),
+            jobs.retention,
+        )
+        .with_sessions(backends.sessions.clone())
+        .with_one_time_tokens(backends.one_time_tokens.clone()),
+    ));
     Ok(WorkerLoop {
         worker: Arc::new(worker),
         scheduler: Arc::new(ScheduleMaintenance::new(

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use twofa_domain::{
-    AuditLog, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue, SecretGenerator,
-    SmsSender, UnitOfWork,
+    AuditLog, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue, OneTimeTokenRepository,
+    SecretGenerator, SessionRepository, SmsSender, UnitOfWork,
 };
-use twofa_memory::{AlwaysUpProbe, MemoryAuditLog, MemoryJobQueue, MemoryUnitOfWork};
+use twofa_memory::{
+    AlwaysUpProbe, MemoryAuditLog, MemoryJobQueue, MemoryOneTimeTokenRepository,
+    MemorySessionRepository, MemoryUnitOfWork,
+};
 use twofa_redis::{RedisConnection, RedisJobQueue};
 use twofa_sql::{
-    JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlSettings, SqlUnitOfWork,
-    TimeLimitedJobQueue,
+    JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlOneTimeTokenRepository,
+    SqlSessionRepository, SqlSettings, SqlUnitOfWork, TimeLimitedJobQueue,
 };
 
 use crate::settings::{
@@ -36,6 +39,10 @@ pub struct Backends {
     pub audit: Arc<dyn AuditLog>,
     /// Transactions over the database, the queue and the audit trail.
     pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// Sessions and their refresh tokens.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// E-mail verification and password reset tokens.
+    pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
     /// The database's and Redis's health probes.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
 }
@@ -91,31 +98,12 @@ impl Backends {
                 anyhow::bail!("jobs.backend does not match the configured stores")
             }
         };
-        let (audit, unit_of_work): (Arc<dyn AuditLog>, Arc<dyn UnitOfWork>) =
-            if let Some(database) = &database {
-                let target = match settings.jobs.backend {
-                    JobsBackend::Sql => JobsTarget::Sql,
-                    JobsBackend::Redis | JobsBackend::Memory => JobsTarget::After(queue.clone()),
-                };
-                (
-                    Arc::new(SqlAuditLog::new(
-                        database.connection().clone(),
-                        clock.clone(),
-                        ids.clone(),
-                    )),
-                    Arc::new(SqlUnitOfWork::new(
-                        database.connection().clone(),
-                        clock.clone(),
-                        ids.clone(),
-                        target,
-                    )),
-                )
-            } else {
-                let audit: Arc<dyn AuditLog> =
-                    Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
-                let unit_of_work = Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone()));
-                (audit, unit_of_work)
-            };
+        let Stores {
+            audit,
+            unit_of_work,
+            sessions,
+            one_time_tokens,
+        } = stores(settings, database.as_ref(), &queue, &clock, &ids);
         Ok(Self {
             clock,
             ids,
@@ -124,6 +112,8 @@ impl Backends {
             queue,
             audit,
             unit_of_work,
+            sessions,
+            one_time_tokens,
             probes,
         })
     }
@@ -133,6 +123,55 @@ impl Backends {
         if let Some(database) = self.database {
             database.close().await;
         }
+    }
+}
+
+/// The stores that live in the database, or in memory with `database.url = "memory://"`.
+struct Stores {
+    audit: Arc<dyn AuditLog>,
+    unit_of_work: Arc<dyn UnitOfWork>,
+    sessions: Arc<dyn SessionRepository>,
+    one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+}
+
+fn stores(
+    settings: &Settings,
+    database: Option<&SqlDatabase>,
+    queue: &Arc<dyn JobQueue>,
+    clock: &Arc<dyn Clock>,
+    ids: &Arc<dyn SecretGenerator>,
+) -> Stores {
+    let Some(database) = database else {
+        let audit: Arc<dyn AuditLog> = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
+        return Stores {
+            unit_of_work: Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone())),
+            audit,
+            sessions: Arc::new(MemorySessionRepository::new(clock.clone())),
+            one_time_tokens: Arc::new(MemoryOneTimeTokenRepository::new(clock.clone())),
+        };
+    };
+    let connection = database.connection();
+    let target = match settings.jobs.backend {
+        JobsBackend::Sql => JobsTarget::Sql,
+        JobsBackend::Redis | JobsBackend::Memory => JobsTarget::After(queue.clone()),
+    };
+    Stores {
+        audit: Arc::new(SqlAuditLog::new(
+            connection.clone(),
+            clock.clone(),
+            ids.clone(),
+        )),
+        unit_of_work: Arc::new(SqlUnitOfWork::new(
+            connection.clone(),
+            clock.clone(),
+            ids.clone(),
+            target,
+        )),
+        sessions: Arc::new(SqlSessionRepository::new(connection.clone(), clock.clone())),
+        one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
+            connection.clone(),
+            clock.clone(),
+        )),
     }
 }
 

@@ -6,19 +6,25 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use twofa_domain::{Clock, JobQueue, NewJob, QueueError};
+use twofa_domain::{
+    Clock, JobQueue, NewJob, OneTimeTokenRepository, QueueError, SessionRepository,
+};
 
 use crate::worker::{JobFailure, JobHandler};
 
 /// The job kind.
 pub const PURGE_EXPIRED: &str = "maintenance.purge";
 
-/// Deletes finished jobs past retention. Sessions, devices and challenges join the purge as
-/// their stores arrive (challenges in Redis expire by themselves).
+/// Deletes what has outlived its retention: finished jobs, sessions that expired or were
+/// revoked, and one-time tokens that expired or were used, each more than the retention ago
+/// (kept that long for inspection). Trusted devices join the purge with their store; challenges
+/// and pending codes expire by themselves.
 pub struct PurgeExpired {
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     job_retention: TimeDelta,
+    sessions: Option<Arc<dyn SessionRepository>>,
+    one_time_tokens: Option<Arc<dyn OneTimeTokenRepository>>,
 }
 
 impl PurgeExpired {
@@ -28,7 +34,23 @@ impl PurgeExpired {
             queue,
             clock,
             job_retention: TimeDelta::from_std(job_retention).unwrap_or(TimeDelta::MAX),
+            sessions: None,
+            one_time_tokens: None,
         }
+    }
+
+    /// Also purges `sessions`.
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionRepository>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Also purges `tokens`.
+    #[must_use]
+    pub fn with_one_time_tokens(mut self, tokens: Arc<dyn OneTimeTokenRepository>) -> Self {
+        self.one_time_tokens = Some(tokens);
+        self
     }
 }
 
@@ -40,12 +62,26 @@ impl JobHandler for PurgeExpired {
 
     async fn handle(&self, _payload: &serde_json::Value) -> Result<(), JobFailure> {
         let before = self.clock.now() - self.job_retention;
-        let purged = self
+        let jobs = self
             .queue
             .purge(before)
             .await
             .map_err(|error| JobFailure::Retryable(error.into()))?;
-        tracing::info!(purged, "finished jobs past retention purged");
+        let sessions = match &self.sessions {
+            Some(sessions) => sessions
+                .purge_expired(before)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.into()))?,
+            None => 0,
+        };
+        let tokens = match &self.one_time_tokens {
+            Some(tokens) => tokens
+                .purge_expired(before)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.into()))?,
+            None => 0,
+        };
+        tracing::info!(jobs, sessions, tokens, "records past retention purged");
         Ok(())
     }
 }
@@ -136,6 +172,61 @@ mod tests {
             .unwrap()
             .unwrap();
         block_on(queue.complete(&job)).unwrap();
+    }
+
+    #[test]
+    fn sessions_and_one_time_tokens_past_retention_are_purged_too() {
+        use twofa_domain::{
+            NewOneTimeToken, NewSession, OneTimeTokenHash, RefreshTokenHash, SessionId,
+            TokenPurpose, UserId,
+        };
+        use twofa_memory::{MemoryOneTimeTokenRepository, MemorySessionRepository};
+
+        let (clock, queue) = setup();
+        let sessions = Arc::new(MemorySessionRepository::new(clock.clone()));
+        let tokens = Arc::new(MemoryOneTimeTokenRepository::new(clock.clone()));
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(1));
+        let session = |n: u128, lifetime: TimeDelta| NewSession {
+            id: SessionId::from_uuid(uuid::Uuid::from_u128(n)),
+            user_id: user,
+            amr: vec!["pwd".to_owned()],
+            ip: None,
+            user_agent: None,
+            expires_at: clock.now() + lifetime,
+        };
+        block_on(sessions.create(
+            session(10, TimeDelta::hours(1)),
+            RefreshTokenHash::from_bytes([1; 32]),
+        ))
+        .unwrap();
+        block_on(sessions.create(
+            session(11, TimeDelta::days(30)),
+            RefreshTokenHash::from_bytes([2; 32]),
+        ))
+        .unwrap();
+        block_on(tokens.issue(NewOneTimeToken {
+            hash: OneTimeTokenHash::from_bytes([3; 32]),
+            purpose: TokenPurpose::ResetPassword,
+            user_id: user,
+            expires_at: clock.now() + TimeDelta::hours(1),
+        }))
+        .unwrap();
+        let purge = PurgeExpired::new(queue, clock.clone(), Duration::from_hours(7 * 24))
+            .with_sessions(sessions.clone())
+            .with_one_time_tokens(tokens.clone());
+        clock.advance(TimeDelta::days(8));
+        block_on(purge.handle(&serde_json::json!({}))).unwrap();
+        // What expired 8 days ago is gone; the 30-day session is untouched.
+        assert_eq!(block_on(sessions.purge_expired(clock.now())).unwrap(), 0);
+        assert_eq!(block_on(tokens.purge_expired(clock.now())).unwrap(), 0);
+        let kept =
+            block_on(sessions.find(SessionId::from_uuid(uuid::Uuid::from_u128(11)))).unwrap();
+        assert!(kept.is_some());
+        assert!(
+            block_on(sessions.find(SessionId::from_uuid(uuid::Uuid::from_u128(10))))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -213,6 +213,40 @@ pub async fn start(
     }
 }
 
+/// A SQL engine a contract runs on; each store gets a new, empty database on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlEngine {
+    /// A SQLite file in a folder of its own.
+    Sqlite,
+    /// A PostgreSQL database of `./scripts/test`'s server.
+    Postgres,
+}
+
+impl SqlEngine {
+    /// The URL of a new, empty database.
+    pub async fn fresh_url(self) -> String {
+        match self {
+            Self::Sqlite => {
+                // Kept on disk: the pools outlive this call, and the suite's process ends soon.
+                let folder = tempfile::tempdir().expect("a temporary folder").keep();
+                sqlite_url(&folder.join("twofa.db"))
+            }
+            Self::Postgres => fresh_postgres_database().await,
+        }
+    }
+}
+
+/// A pool on `url` for a contract test.
+pub async fn connect_sql(url: &str) -> twofa_sql::SqlDatabase {
+    twofa_sql::SqlDatabase::connect(&twofa_sql::SqlSettings {
+        url: url.to_owned(),
+        max_connections: 4,
+        timeout: std::time::Duration::from_secs(10),
+    })
+    .await
+    .expect("the test database answers")
+}
+
 /// The SQLite URL of `file`.
 pub fn sqlite_url(file: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", file.display())

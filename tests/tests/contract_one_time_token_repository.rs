@@ -8,7 +8,7 @@
     reason = "test support fails loudly at the step that broke"
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
@@ -17,14 +17,9 @@ use twofa_domain::{
     TokenPurpose, UserRepository, Username,
 };
 use twofa_memory::{ManualClock, memory_one_time_token_repository::MemoryOneTimeTokenRepository};
-use twofa_sql::{
-    SqlDatabase, SqlSettings, SqlUserRepository,
-    sql_one_time_token_repository::SqlOneTimeTokenRepository,
-};
-use twofa_tests::{
-    contract::one_time_token_repository::{OneTimeTokenRepositoryBackend, user},
-    fresh_postgres_database, sqlite_url,
-};
+use twofa_sql::{SqlUserRepository, sql_one_time_token_repository::SqlOneTimeTokenRepository};
+use twofa_tests::contract::one_time_token_repository::{OneTimeTokenRepositoryBackend, user};
+use twofa_tests::{SqlEngine, connect_sql};
 
 struct Memory;
 
@@ -54,24 +49,12 @@ impl Sql {
     /// The URL of a new, empty database.
     async fn fresh_url(self) -> String {
         match self {
-            Self::Sqlite => {
-                // Kept on disk: the pools outlive this call, and the suite's process ends soon.
-                let folder = tempfile::tempdir().expect("a temporary folder").keep();
-                sqlite_url(&folder.join("twofa.db"))
-            }
-            Self::Postgres => fresh_postgres_database().await,
+            Self::Sqlite => SqlEngine::Sqlite,
+            Self::Postgres => SqlEngine::Postgres,
         }
+        .fresh_url()
+        .await
     }
-}
-
-async fn connect(url: &str) -> SqlDatabase {
-    SqlDatabase::connect(&SqlSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        timeout: Duration::from_secs(10),
-    })
-    .await
-    .expect("the test database answers")
 }
 
 /// Creates the accounts `user(1)`–`user(3)` the contract's tokens belong to.
@@ -97,14 +80,14 @@ impl OneTimeTokenRepositoryBackend for Sql {
         Arc<dyn OneTimeTokenRepository>,
     ) {
         let url = self.fresh_url().await;
-        let first = connect(&url).await;
+        let first = connect_sql(&url).await;
         first.migrate().await.expect("the migrations apply");
         create_users(&SqlUserRepository::new(
             first.connection().clone(),
             clock.clone(),
         ))
         .await;
-        let second = connect(&url).await;
+        let second = connect_sql(&url).await;
         (
             Arc::new(SqlOneTimeTokenRepository::new(
                 first.connection().clone(),
@@ -123,7 +106,7 @@ impl OneTimeTokenRepositoryBackend for Sql {
 async fn tokens_follow_their_account(engine: Sql) {
     let clock = twofa_tests::contract::clock();
     let url = engine.fresh_url().await;
-    let database = connect(&url).await;
+    let database = connect_sql(&url).await;
     database.migrate().await.expect("the migrations apply");
     let users = SqlUserRepository::new(database.connection().clone(), clock.clone());
     create_users(&users).await;

@@ -8,20 +8,16 @@
     reason = "test support fails loudly at the step that broke"
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use twofa_domain::{
     EmailAddress, NewUser, PasswordHash, SessionRepository, UserRepository as _, Username,
 };
 use twofa_memory::{ManualClock, memory_session_repository::MemorySessionRepository};
-use twofa_sql::{
-    SqlDatabase, SqlSettings, SqlUserRepository, sql_session_repository::SqlSessionRepository,
-};
-use twofa_tests::{
-    contract::session_repository::{SessionRepositoryBackend, user},
-    fresh_postgres_database, sqlite_url,
-};
+use twofa_sql::{SqlUserRepository, sql_session_repository::SqlSessionRepository};
+use twofa_tests::contract::session_repository::{SessionRepositoryBackend, user};
+use twofa_tests::{SqlEngine, connect_sql};
 
 struct Memory;
 
@@ -47,24 +43,12 @@ impl Sql {
     /// The URL of a new, empty database.
     async fn fresh_url(self) -> String {
         match self {
-            Self::Sqlite => {
-                // Kept on disk: the pools outlive this call, and the suite's process ends soon.
-                let folder = tempfile::tempdir().expect("a temporary folder").keep();
-                sqlite_url(&folder.join("twofa.db"))
-            }
-            Self::Postgres => fresh_postgres_database().await,
+            Self::Sqlite => SqlEngine::Sqlite,
+            Self::Postgres => SqlEngine::Postgres,
         }
+        .fresh_url()
+        .await
     }
-}
-
-async fn connect(url: &str) -> SqlDatabase {
-    SqlDatabase::connect(&SqlSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        timeout: Duration::from_secs(10),
-    })
-    .await
-    .expect("the test database answers")
 }
 
 #[async_trait]
@@ -74,7 +58,7 @@ impl SessionRepositoryBackend for Sql {
         clock: Arc<ManualClock>,
     ) -> (Arc<dyn SessionRepository>, Arc<dyn SessionRepository>) {
         let url = self.fresh_url().await;
-        let first = connect(&url).await;
+        let first = connect_sql(&url).await;
         first.migrate().await.expect("the migrations apply");
         let users = SqlUserRepository::new(first.connection().clone(), clock.clone());
         for n in 1..=3 {
@@ -86,7 +70,7 @@ impl SessionRepositoryBackend for Sql {
             );
             users.create(new).await.expect("the account is created");
         }
-        let second = connect(&url).await;
+        let second = connect_sql(&url).await;
         (
             Arc::new(SqlSessionRepository::new(
                 first.connection().clone(),

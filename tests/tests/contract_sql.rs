@@ -7,21 +7,19 @@
     reason = "test support fails loudly at the step that broke"
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use twofa_crypto::OsSecretGenerator;
 use twofa_domain::{AuditLog, JobQueue, SecretGenerator};
 use twofa_memory::{ManualClock, MemoryJobQueue};
-use twofa_sql::{JobsTarget, SqlDatabase, SqlSettings};
-use twofa_tests::{
-    contract::{
-        audit_log::AuditBackend,
-        job_queue::QueueBackend,
-        unit_of_work::{Stores, UnitOfWorkBackend},
-    },
-    fresh_postgres_database, sqlite_url,
+use twofa_sql::{JobsTarget, SqlDatabase};
+use twofa_tests::contract::{
+    audit_log::AuditBackend,
+    job_queue::QueueBackend,
+    unit_of_work::{Stores, UnitOfWorkBackend},
 };
+use twofa_tests::{SqlEngine, connect_sql};
 
 /// A database engine; each `open` gets a new, empty, migrated database on it.
 #[derive(Debug, Clone, Copy)]
@@ -39,32 +37,20 @@ impl Sql {
     /// The URL of a new, empty database.
     async fn fresh_url(self) -> String {
         match self {
-            Self::Sqlite => {
-                // Kept on disk: the pools outlive this call, and the suite's process ends soon.
-                let folder = tempfile::tempdir().expect("a temporary folder").keep();
-                sqlite_url(&folder.join("twofa.db"))
-            }
-            Self::Postgres => fresh_postgres_database().await,
+            Self::Sqlite => SqlEngine::Sqlite,
+            Self::Postgres => SqlEngine::Postgres,
         }
+        .fresh_url()
+        .await
     }
 
     /// A new, migrated database.
     async fn fresh(self) -> (String, SqlDatabase) {
         let url = self.fresh_url().await;
-        let database = connect(&url).await;
+        let database = connect_sql(&url).await;
         database.migrate().await.expect("the migrations apply");
         (url, database)
     }
-}
-
-async fn connect(url: &str) -> SqlDatabase {
-    SqlDatabase::connect(&SqlSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        timeout: Duration::from_secs(10),
-    })
-    .await
-    .expect("the test database answers")
 }
 
 /// The OS generator: two handles must never draw the same lease token.
@@ -76,7 +62,7 @@ fn ids() -> Arc<dyn SecretGenerator> {
 impl QueueBackend for Sql {
     async fn open(&self, clock: Arc<ManualClock>) -> (Arc<dyn JobQueue>, Arc<dyn JobQueue>) {
         let (url, first) = self.fresh().await;
-        let second = connect(&url).await;
+        let second = connect_sql(&url).await;
         (
             Arc::new(first.job_queue(clock.clone(), ids())),
             Arc::new(second.job_queue(clock, ids())),

@@ -7,15 +7,14 @@
     reason = "test support fails loudly at the step that broke"
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use twofa_domain::UserRepository;
 use twofa_memory::{ManualClock, MemoryUserRepository};
-use twofa_sql::{SqlDatabase, SqlSettings, SqlUserRepository};
-use twofa_tests::{
-    contract::user_repository::UserRepositoryBackend, fresh_postgres_database, sqlite_url,
-};
+use twofa_sql::SqlUserRepository;
+use twofa_tests::contract::user_repository::UserRepositoryBackend;
+use twofa_tests::{SqlEngine, connect_sql};
 
 struct Memory;
 
@@ -41,24 +40,12 @@ impl Sql {
     /// The URL of a new, empty database.
     async fn fresh_url(self) -> String {
         match self {
-            Self::Sqlite => {
-                // Kept on disk: the pools outlive this call, and the suite's process ends soon.
-                let folder = tempfile::tempdir().expect("a temporary folder").keep();
-                sqlite_url(&folder.join("twofa.db"))
-            }
-            Self::Postgres => fresh_postgres_database().await,
+            Self::Sqlite => SqlEngine::Sqlite,
+            Self::Postgres => SqlEngine::Postgres,
         }
+        .fresh_url()
+        .await
     }
-}
-
-async fn connect(url: &str) -> SqlDatabase {
-    SqlDatabase::connect(&SqlSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        timeout: Duration::from_secs(10),
-    })
-    .await
-    .expect("the test database answers")
 }
 
 #[async_trait]
@@ -68,9 +55,9 @@ impl UserRepositoryBackend for Sql {
         clock: Arc<ManualClock>,
     ) -> (Arc<dyn UserRepository>, Arc<dyn UserRepository>) {
         let url = self.fresh_url().await;
-        let first = connect(&url).await;
+        let first = connect_sql(&url).await;
         first.migrate().await.expect("the migrations apply");
-        let second = connect(&url).await;
+        let second = connect_sql(&url).await;
         (
             Arc::new(SqlUserRepository::new(
                 first.connection().clone(),

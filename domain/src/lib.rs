@@ -15,7 +15,9 @@ pub use entity::user::{NewUser, Role, User};
 pub use port::one_time_token_repository::{
     NewOneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenPurpose,
 };
-pub use port::session_repository::{RotateOutcome, SessionRepository, is_within_grace};
+pub use port::session_repository::{
+    PresentedToken, RotateOutcome, SessionRepository, is_within_grace,
+};
 pub use port::user_repository::{
     USER_LIST_MAX_LIMIT, UniqueField, UserRepository, UserRepositoryError, canonical_login,
     clamp_user_list_limit,
@@ -34,6 +36,7 @@ pub use port::{
     password_hasher::{HashError, PasswordHash, PasswordHasher, Verification},
     rate_limiter::{Decision, Limit, LimitError, RateLimiter},
     secret_generator::SecretGenerator,
+    session_cache::{CachedSession, SessionCache},
     token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},
     unit_of_work::{Transaction, UnitOfWork},
 };

@@ -12,6 +12,7 @@ pub mod one_time_token_repository;
 pub mod password_hasher;
 pub mod rate_limiter;
 pub mod secret_generator;
+pub mod session_cache;
 pub mod session_repository;
 pub mod token_signer;
 pub mod unit_of_work;

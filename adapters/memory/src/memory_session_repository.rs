@@ -10,8 +10,8 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use twofa_domain::{
-    Clock, NewSession, PortError, RefreshTokenHash, RotateOutcome, Session, SessionId,
-    SessionRepository, UserId, is_within_grace,
+    Clock, NewSession, PortError, PresentedToken, RefreshTokenHash, RotateOutcome, Session,
+    SessionId, SessionRepository, UserId, is_within_grace,
 };
 
 /// A refresh token as stored: whose it is and when it was rotated, if it was.
@@ -86,6 +86,22 @@ impl SessionRepository for MemorySessionRepository {
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, PortError> {
         Ok(self.state().sessions.get(&id).cloned())
+    }
+
+    async fn find_by_refresh_token(
+        &self,
+        presented: RefreshTokenHash,
+    ) -> Result<Option<PresentedToken>, PortError> {
+        let state = self.state();
+        Ok(state.tokens.get(&presented).and_then(|token| {
+            state
+                .sessions
+                .get(&token.session)
+                .map(|session| PresentedToken {
+                    session: session.clone(),
+                    rotated_at: token.rotated_at,
+                })
+        }))
     }
 
     async fn rotate(

@@ -17,8 +17,8 @@ use sea_orm::{
     sea_query::{Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement},
 };
 use twofa_domain::{
-    Clock, NewSession, PortError, RefreshTokenHash, RotateOutcome, Session, SessionId,
-    SessionRepository, UserId, is_within_grace,
+    Clock, NewSession, PortError, PresentedToken, RefreshTokenHash, RotateOutcome, Session,
+    SessionId, SessionRepository, UserId, is_within_grace,
 };
 
 use crate::db_error::port_error;
@@ -254,6 +254,29 @@ impl SessionRepository for SqlSessionRepository {
             .transpose()
     }
 
+    async fn find_by_refresh_token(
+        &self,
+        presented: RefreshTokenHash,
+    ) -> Result<Option<PresentedToken>, PortError> {
+        const DOING: &str = "finding a refresh token";
+        let lookup = token_lookup(presented);
+        let Some(row) = self
+            .connection
+            .query_one(&lookup)
+            .await
+            .map_err(|error| port_error(DOING, error))?
+        else {
+            return Ok(None);
+        };
+        let rotated_at: Option<DateTime<Utc>> = row
+            .try_get("", "rotated_at")
+            .map_err(|error| port_error(DOING, error))?;
+        Ok(Some(PresentedToken {
+            session: session(&row)?,
+            rotated_at,
+        }))
+    }
+
     async fn rotate(
         &self,
         presented: RefreshTokenHash,
@@ -264,23 +287,7 @@ impl SessionRepository for SqlSessionRepository {
         const DOING: &str = "rotating a refresh token";
         let now = self.now();
         let transaction = self.begin(DOING).await?;
-        // SELECT s.*, t.rotated_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-        // WHERE t.token_hash = $1 FOR UPDATE
-        let lookup = Query::select()
-            .columns(COLUMNS.map(|column| (Sessions::Table, column)))
-            .column((RefreshTokens::Table, RefreshTokens::RotatedAt))
-            .from(RefreshTokens::Table)
-            .inner_join(
-                Sessions::Table,
-                Expr::col((Sessions::Table, Sessions::Id))
-                    .equals((RefreshTokens::Table, RefreshTokens::SessionId)),
-            )
-            .and_where(
-                Expr::col((RefreshTokens::Table, RefreshTokens::TokenHash))
-                    .eq(hash_value(presented)),
-            )
-            .lock(LockType::Update)
-            .to_owned();
+        let lookup = token_lookup(presented).lock(LockType::Update).to_owned();
         let Some(row) = transaction
             .query_one(&lookup)
             .await
@@ -392,4 +399,22 @@ impl SessionRepository for SqlSessionRepository {
             .map_err(|error| port_error(DOING, error))?;
         Ok(result.rows_affected())
     }
+}
+
+/// `SELECT s.*, t.rotated_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+/// WHERE t.token_hash = $1`.
+fn token_lookup(presented: RefreshTokenHash) -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS.map(|column| (Sessions::Table, column)))
+        .column((RefreshTokens::Table, RefreshTokens::RotatedAt))
+        .from(RefreshTokens::Table)
+        .inner_join(
+            Sessions::Table,
+            Expr::col((Sessions::Table, Sessions::Id))
+                .equals((RefreshTokens::Table, RefreshTokens::SessionId)),
+        )
+        .and_where(
+            Expr::col((RefreshTokens::Table, RefreshTokens::TokenHash)).eq(hash_value(presented)),
+        )
+        .to_owned()
 }

@@ -23,6 +23,16 @@ pub enum RotateOutcome {
     Inactive,
 }
 
+/// A refresh token found by its hash: the session that issued it, and whether it has been
+/// rotated since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedToken {
+    /// The session that issued the token, as stored (possibly revoked or expired).
+    pub session: Session,
+    /// When the token was rotated into a newer one; `None` while it is the current one.
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
 /// Where sessions and their refresh tokens are kept.
 ///
 /// # Errors
@@ -46,6 +56,13 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// The session with `id`, revoked and expired ones included, if any.
     async fn find(&self, id: SessionId) -> Result<Option<Session>, PortError>;
+
+    /// The token hashing to `presented` and its session, revoked and expired ones included,
+    /// if any session ever issued it. Changes nothing (sign-out finds its session this way).
+    async fn find_by_refresh_token(
+        &self,
+        presented: RefreshTokenHash,
+    ) -> Result<Option<PresentedToken>, PortError>;
 
     /// Rotates the refresh token hashing to `presented` into `next`, atomically:
     ///

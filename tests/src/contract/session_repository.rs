@@ -14,8 +14,8 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use twofa_domain::{
-    Clock as _, NewSession, RefreshTokenHash, RotateOutcome, Session, SessionId, SessionRepository,
-    UserId,
+    Clock as _, NewSession, PresentedToken, RefreshTokenHash, RotateOutcome, Session, SessionId,
+    SessionRepository, UserId,
 };
 use twofa_memory::ManualClock;
 
@@ -167,6 +167,52 @@ pub async fn rotates_a_current_token_and_then_the_next(backend: &dyn SessionRepo
     assert_eq!(again.id, start.id);
     assert_eq!(again.expires_at, expires);
     assert_eq!(again.revoked_at, None);
+}
+
+/// A token is found with its session, current until rotated, and found unchanged after its
+/// session ends; an unknown token is not found.
+pub async fn finds_a_session_by_its_refresh_token(backend: &dyn SessionRepositoryBackend) {
+    let (sessions, clock) = one(backend).await;
+    let start = started(sessions.as_ref(), &clock, 1, 1).await;
+    let found = sessions.find_by_refresh_token(hash(1)).await.unwrap();
+    assert_eq!(
+        found,
+        Some(PresentedToken {
+            session: start.clone(),
+            rotated_at: None
+        })
+    );
+    assert_eq!(sessions.find_by_refresh_token(hash(9)).await.unwrap(), None);
+
+    clock.advance(TimeDelta::minutes(1));
+    let rotated_at = clock.now();
+    let after = rotated(
+        sessions
+            .rotate(hash(1), hash(2), GRACE, clock.now() + days(30))
+            .await
+            .unwrap(),
+    );
+    let old = sessions
+        .find_by_refresh_token(hash(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.rotated_at, Some(rotated_at));
+    assert_eq!(old.session, after);
+    let current = sessions
+        .find_by_refresh_token(hash(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((current.rotated_at, current.session.id), (None, start.id));
+
+    assert!(sessions.revoke(user(1), start.id).await.unwrap());
+    let ended = sessions
+        .find_by_refresh_token(hash(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.session.revoked_at, Some(clock.now()));
 }
 
 /// A rotated token presented after the grace revokes the session: every token of it is dead.
@@ -485,6 +531,7 @@ macro_rules! session_repository_contract {
         $crate::session_repository_contract!(@cases $backend;
             creates_and_finds_every_field,
             rotates_a_current_token_and_then_the_next,
+            finds_a_session_by_its_refresh_token,
             reuse_after_the_grace_revokes_the_session,
             reuse_within_the_grace_rotates_again,
             no_grace_means_immediate_reuse,

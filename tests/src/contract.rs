@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod job_queue;
 pub mod one_time_token_repository;
 pub mod rate_limiter;
+pub mod session_cache;
 pub mod session_repository;
 pub mod unit_of_work;
 pub mod user_repository;

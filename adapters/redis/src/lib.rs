@@ -12,8 +12,10 @@ mod call_error;
 mod connection;
 mod redis_job_queue;
 pub mod redis_rate_limiter;
+pub mod redis_session_cache;
 
 pub use call_error::RedisCallError;
 pub use connection::{RedisConnection, RedisProbe, RedisSettings};
 pub use redis_job_queue::RedisJobQueue;
 pub use redis_rate_limiter::RedisRateLimiter;
+pub use redis_session_cache::RedisSessionCache;

@@ -3,7 +3,11 @@
 //! variables (`__` between levels), then `validate()`. A wrong value stops the start with a
 //! message naming the key.
 
+mod auth;
 mod duration;
+mod hashing;
+mod rate_limits;
+mod text_variables;
 
 use std::{
     net::SocketAddr,
@@ -13,11 +17,14 @@ use std::{
 
 use figment::{
     Figment,
-    providers::{Env, Format as _, Serialized, Toml},
+    providers::{Env, Format as _, Toml},
 };
 use ipnet::IpNet;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
+
+use self::text_variables::{TextVariables, is_text_key};
+pub use self::{auth::AuthSettings, hashing::HashingSettings, rate_limits::RateLimitSettings};
 
 /// The defaults: the repository's `config.toml`, every key with its default value.
 pub const DEFAULTS: &str = include_str!("../../config.toml");
@@ -63,12 +70,18 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// `tokens.*`.
     pub tokens: TokensSettings,
+    /// `hashing.*`.
+    pub hashing: HashingSettings,
+    /// `auth.*`.
+    pub auth: AuthSettings,
+    /// `rate_limits.*`.
+    pub rate_limits: RateLimitSettings,
     /// `log.*`.
     pub log: LogSettings,
-    /// Sections CONFIG.md names for capabilities this version does not have yet (`tokens`,
-    /// `hashing`, `auth`, `rate_limits`, `totp`, `otp`, `devices`, `webhooks`, `api_keys`):
-    /// accepted, so a deployment written against the full reference starts, and reported at
-    /// start-up as not used yet. Any other unknown key is refused.
+    /// Sections CONFIG.md names for capabilities this version does not have yet (`totp`, `otp`,
+    /// `devices`, `webhooks`, `api_keys`): accepted, so a deployment written against the full
+    /// reference starts, and reported at start-up as not used yet. Any other unknown key is
+    /// refused.
     #[serde(flatten)]
     pub not_used_yet: std::collections::BTreeMap<String, figment::value::Value>,
 }
@@ -385,11 +398,9 @@ impl Settings {
         };
         // figment reads `+15550001111` or `0123` as numbers, losing the `+` or the zero: the
         // variables of text settings are taken as written.
-        let mut figment = figment.merge(env().filter(|key| !is_text_key(key.as_str())));
-        for (key, raw) in env().filter(|key| is_text_key(key.as_str())).iter() {
-            figment = figment.merge(Serialized::default(key.as_str(), raw));
-        }
-        Ok(figment)
+        Ok(figment
+            .merge(env().filter(|key| !is_text_key(key.as_str())))
+            .merge(TextVariables(env().filter(|key| is_text_key(key.as_str())))))
     }
 
     /// Extracts, resolves `*_file` secrets and validates.
@@ -481,6 +492,8 @@ impl Settings {
         }
         self.validate_jobs(kind)?;
         self.validate_notify()?;
+        self.hashing.validate()?;
+        self.auth.validate()?;
         if self.environment == Environment::Production {
             match kind {
                 DatabaseKind::Postgres => {}
@@ -615,46 +628,7 @@ fn describe(error: &figment::Error) -> String {
 }
 
 /// Sections CONFIG.md names whose capabilities arrive with later work.
-const FUTURE_SECTIONS: [&str; 8] = [
-    "hashing",
-    "auth",
-    "rate_limits",
-    "totp",
-    "otp",
-    "devices",
-    "webhooks",
-    "api_keys",
-];
-
-/// Settings whose values are text, whatever they look like (numbers, a leading `+` or zero).
-const TEXT_KEYS: [&str; 22] = [
-    "server.public_url",
-    "database.url",
-    "database.url_file",
-    "redis.url",
-    "redis.url_file",
-    "redis.key_prefix",
-    "notify.dev_outbox",
-    "notify.twilio.account_sid",
-    "notify.twilio.auth_token",
-    "notify.twilio.auth_token_file",
-    "notify.twilio.from",
-    "notify.twilio.messaging_service_sid",
-    "notify.twilio.base_url",
-    "notify.smtp.host",
-    "notify.smtp.username",
-    "notify.smtp.password",
-    "notify.smtp.password_file",
-    "notify.smtp.from",
-    "log.level",
-    "tokens.signing_key",
-    "tokens.signing_key_file",
-    "tokens.dev_key_file",
-];
-
-fn is_text_key(key: &str) -> bool {
-    TEXT_KEYS.iter().any(|text| text.eq_ignore_ascii_case(key))
-}
+const FUTURE_SECTIONS: [&str; 5] = ["totp", "otp", "devices", "webhooks", "api_keys"];
 
 /// A refusal of `key`'s value, saying what to set instead.
 fn refuse(key: &'static str, message: &str) -> Result<(), SettingsError> {

@@ -104,10 +104,13 @@ fn an_unknown_key_in_a_file_is_refused() {
 #[test]
 fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused() {
     Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_TOTP__ISSUER", "example");
+        jail.set_env("TWOFA_OTP__TTL", "5m");
         jail.set_env("TWOFA_HASHING__WORKERS", "2");
+        jail.set_env("TWOFA_AUTH__REQUIRE_VERIFIED_EMAIL", "false");
         jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
         let settings = load_in(jail).unwrap();
-        assert_eq!(settings.unused_sections(), ["hashing", "rate_limits"]);
+        assert_eq!(settings.unused_sections(), ["otp", "totp"]);
         jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("tokenz"), "{message}");
@@ -248,6 +251,184 @@ fn an_unknown_database_scheme_is_refused() {
         jail.set_env("TWOFA_DATABASE__URL", "mysql://127.0.0.1/twofa");
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("database.url"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn hashing_auth_and_rate_limits_default_to_the_documented_values() {
+    Jail::expect_with(|jail| {
+        let settings = load_in(jail).unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(
+            settings.hashing,
+            HashingSettings {
+                workers: cores,
+                queue: 64,
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1,
+            }
+        );
+        assert_eq!(
+            settings.auth,
+            AuthSettings {
+                require_verified_email: true,
+                verification_ttl: Duration::from_hours(24),
+                reset_ttl: Duration::from_hours(1),
+                verification_resend_cooldown: Duration::from_mins(1),
+            }
+        );
+        let limit = |max, window| twofa_domain::Limit { max, window };
+        assert_eq!(
+            settings.rate_limits,
+            RateLimitSettings {
+                login_per_ip: limit(30, Duration::from_mins(1)),
+                register_per_ip: limit(10, Duration::from_hours(1)),
+                forgot_per_ip: limit(5, Duration::from_hours(1)),
+                verify_per_ip: limit(30, Duration::from_mins(1)),
+                otp_send_per_ip: limit(10, Duration::from_hours(1)),
+                failures_per_account_ip: limit(5, Duration::from_mins(15)),
+                failures_per_account: limit(100, Duration::from_hours(1)),
+            }
+        );
+        assert!(
+            settings.unused_sections().is_empty(),
+            "nothing is reported as not used yet: {:?}",
+            settings.unused_sections()
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_variables_override_hashing_auth_and_rate_limits() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "1000/1m");
+        jail.set_env("TWOFA_RATE_LIMITS__FAILURES_PER_ACCOUNT", "20/1d");
+        jail.set_env("TWOFA_HASHING__WORKERS", "2");
+        jail.set_env("TWOFA_HASHING__MEMORY_KIB", "65536");
+        jail.set_env("TWOFA_AUTH__REQUIRE_VERIFIED_EMAIL", "false");
+        jail.set_env("TWOFA_AUTH__RESET_TTL", "30m");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.rate_limits.login_per_ip,
+            twofa_domain::Limit {
+                max: 1000,
+                window: Duration::from_mins(1)
+            }
+        );
+        assert_eq!(
+            settings.rate_limits.failures_per_account,
+            twofa_domain::Limit {
+                max: 20,
+                window: Duration::from_hours(24)
+            }
+        );
+        assert_eq!(settings.hashing.workers, 2);
+        assert_eq!(settings.hashing.memory_kib, 65536);
+        assert!(!settings.auth.require_verified_email);
+        assert_eq!(settings.auth.reset_ttl, Duration::from_mins(30));
+        Ok(())
+    });
+}
+
+#[test]
+fn a_config_file_sets_the_hashing_workers_it_documents_as_commented_out() {
+    Jail::expect_with(|jail| {
+        jail.create_file("config.toml", "[hashing]\nworkers = 3\n")?;
+        let settings = load_in(jail).unwrap();
+        assert_eq!(settings.hashing.workers, 3);
+        assert_eq!(
+            settings.hashing.queue, 64,
+            "the other keys keep their defaults"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_malformed_limit_is_refused_naming_its_key_and_the_expected_form() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("rate_limits.login_per_ip"), "{message}");
+        assert!(message.contains("N/window"), "{message}");
+        assert!(message.contains("30/1m"), "{message}");
+        assert!(
+            message.contains("`TWOFA_` environment variable"),
+            "the source is named: {message}"
+        );
+        jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
+        jail.create_file("config.toml", "[rate_limits]\nverify_per_ip = \"0/1m\"\n")?;
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("rate_limits.verify_per_ip"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn no_hashing_workers_is_refused_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_HASHING__WORKERS", "0");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("hashing.workers"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn argon2_parameters_below_its_minimums_are_refused_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_HASHING__PARALLELISM", "4");
+        jail.set_env("TWOFA_HASHING__MEMORY_KIB", "31");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("hashing.memory_kib"), "{message}");
+        assert!(message.contains("32"), "{message}");
+        jail.set_env("TWOFA_HASHING__MEMORY_KIB", "32");
+        assert_eq!(load_in(jail).unwrap().hashing.memory_kib, 32);
+        for (variable, key) in [
+            ("TWOFA_HASHING__QUEUE", "hashing.queue"),
+            ("TWOFA_HASHING__ITERATIONS", "hashing.iterations"),
+            ("TWOFA_HASHING__PARALLELISM", "hashing.parallelism"),
+        ] {
+            jail.set_env(variable, "0");
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains(key), "{message}");
+            jail.set_env(variable, "1");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn link_lifetimes_and_the_resend_cooldown_must_be_longer_than_zero() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_AUTH__VERIFICATION_RESEND_COOLDOWN", "0s");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(
+            message.contains("auth.verification_resend_cooldown"),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_key_under_rate_limits_hashing_or_auth_is_refused() {
+    Jail::expect_with(|jail| {
+        for section in ["rate_limits", "hashing", "auth"] {
+            jail.create_file(
+                "config.toml",
+                &format!("[{section}]\nlogin_per_ipp = \"30/1m\"\n"),
+            )?;
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains("login_per_ipp"), "{section}: {message}");
+        }
+        jail.create_file("config.toml", "")?;
+        jail.set_env("TWOFA_RATE_LIMITS__SIGNUP_PER_IP", "10/1h");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("signup_per_ip"), "{message}");
         Ok(())
     });
 }

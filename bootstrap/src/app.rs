@@ -12,15 +12,19 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
+    auth::{Accounts, AuthCore, AuthLimits, AuthPolicy, AuthPorts},
     jobs::{PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
 };
-use twofa_crypto::{Ed25519TokenSigner, ed25519_token_signer::load_or_generate_signing_key};
-use twofa_http::{AppState, HttpSettings, Surface};
+use twofa_crypto::{
+    Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
+    ed25519_token_signer::load_or_generate_signing_key,
+};
+use twofa_http::{AppState, AuthState, CookieSettings, HttpSettings, Surface};
 
 pub use crate::backends::connect_database;
 use crate::{
     backends::{Backends, Notifiers},
-    settings::{Mode, Settings},
+    settings::{Environment, Mode, Settings},
     worker::WorkerLoop,
 };
 
@@ -65,7 +69,7 @@ impl Application {
             token_signer: Arc::new(token_signer(&settings, backends.ids.as_ref())?),
         });
         let surface = match mode {
-            Mode::Api | Mode::All => Surface::Api,
+            Mode::Api | Mode::All => Surface::Api(auth_state(&settings, &backends, &state)?),
             Mode::Worker => Surface::WorkerProbes,
         };
         let http = HttpSettings {
@@ -153,6 +157,68 @@ impl Application {
         tracing::info!("twofa stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// The account use cases over the backends, with the Argon2 pool of `hashing.*`.
+fn auth_state(
+    settings: &Settings,
+    backends: &Backends,
+    state: &AppState,
+) -> anyhow::Result<Arc<AuthState>> {
+    let hashing = &settings.hashing;
+    let hasher = Argon2PasswordHasher::new(
+        Argon2Settings {
+            memory_kib: hashing.memory_kib,
+            iterations: hashing.iterations,
+            parallelism: hashing.parallelism,
+            workers: hashing.workers,
+            queue: hashing.queue,
+        },
+        backends.ids.clone(),
+    )
+    .context("hashing.*")?;
+    let limits = &settings.rate_limits;
+    let core = Arc::new(AuthCore::new(
+        AuthPorts {
+            users: backends.users.clone(),
+            sessions: backends.sessions.clone(),
+            session_cache: backends.session_cache.clone(),
+            one_time_tokens: backends.one_time_tokens.clone(),
+            hasher: Arc::new(hasher),
+            signer: state.token_signer.clone(),
+            limiter: backends.rate_limiter.clone(),
+            unit_of_work: backends.unit_of_work.clone(),
+            clock: backends.clock.clone(),
+            ids: backends.ids.clone(),
+        },
+        AuthPolicy {
+            access_ttl: settings.tokens.access_ttl,
+            refresh_ttl: settings.tokens.refresh_ttl,
+            refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
+            public_url: settings.server.public_url.clone(),
+            verification_ttl: settings.auth.verification_ttl,
+            reset_ttl: settings.auth.reset_ttl,
+            email_cooldown: settings.auth.verification_resend_cooldown,
+            email_max_attempts: settings.jobs.max_attempts,
+            limits: AuthLimits {
+                login_per_ip: limits.login_per_ip,
+                register_per_ip: limits.register_per_ip,
+                forgot_per_ip: limits.forgot_per_ip,
+                verify_per_ip: limits.verify_per_ip,
+                failures_per_account_ip: limits.failures_per_account_ip,
+                failures_per_account: limits.failures_per_account,
+            },
+        },
+    ));
+    let is_https = settings.server.public_url.starts_with("https://");
+    Ok(Arc::new(AuthState {
+        accounts: Accounts::new(&core),
+        cookies: CookieSettings {
+            is_secure: is_https || settings.environment != Environment::Development,
+            max_age: settings.tokens.refresh_ttl,
+        },
+        ids: backends.ids.clone(),
+    }))
 }
 
 /// The access-token signer: the configured key, or in development the key generated once into

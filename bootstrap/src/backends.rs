@@ -7,16 +7,18 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use twofa_domain::{
     AuditLog, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue, OneTimeTokenRepository,
-    SecretGenerator, SessionRepository, SmsSender, UnitOfWork,
+    RateLimiter, SecretGenerator, SessionCache, SessionRepository, SmsSender, UnitOfWork,
+    UserRepository,
 };
 use twofa_memory::{
-    AlwaysUpProbe, MemoryAuditLog, MemoryJobQueue, MemoryOneTimeTokenRepository,
-    MemorySessionRepository, MemoryUnitOfWork,
+    AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryJobQueue,
+    MemoryOneTimeTokenRepository, MemoryRateLimiter, MemorySessionCache, MemorySessionRepository,
+    MemoryUnitOfWork, MemoryUserRepository,
 };
-use twofa_redis::{RedisConnection, RedisJobQueue};
+use twofa_redis::{RedisConnection, RedisJobQueue, RedisRateLimiter, RedisSessionCache};
 use twofa_sql::{
     JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlOneTimeTokenRepository,
-    SqlSessionRepository, SqlSettings, SqlUnitOfWork, TimeLimitedJobQueue,
+    SqlSessionRepository, SqlSettings, SqlUnitOfWork, SqlUserRepository, TimeLimitedJobQueue,
 };
 
 use crate::settings::{
@@ -39,8 +41,15 @@ pub struct Backends {
     pub audit: Arc<dyn AuditLog>,
     /// Transactions over the database, the queue and the audit trail.
     pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// Accounts.
+    pub users: Arc<dyn UserRepository>,
     /// Sessions and their refresh tokens.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Short-lived answers to "is this session live?" (Redis when set, else the process).
+    pub session_cache: Arc<dyn SessionCache>,
+    /// Attempt counters (Redis when set, falling back to the process's own; else the
+    /// process's own).
+    pub rate_limiter: Arc<dyn RateLimiter>,
     /// E-mail verification and password reset tokens.
     pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
     /// The database's and Redis's health probes.
@@ -101,9 +110,11 @@ impl Backends {
         let Stores {
             audit,
             unit_of_work,
+            users,
             sessions,
             one_time_tokens,
         } = stores(settings, database.as_ref(), &queue, &clock, &ids);
+        let (session_cache, rate_limiter) = shared_state(settings, redis.as_ref(), &clock);
         Ok(Self {
             clock,
             ids,
@@ -112,7 +123,10 @@ impl Backends {
             queue,
             audit,
             unit_of_work,
+            users,
             sessions,
+            session_cache,
+            rate_limiter,
             one_time_tokens,
             probes,
         })
@@ -130,6 +144,7 @@ impl Backends {
 struct Stores {
     audit: Arc<dyn AuditLog>,
     unit_of_work: Arc<dyn UnitOfWork>,
+    users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     one_time_tokens: Arc<dyn OneTimeTokenRepository>,
 }
@@ -146,6 +161,7 @@ fn stores(
         return Stores {
             unit_of_work: Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone())),
             audit,
+            users: Arc::new(MemoryUserRepository::new(clock.clone())),
             sessions: Arc::new(MemorySessionRepository::new(clock.clone())),
             one_time_tokens: Arc::new(MemoryOneTimeTokenRepository::new(clock.clone())),
         };
@@ -167,12 +183,48 @@ fn stores(
             ids.clone(),
             target,
         )),
+        users: Arc::new(SqlUserRepository::new(connection.clone(), clock.clone())),
         sessions: Arc::new(SqlSessionRepository::new(connection.clone(), clock.clone())),
         one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
             connection.clone(),
             clock.clone(),
         )),
     }
+}
+
+/// The session cache and the rate limiter: in Redis, shared by every instance, when
+/// `redis.url` is set (the limiter falling back to per-process counters, never to none, while
+/// Redis is down); in the process otherwise.
+fn shared_state(
+    settings: &Settings,
+    redis: Option<&RedisConnection>,
+    clock: &Arc<dyn Clock>,
+) -> (Arc<dyn SessionCache>, Arc<dyn RateLimiter>) {
+    let Some(redis) = redis else {
+        return (
+            Arc::new(MemorySessionCache::new(clock.clone())),
+            Arc::new(MemoryRateLimiter::new(clock.clone())),
+        );
+    };
+    let prefix = &settings.redis.key_prefix;
+    let shared = Arc::new(RedisRateLimiter::new(
+        redis.clone(),
+        format!("{prefix}limits:"),
+        clock.clone(),
+    ));
+    let limiter = FallbackRateLimiter::new(shared, MemoryRateLimiter::new(clock.clone()))
+        .on_outage(|error| {
+            tracing::warn!(error = %twofa_domain::error_chain(error), "Redis is unavailable; rate limits fall back to this process's own counters");
+        })
+        .on_recovery(|| tracing::info!("Redis answers again; rate limits are shared again"));
+    (
+        Arc::new(RedisSessionCache::new(
+            redis.clone(),
+            format!("{prefix}sessions:"),
+            clock.clone(),
+        )),
+        Arc::new(limiter),
+    )
 }
 
 /// The senders and the e-mail renderer `notify.*` chooses.

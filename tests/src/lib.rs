@@ -170,12 +170,24 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             data_dir.path().join("jwt-signing-key.pem"),
         ))
         .merge(Serialized::default("jobs.poll_interval", "100ms"))
+        // Cheap Argon2 parameters keep the suite fast; the hasher's own tests and the bench
+        // use the defaults.
+        .merge(Serialized::default("hashing.memory_kib", 256))
+        .merge(Serialized::default("hashing.iterations", 1))
         .merge(Serialized::default("log.level", "warn"));
     match options.backend {
         Backend::Memory => figment = figment.merge(Serialized::default("jobs.backend", "memory")),
         Backend::Sqlite => {}
         Backend::PostgresRedis => {
-            figment = figment.merge(Serialized::default("redis.url", redis_url()));
+            // Tests share one Redis: keys of apps over one database share a prefix, and no
+            // others do (rate limits keyed on 127.0.0.1 would otherwise add up across tests).
+            let database = database_url.rsplit('/').next().unwrap_or_default();
+            figment = figment
+                .merge(Serialized::default("redis.url", redis_url()))
+                .merge(Serialized::default(
+                    "redis.key_prefix",
+                    format!("{{twofa-{database}}}:"),
+                ));
         }
     }
     for (key, value) in &options.settings {
@@ -334,6 +346,170 @@ impl TestApp {
             .expect("the server task ends")
             .expect("the server stops cleanly");
         self.data_dir
+    }
+}
+
+/// Instantiates `async fn case(backend: Backend)` functions as one `#[tokio::test]` per
+/// backend: `memory::case`, `sqlite::case`, `postgres_redis::case`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        $crate::on_every_backend!(@backend memory, Memory; $($case),*);
+        $crate::on_every_backend!(@backend sqlite, Sqlite; $($case),*);
+        $crate::on_every_backend!(@backend postgres_redis, PostgresRedis; $($case),*);
+    };
+    (@backend $module:ident, $backend:ident; $($case:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::Backend::$backend).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The password the account helpers sign up with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in account, as register or login answered.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account's id.
+    pub user_id: String,
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+impl SignedIn {
+    /// Reads a token body (`{user, accessToken, refreshToken, …}`).
+    pub fn from_body(body: &serde_json::Value) -> Self {
+        let text = |value: &serde_json::Value| {
+            value
+                .as_str()
+                .expect("a token body has the field")
+                .to_owned()
+        };
+        Self {
+            user_id: text(&body["user"]["id"]),
+            access_token: text(&body["accessToken"]),
+            refresh_token: text(&body["refreshToken"]),
+        }
+    }
+}
+
+impl TestApp {
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// `method path` with a bearer token.
+    pub async fn with_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access_token: &str,
+    ) -> reqwest::Response {
+        self.request(method, path)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// `POST /api/auth/register`.
+    pub async fn register(&self, email: &str, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/register",
+            &serde_json::json!({ "email": email, "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers `username` (`<username>@example.com`, [`PASSWORD`]); panics unless 201.
+    pub async fn signed_up(&self, username: &str) -> SignedIn {
+        let response = self
+            .register(&format!("{username}@example.com"), username, PASSWORD)
+            .await;
+        assert_eq!(response.status(), 201, "register {username}");
+        SignedIn::from_body(&response.json().await.expect("a token body"))
+    }
+
+    /// `POST /api/auth/login`.
+    pub async fn login(&self, login: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/login",
+            &serde_json::json!({ "emailOrUsername": login, "password": password }),
+        )
+        .await
+    }
+
+    /// Logs `login` in with [`PASSWORD`]; panics unless 200.
+    pub async fn signed_in(&self, login: &str) -> SignedIn {
+        let response = self.login(login, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {login}");
+        SignedIn::from_body(&response.json().await.expect("a token body"))
+    }
+
+    /// `POST /api/auth/refresh` with the token in the body.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/refresh",
+            &serde_json::json!({ "refreshToken": refresh_token }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/logout` with the token in the body.
+    pub async fn logout(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/logout",
+            &serde_json::json!({ "refreshToken": refresh_token }),
+        )
+        .await
+    }
+
+    /// `GET /api/auth/me`.
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        self.with_bearer(reqwest::Method::GET, "/api/auth/me", access_token)
+            .await
+    }
+
+    /// The token of the last link to `path` (`verify-email`, `reset-password`) mailed to
+    /// `to`, waiting for the worker to send it.
+    pub async fn mailed_token(&self, to: &str, path: &str) -> String {
+        let marker = format!("/{path}?token=");
+        let mut token = None;
+        let found = eventually(std::time::Duration::from_secs(10), || {
+            let found = self
+                .outbox()
+                .iter()
+                .rev()
+                .filter(|message| message["to"] == to)
+                .find_map(|message| {
+                    let body = message["body"].as_str()?;
+                    let start = body.find(&marker)? + marker.len();
+                    Some(
+                        body[start..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                            .collect::<String>(),
+                    )
+                });
+            token = found;
+            std::future::ready(token.is_some())
+        })
+        .await;
+        assert!(found, "no {path} link was mailed to {to}");
+        token.expect("found above")
     }
 }
 

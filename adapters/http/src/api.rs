@@ -1,5 +1,6 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
+pub mod auth;
 pub mod health;
 pub mod jwks;
 
@@ -12,4 +13,8 @@ pub enum ApiTags {
     Health,
     /// The keys that verify access tokens.
     Keys,
+    /// Accounts, sign-in, sessions and passwords.
+    Auth,
+    /// E-mail address verification.
+    Email,
 }

@@ -11,15 +11,19 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::{
-    api::{health::HealthApi, jwks::JwksApi},
+    api::{
+        auth::{AuthApi, EmailApi},
+        health::HealthApi,
+        jwks::JwksApi,
+    },
     problem::Problem,
 };
 
 /// Every API of the service.
-pub(crate) type Apis = (HealthApi, JwksApi);
+pub(crate) type Apis = (HealthApi, JwksApi, AuthApi, EmailApi);
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
-    OpenApiService::new((HealthApi, JwksApi), "twofa", version).description(
+    OpenApiService::new((HealthApi, JwksApi, AuthApi, EmailApi), "twofa", version).description(
         "A self-hosted two-factor authentication service. Every error is RFC 9457 \
          application/problem+json with a stable `code`; every response carries `X-Request-Id`.",
     )

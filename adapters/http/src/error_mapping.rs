@@ -11,12 +11,16 @@ use poem_openapi::error::{
 };
 
 use crate::{
+    api_error::ProblemError,
     json_body::BodyError,
     problem::{FieldError, Problem, ProblemCode},
 };
 
 /// The problem answering `error`, and whether it is a server fault to be logged as an error.
 pub fn problem_for(error: &poem::Error) -> Problem {
+    if let Some(ProblemError(problem)) = error.downcast_ref::<ProblemError>() {
+        return problem.clone();
+    }
     if let Some(body) = error.downcast_ref::<BodyError>() {
         return body.to_problem();
     }

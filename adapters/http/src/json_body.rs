@@ -8,8 +8,10 @@
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    error::ContentTypeError,
     payload::{ParsePayload, Payload},
-    registry::{MetaSchemaRef, Registry},
+    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
     types::Type,
 };
 use serde::de::DeserializeOwned;
@@ -76,6 +78,57 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
 }
 
 poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwned);
+
+/// A JSON request body that may be absent: no body (or an empty one) is `None`, with or
+/// without a `Content-Type`; a body is parsed as strictly as [`JsonBody`] parses it. The
+/// refresh and logout routes take their token from the body or, without one, a cookie.
+#[derive(Debug, Clone)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for OptionalJsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <JsonBody<T> as Payload>::CONTENT_TYPE,
+                schema: T::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let bytes = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        match request.content_type() {
+            Some(content_type) if <JsonBody<T> as Payload>::check_content_type(content_type) => {
+                parse(&bytes)
+                    .map(|value| Self(Some(value)))
+                    .map_err(poem::Error::from)
+            }
+            Some(content_type) => Err(ContentTypeError::NotSupported {
+                content_type: content_type.to_owned(),
+            }
+            .into()),
+            None => Err(ContentTypeError::ExpectContentType.into()),
+        }
+    }
+}
 
 /// Parses `bytes` as a JSON object into `T`, naming the failing field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {

@@ -8,6 +8,7 @@
 //! sits behind a port.
 
 pub mod api;
+pub mod api_error;
 pub mod client_ip;
 mod document;
 pub mod error_mapping;
@@ -28,9 +29,10 @@ use poem::{
 use poem_openapi::OpenApiService;
 use twofa_domain::SecretGenerator;
 
+pub use api::auth::{AuthState, cookies::CookieSettings};
 pub use client_ip::TrustedProxies;
 pub use document::openapi_document;
-pub use json_body::JsonBody;
+pub use json_body::{JsonBody, OptionalJsonBody};
 pub use middleware::{RequestContext, is_well_formed_request_id};
 pub use problem::{FieldError, Problem, ProblemCode};
 pub use state::AppState;
@@ -51,10 +53,10 @@ pub struct HttpSettings {
 }
 
 /// Which routes a process serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
-    /// The whole API, the document and the docs page (`--mode api`, `--mode all`).
-    Api,
+    /// The whole API, the document and the docs page (`--mode api`, `--mode all`), with what
+    /// the account routes need.
+    Api(Arc<AuthState>),
     /// Only the health routes (`--mode worker`), so orchestrators probe workers alike.
     WorkerProbes,
 }
@@ -68,7 +70,7 @@ pub fn build_endpoint(
 ) -> impl Endpoint<Output = Response> + 'static + use<> {
     let version = state.version;
     let routes = match surface {
-        Surface::Api => {
+        Surface::Api(auth) => {
             let document = openapi_document(version);
             let (docs_html, docs_csp) = document::docs_page(version, &document);
             Route::new()
@@ -83,7 +85,7 @@ pub fn build_endpoint(
                         csp: docs_csp,
                     }))),
                 )
-                .nest("/", document::service(version))
+                .nest("/", document::service(version).data(auth))
         }
         Surface::WorkerProbes => Route::new().nest(
             "/",

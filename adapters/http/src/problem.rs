@@ -19,8 +19,16 @@ pub enum ProblemCode {
     ValidationFailed,
     /// Any other malformed request the framework refuses.
     BadRequest,
+    /// A login's identifier or password is wrong (one answer for every reason).
+    InvalidCredentials,
     /// Missing or invalid credentials.
     Unauthorized,
+    /// A used, expired or unknown e-mail verification or reset token.
+    InvalidToken,
+    /// The state of a resource does not allow the change (a taken e-mail address).
+    Conflict,
+    /// A cookie-authenticated request without the matching `X-CSRF-Token`.
+    CsrfFailed,
     /// Authenticated (or not needed), but not allowed: a refused CORS origin, a role.
     Forbidden,
     /// Too many attempts; see `Retry-After`.
@@ -50,7 +58,11 @@ impl ProblemCode {
             Self::MalformedBody => "malformed_body",
             Self::ValidationFailed => "validation_failed",
             Self::BadRequest => "bad_request",
+            Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidToken => "invalid_token",
+            Self::Conflict => "conflict",
+            Self::CsrfFailed => "csrf_failed",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
             Self::NotFound => "not_found",
@@ -67,11 +79,13 @@ impl ProblemCode {
     /// The HTTP status that goes with the code.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedBody | Self::ValidationFailed | Self::BadRequest => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::MalformedBody
+            | Self::ValidationFailed
+            | Self::BadRequest
+            | Self::InvalidToken => StatusCode::BAD_REQUEST,
+            Self::InvalidCredentials | Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -90,7 +104,11 @@ impl ProblemCode {
             Self::MalformedBody => "Malformed request body",
             Self::ValidationFailed => "Validation failed",
             Self::BadRequest => "Bad request",
+            Self::InvalidCredentials => "Invalid credentials",
             Self::Unauthorized => "Unauthorized",
+            Self::InvalidToken => "Invalid token",
+            Self::Conflict => "Conflict",
+            Self::CsrfFailed => "CSRF check failed",
             Self::Forbidden => "Forbidden",
             Self::RateLimited => "Too many requests",
             Self::NotFound => "Not found",
@@ -111,7 +129,11 @@ impl ProblemCode {
             Self::MalformedBody
             | Self::ValidationFailed
             | Self::BadRequest
+            | Self::InvalidCredentials
             | Self::Unauthorized
+            | Self::InvalidToken
+            | Self::Conflict
+            | Self::CsrfFailed
             | Self::Forbidden
             | Self::RateLimited
             | Self::NotFound
@@ -159,6 +181,11 @@ pub struct Problem {
     #[oai(skip)]
     #[serde(skip)]
     pub retry_after: Option<u32>,
+    /// The `RateLimit-Limit` of a `429`; with it go `RateLimit-Remaining: 0` and
+    /// `RateLimit-Reset` (= `Retry-After`). A header, not part of the body.
+    #[oai(skip)]
+    #[serde(skip)]
+    pub rate_limit: Option<u32>,
 }
 
 impl Problem {
@@ -173,6 +200,7 @@ impl Problem {
             instance: String::new(),
             errors: None,
             retry_after: code.retry_after(),
+            rate_limit: None,
         }
     }
 
@@ -186,6 +214,25 @@ impl Problem {
             errors: Some(errors),
             ..Self::new(ProblemCode::ValidationFailed, detail)
         }
+    }
+
+    /// A `rate_limited` problem: wait `retry_after` seconds; the limit allows `limit` per window.
+    pub fn rate_limited(limit: u32, retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            rate_limit: Some(limit),
+            ..Self::new(
+                ProblemCode::RateLimited,
+                "too many attempts; try again after the time in Retry-After",
+            )
+        }
+    }
+
+    /// Answers with `retry_after` seconds in `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// Sets the request id.
@@ -209,6 +256,15 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(limit) = self.rate_limit {
+            let headers = response.headers_mut();
+            headers.insert("ratelimit-limit", HeaderValue::from(limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(0_u32));
+            headers.insert(
+                "ratelimit-reset",
+                HeaderValue::from(retry_after.unwrap_or(1)),
+            );
         }
         response
     }

@@ -1,0 +1,563 @@
+//! The account and session routes under `/api/auth` and `/api/email` (API.md "Accounts and
+//! sessions"): each parses its body, calls one use case, and answers its result or its
+//! problem.
+
+pub mod cookies;
+pub mod problems;
+pub mod views;
+
+use std::sync::Arc;
+
+use poem::{Request, web::Data};
+use poem_openapi::{
+    ApiResponse, OpenApi, SecurityScheme,
+    auth::Bearer,
+    param::{Path, Query},
+    payload::{Json, Response},
+};
+use twofa_application::auth::{
+    Accounts, AuthError, ChangePasswordInput, LoginInput, LoginOutcome, Principal, RegisterInput,
+    RequestInfo, SignedIn,
+};
+use twofa_domain::{SecretGenerator, SessionId};
+
+use self::{
+    cookies::{CookieSettings, PresentedRefreshToken, presented_refresh_token},
+    problems::auth_problem,
+    views::{
+        AuthTokens, ChangePasswordRequest, EmailStatus, ForgotPasswordRequest, LoginRequest,
+        LoginResult, RefreshTokenRequest, RegisterRequest, ResetPasswordRequest, SessionList,
+        SessionView, TwoFactorRequired, UserView, VerifyEmailRequest,
+    },
+};
+use crate::{
+    api::ApiTags,
+    api_error::{ApiError, answers},
+    json_body::{JsonBody, OptionalJsonBody},
+    middleware::RequestContext,
+    problem::{Problem, ProblemCode},
+};
+
+/// What the account routes need.
+pub struct AuthState {
+    /// The use cases.
+    pub accounts: Accounts,
+    /// How the refresh and CSRF cookies are written.
+    pub cookies: CookieSettings,
+    /// Randomness for CSRF tokens.
+    pub ids: Arc<dyn SecretGenerator>,
+}
+
+/// An access token: `Authorization: Bearer <JWT>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct BearerAuth(Bearer);
+
+/// The account and session routes.
+pub struct AuthApi;
+
+/// The e-mail verification routes.
+pub struct EmailApi;
+
+type State<'a> = Data<&'a Arc<AuthState>>;
+
+/// Errors of the bearer-authenticated routes that take no body.
+type AuthedError = ApiError<{ answers::UNAUTHORIZED }>;
+
+/// A token pair, with the cookies set.
+#[derive(ApiResponse)]
+enum TokensResponse {
+    /// Signed in; the `refreshToken` and `csrfToken` cookies are set.
+    #[oai(status = 200)]
+    Ok(Json<AuthTokens>),
+}
+
+/// A new account, signed in.
+#[derive(ApiResponse)]
+enum RegisterResponse {
+    /// The account, signed in; the verification e-mail is on its way; the `refreshToken` and
+    /// `csrfToken` cookies are set.
+    #[oai(status = 201)]
+    Created(Json<AuthTokens>),
+}
+
+/// Signed in, or a second factor is required.
+#[derive(ApiResponse)]
+enum LoginResponse {
+    /// Tokens (the `refreshToken` and `csrfToken` cookies are set), or
+    /// `{requiresTwoFactor, tempToken, methods, expiresIn}`.
+    #[oai(status = 200)]
+    Ok(Json<LoginResult>),
+}
+
+/// Done, nothing to return.
+#[derive(ApiResponse)]
+enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// Accepted: the e-mail, if any, is on its way.
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+/// The caller's account.
+#[derive(ApiResponse)]
+enum MeResponse {
+    /// The account.
+    #[oai(status = 200)]
+    Ok(Json<UserView>),
+}
+
+/// The caller's sessions.
+#[derive(ApiResponse)]
+enum SessionsResponse {
+    /// Active sessions, newest first.
+    #[oai(status = 200)]
+    Ok(Json<SessionList>),
+}
+
+/// The caller's e-mail verification state.
+#[derive(ApiResponse)]
+enum EmailStatusResponse {
+    /// Whether the address is verified.
+    #[oai(status = 200)]
+    Ok(Json<EmailStatus>),
+}
+
+/// The request's origin, for rate limits, sessions and the audit trail.
+fn request_info(request: &Request) -> RequestInfo {
+    RequestInfo {
+        ip: request
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|context| context.client_ip),
+        user_agent: request
+            .headers()
+            .get(poem::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+fn fail<const A: u16>(error: AuthError) -> ApiError<A> {
+    ApiError::new(auth_problem(error))
+}
+
+/// The principal of a bearer token whose session is live.
+async fn principal<const A: u16>(
+    state: &AuthState,
+    auth: &BearerAuth,
+) -> Result<Principal, ApiError<A>> {
+    state
+        .accounts
+        .authenticate
+        .execute(&auth.0.token)
+        .await
+        .map_err(fail)
+}
+
+/// `body` with the cookies that hand its refresh token to a browser.
+fn with_session_cookies<T>(state: &AuthState, signed_in: &SignedIn, body: T) -> Response<T> {
+    let csrf = state.ids.hex(32);
+    let [refresh, csrf] = state.cookies.issue(&signed_in.tokens.refresh_token, &csrf);
+    Response::new(body)
+        .header("Set-Cookie", refresh)
+        .header("Set-Cookie", csrf)
+}
+
+/// The refresh token of a refresh or logout request, or its problem.
+fn refresh_token<'a, const A: u16>(
+    request: &'a Request,
+    body: Option<&'a RefreshTokenRequest>,
+) -> Result<&'a str, ApiError<A>> {
+    match presented_refresh_token(request, body.and_then(|body| body.refresh_token.as_deref())) {
+        PresentedRefreshToken::Body(token) | PresentedRefreshToken::Cookie(token) => Ok(token),
+        PresentedRefreshToken::CsrfFailed => Err(ApiError::new(Problem::new(
+            ProblemCode::CsrfFailed,
+            "a request authenticated by the refresh cookie needs X-CSRF-Token equal to the csrfToken cookie",
+        ))),
+        PresentedRefreshToken::Missing => Err(fail(AuthError::Unauthorized)),
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Creates an account and signs it in; mails the e-mail verification link.
+    #[oai(
+        path = "/api/auth/register",
+        method = "post",
+        operation_id = "register"
+    )]
+    async fn register(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<
+        Response<RegisterResponse>,
+        ApiError<{ answers::BAD_REQUEST | answers::CONFLICT | answers::RATE_LIMITED }>,
+    > {
+        let JsonBody(body) = body;
+        let signed_in = state
+            .accounts
+            .register
+            .execute(RegisterInput {
+                email: body.email,
+                username: body.username,
+                password: body.password,
+                request: request_info(request),
+            })
+            .await
+            .map_err(fail)?;
+        let tokens = AuthTokens::from(&signed_in);
+        Ok(with_session_cookies(
+            &state,
+            &signed_in,
+            RegisterResponse::Created(Json(tokens)),
+        ))
+    }
+
+    /// Signs in with a password. Every failure (unknown login, wrong password, disabled
+    /// account) is the same 401 `invalid_credentials`.
+    #[oai(path = "/api/auth/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<
+        Response<LoginResponse>,
+        ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED | answers::RATE_LIMITED }>,
+    > {
+        let JsonBody(body) = body;
+        let outcome = state
+            .accounts
+            .login
+            .execute(LoginInput {
+                login: body.email_or_username,
+                password: body.password,
+                request: request_info(request),
+            })
+            .await
+            .map_err(fail)?;
+        Ok(match outcome {
+            LoginOutcome::SignedIn(signed_in) => {
+                let tokens = AuthTokens::from(&signed_in);
+                with_session_cookies(
+                    &state,
+                    &signed_in,
+                    LoginResponse::Ok(Json(LoginResult::Tokens(tokens))),
+                )
+            }
+            LoginOutcome::TwoFactorRequired(challenge) => Response::new(LoginResponse::Ok(Json(
+                LoginResult::TwoFactorRequired(TwoFactorRequired::from(&challenge)),
+            ))),
+        })
+    }
+
+    /// Rotates the refresh token (from the body, or the cookie with `X-CSRF-Token`): a new
+    /// pair of the same session. Presenting a rotated token again after
+    /// `tokens.refresh_reuse_grace` ends the whole session.
+    #[oai(
+        path = "/api/auth/refresh",
+        method = "post",
+        operation_id = "refreshSession"
+    )]
+    async fn refresh(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: OptionalJsonBody<RefreshTokenRequest>,
+    ) -> Result<Response<TokensResponse>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>>
+    {
+        let token = refresh_token(request, body.0.as_ref())?;
+        let signed_in = state
+            .accounts
+            .refresh
+            .execute(token, &request_info(request))
+            .await
+            .map_err(fail)?;
+        let tokens = AuthTokens::from(&signed_in);
+        Ok(with_session_cookies(
+            &state,
+            &signed_in,
+            TokensResponse::Ok(Json(tokens)),
+        ))
+    }
+
+    /// Ends the session of the refresh token (from the body, or the cookie with
+    /// `X-CSRF-Token`); no bearer token is needed. Clears the cookies.
+    #[oai(path = "/api/auth/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: OptionalJsonBody<RefreshTokenRequest>,
+    ) -> Result<Response<NoContent>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>> {
+        let token = refresh_token(request, body.0.as_ref())?;
+        state
+            .accounts
+            .logout
+            .execute(token, &request_info(request))
+            .await
+            .map_err(fail)?;
+        let [refresh, csrf] = state.cookies.clear();
+        Ok(Response::new(NoContent::Done)
+            .header("Set-Cookie", refresh)
+            .header("Set-Cookie", csrf))
+    }
+
+    /// The caller's account.
+    #[oai(path = "/api/auth/me", method = "get", operation_id = "getMe")]
+    async fn me(&self, state: State<'_>, auth: BearerAuth) -> Result<MeResponse, AuthedError> {
+        let principal = principal(&state, &auth).await?;
+        let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
+        Ok(MeResponse::Ok(Json(UserView::from(&user))))
+    }
+
+    /// Ends every session of the caller, this one included.
+    #[oai(
+        path = "/api/auth/revoke-sessions",
+        method = "post",
+        operation_id = "revokeAllSessions"
+    )]
+    async fn revoke_sessions(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: BearerAuth,
+    ) -> Result<NoContent, AuthedError> {
+        let principal = principal(&state, &auth).await?;
+        state
+            .accounts
+            .revoke_all_sessions
+            .execute(&principal, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+
+    /// The caller's active sessions, newest first.
+    #[oai(
+        path = "/api/auth/sessions",
+        method = "get",
+        operation_id = "listSessions"
+    )]
+    async fn sessions(
+        &self,
+        state: State<'_>,
+        auth: BearerAuth,
+        /// Page size, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+        /// A previous page's `nextCursor`.
+        cursor: Query<Option<String>>,
+    ) -> Result<SessionsResponse, ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED }>> {
+        let principal = principal(&state, &auth).await?;
+        let after = match cursor.0.as_deref() {
+            Some(cursor) => Some(cursor.parse::<SessionId>().map_err(|_| {
+                ApiError::new(Problem::validation(vec![crate::problem::FieldError {
+                    field: "cursor".to_owned(),
+                    message: "is not a cursor this route gave".to_owned(),
+                }]))
+            })?),
+            None => None,
+        };
+        let page = state
+            .accounts
+            .list_sessions
+            .execute(&principal, limit.0, after)
+            .await
+            .map_err(fail)?;
+        Ok(SessionsResponse::Ok(Json(SessionList {
+            items: page
+                .items
+                .iter()
+                .map(|(session, current)| SessionView::new(session, *current))
+                .collect(),
+            next_cursor: page.next.map(|id| id.to_string()),
+        })))
+    }
+
+    /// Ends one of the caller's sessions (404 for another user's).
+    #[oai(
+        path = "/api/auth/sessions/:id",
+        method = "delete",
+        operation_id = "revokeSession"
+    )]
+    async fn revoke_session(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: BearerAuth,
+        /// The session's id.
+        id: Path<uuid::Uuid>,
+    ) -> Result<NoContent, ApiError<{ answers::UNAUTHORIZED | answers::NOT_FOUND }>> {
+        let principal = principal(&state, &auth).await?;
+        state
+            .accounts
+            .revoke_session
+            .execute(
+                &principal,
+                SessionId::from_uuid(id.0),
+                &request_info(request),
+            )
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+
+    /// Changes the password: keeps this session and ends every other one.
+    #[oai(
+        path = "/api/auth/password/change",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: BearerAuth,
+        body: JsonBody<ChangePasswordRequest>,
+    ) -> Result<
+        NoContent,
+        ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED | answers::RATE_LIMITED }>,
+    > {
+        let principal = principal(&state, &auth).await?;
+        let JsonBody(body) = body;
+        state
+            .accounts
+            .change_password
+            .execute(
+                &principal,
+                ChangePasswordInput {
+                    current_password: body.current_password,
+                    new_password: body.new_password,
+                    request: request_info(request),
+                },
+            )
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+
+    /// Mails a password reset link when an account has this address; answers 202 either way.
+    #[oai(
+        path = "/api/auth/password/forgot",
+        method = "post",
+        operation_id = "forgotPassword"
+    )]
+    async fn forgot_password(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<ForgotPasswordRequest>,
+    ) -> Result<Accepted, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+        state
+            .accounts
+            .forgot_password
+            .execute(&body.0.email, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Sets a new password through a reset link; every session ends.
+    #[oai(
+        path = "/api/auth/password/reset",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<ResetPasswordRequest>,
+    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+        let JsonBody(body) = body;
+        state
+            .accounts
+            .reset_password
+            .execute(&body.token, body.new_password, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+#[OpenApi(tag = "ApiTags::Email")]
+impl EmailApi {
+    /// Mails a new verification link (429 within 60 s of the last one, register's included).
+    #[oai(
+        path = "/api/email/send-verification",
+        method = "post",
+        operation_id = "sendVerificationEmail"
+    )]
+    async fn send_verification(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: BearerAuth,
+    ) -> Result<Accepted, ApiError<{ answers::UNAUTHORIZED | answers::RATE_LIMITED }>> {
+        let principal = principal(&state, &auth).await?;
+        state
+            .accounts
+            .send_verification
+            .execute(&principal, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Verifies the e-mail address through the link's token (no sign-in needed).
+    #[oai(
+        path = "/api/email/verify",
+        method = "post",
+        operation_id = "verifyEmail"
+    )]
+    async fn verify(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<VerifyEmailRequest>,
+    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+        state
+            .accounts
+            .verify_email
+            .execute(&body.0.token, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+
+    /// Whether the caller's e-mail address is verified.
+    #[oai(
+        path = "/api/email/status",
+        method = "get",
+        operation_id = "getEmailStatus"
+    )]
+    async fn status(
+        &self,
+        state: State<'_>,
+        auth: BearerAuth,
+    ) -> Result<EmailStatusResponse, AuthedError> {
+        let principal = principal(&state, &auth).await?;
+        let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
+        Ok(EmailStatusResponse::Ok(Json(EmailStatus {
+            email_verified: user.email_verified,
+        })))
+    }
+}

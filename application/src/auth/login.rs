@@ -1,0 +1,249 @@
+//! `Login`: the password step. Rate-limits per client and per account, verifies the password
+//! on the hashing pool (an unknown login pays one dummy hash), upgrades an outdated hash, and
+//! starts a session; an account with a second factor gets a challenge instead (the second
+//! factors arrive with their own flow; until then no account has one).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::{Password, User, Verification, canonical_login};
+
+use super::{
+    AuthCore, AuthError, RequestInfo, SignedIn,
+    core::user_event,
+    throttle::{LoginFailures, hit_per_client},
+};
+
+/// The longest login text or password a login reads; longer input cannot match an account.
+const MAX_LOGIN_INPUT: usize = 1024;
+
+/// What a login takes.
+#[derive(Debug, Clone)]
+pub struct LoginInput {
+    /// An e-mail address or a username, in any case.
+    pub login: String,
+    /// The password as typed.
+    pub password: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
+/// A login's second step, when the account has second factors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorChallenge {
+    /// The opaque challenge token for `/api/2fa/verify`.
+    pub temp_token: String,
+    /// The factor types that can answer it (`totp`, `sms`, `email`, `backup_code`).
+    pub methods: Vec<String>,
+    /// The challenge's lifetime in whole seconds.
+    pub expires_in: u64,
+}
+
+/// What a correct password leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// No second factor is needed: a session started.
+    SignedIn(SignedIn),
+    /// A second factor must be verified before any token is issued.
+    TwoFactorRequired(TwoFactorChallenge),
+}
+
+/// Why a login failed, for the audit trail only (the client always sees one answer).
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    UnknownUser,
+    WrongPassword,
+    Disabled,
+}
+
+impl Failure {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// Signs a user in with a password.
+pub struct Login {
+    core: Arc<AuthCore>,
+}
+
+impl Login {
+    /// Over the shared core.
+    pub fn new(core: Arc<AuthCore>) -> Self {
+        Self { core }
+    }
+
+    /// Checks the password and starts a session.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty or overlong field; `RateLimited` past the per-client limit or
+    /// while the account's failures are backed off; `InvalidCredentials` for an unknown
+    /// login, a wrong password or a disabled account alike; `Overloaded` when the hashing pool
+    /// is full; `Unavailable`/`Unexpected` from the stores.
+    pub async fn execute(&self, input: LoginInput) -> Result<LoginOutcome, AuthError> {
+        let core = &self.core;
+        validate(&input)?;
+        let limits = core.policy.limits;
+        hit_per_client(
+            core.ports.limiter.as_ref(),
+            "login",
+            input.request.ip,
+            limits.login_per_ip,
+        )
+        .await?;
+        let found = core.ports.users.find_by_login(&input.login).await?;
+        let account = found.as_ref().map_or_else(
+            || format!("login:{}", canonical_login(&input.login)),
+            |user| format!("user:{}", user.id),
+        );
+        let failures = LoginFailures::new(
+            core.ports.limiter.as_ref(),
+            limits.failures_per_account_ip,
+            limits.failures_per_account,
+            account,
+            input.request.ip,
+        );
+        failures.check().await?;
+        let Some(user) = found else {
+            core.ports.hasher.verify_dummy(&input.password).await?;
+            return Err(self
+                .failed(&failures, None, Failure::UnknownUser, &input.request)
+                .await);
+        };
+        let needs_rehash = match core
+            .ports
+            .hasher
+            .verify(&input.password, &user.password_hash)
+            .await?
+        {
+            Verification::Mismatch => {
+                return Err(self
+                    .failed(
+                        &failures,
+                        Some(&user),
+                        Failure::WrongPassword,
+                        &input.request,
+                    )
+                    .await);
+            }
+            Verification::Match { needs_rehash } => needs_rehash,
+        };
+        if !user.is_active {
+            // The password was right, so this is no guess to throttle; the answer is the same.
+            core.record(
+                vec![failure_event(
+                    Some(&user),
+                    Failure::Disabled,
+                    &input.request,
+                )],
+                vec![],
+            )
+            .await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        failures.clear().await?;
+        if needs_rehash {
+            self.rehash(&user, &input.password).await;
+        }
+        let tokens = core
+            .start_session(&user, vec!["pwd".to_owned()], &input.request)
+            .await?;
+        core.record(
+            vec![user_event(
+                "user.login.succeeded",
+                Some(user.id),
+                true,
+                &input.request,
+                json!({ "sessionId": tokens.session_id.to_string(), "amr": ["pwd"] }),
+            )],
+            vec![],
+        )
+        .await?;
+        Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
+    }
+
+    /// Counts and records a failure; the answer every failure gets.
+    async fn failed(
+        &self,
+        failures: &LoginFailures<'_>,
+        user: Option<&User>,
+        failure: Failure,
+        request: &RequestInfo,
+    ) -> AuthError {
+        if let Err(error) = failures.failed().await {
+            return error;
+        }
+        if let Err(error) = self
+            .core
+            .record(vec![failure_event(user, failure, request)], vec![])
+            .await
+        {
+            return error;
+        }
+        AuthError::InvalidCredentials
+    }
+
+    /// Stores a hash under today's parameters. A failure is logged: the login stands, and the
+    /// next one tries again.
+    async fn rehash(&self, user: &User, password: &str) {
+        let Ok(password) = Password::new(password.to_owned()) else {
+            // Yesterday's policy allowed it, today's does not: keep the old hash until the user
+            // changes the password.
+            return;
+        };
+        let stored = async {
+            let hash = self.core.ports.hasher.hash(&password).await?;
+            self.core
+                .ports
+                .users
+                .update_password_hash(user.id, &hash)
+                .await?;
+            Ok::<_, AuthError>(())
+        };
+        if let Err(error) = stored.await {
+            tracing::warn!(user = %user.id, error = %error, "could not upgrade a password hash");
+        } else {
+            tracing::info!(user = %user.id, "password hash upgraded to the current parameters");
+        }
+    }
+}
+
+fn failure_event(
+    user: Option<&User>,
+    failure: Failure,
+    request: &RequestInfo,
+) -> twofa_domain::NewAuditEvent {
+    user_event(
+        "user.login.failed",
+        user.map(|user| user.id),
+        false,
+        request,
+        json!({ "reason": failure.as_str() }),
+    )
+}
+
+fn validate(input: &LoginInput) -> Result<(), AuthError> {
+    let mut invalid = Vec::new();
+    for (field, value) in [
+        ("emailOrUsername", input.login.trim()),
+        ("password", input.password.as_str()),
+    ] {
+        if value.is_empty() {
+            invalid.push(super::InvalidField::new(field, "must not be empty"));
+        } else if value.chars().count() > MAX_LOGIN_INPUT {
+            invalid.push(super::InvalidField::new(
+                field,
+                format!("must be at most {MAX_LOGIN_INPUT} characters"),
+            ));
+        }
+    }
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(invalid))
+    }
+}

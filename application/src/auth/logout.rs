@@ -1,0 +1,76 @@
+//! `Logout`: ends the session of a refresh token (that session only).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::is_within_grace;
+
+use super::{
+    AuthCore, AuthError, RequestInfo,
+    core::{is_opaque_token, refresh_hash, user_event},
+};
+
+/// Signs a session out.
+pub struct Logout {
+    core: Arc<AuthCore>,
+}
+
+impl Logout {
+    /// Over the shared core.
+    pub fn new(core: Arc<AuthCore>) -> Self {
+        Self { core }
+    }
+
+    /// Ends the session `refresh_token` belongs to; its access tokens fail from the next
+    /// request.
+    ///
+    /// # Errors
+    /// `Unauthorized` for a malformed, unknown or rotated token (one rotated within the grace
+    /// still signs out) or an ended session; `Unavailable`/`Unexpected` from the stores.
+    pub async fn execute(
+        &self,
+        refresh_token: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AuthError> {
+        let core = &self.core;
+        if !is_opaque_token(refresh_token) {
+            return Err(AuthError::Unauthorized);
+        }
+        let Some(presented) = core
+            .ports
+            .sessions
+            .find_by_refresh_token(refresh_hash(refresh_token))
+            .await?
+        else {
+            return Err(AuthError::Unauthorized);
+        };
+        let now = core.now();
+        let is_usable = presented.rotated_at.is_none_or(|rotated_at| {
+            is_within_grace(rotated_at, now, core.policy.refresh_reuse_grace)
+        });
+        let session = presented.session;
+        if !is_usable || !session.is_active(now) {
+            return Err(AuthError::Unauthorized);
+        }
+        let revoked = core
+            .ports
+            .sessions
+            .revoke(session.user_id, session.id)
+            .await?;
+        core.forget_sessions([session.id]).await;
+        if !revoked {
+            return Err(AuthError::Unauthorized);
+        }
+        core.record(
+            vec![user_event(
+                "user.logout",
+                Some(session.user_id),
+                true,
+                request,
+                json!({ "sessionId": session.id.to_string() }),
+            )],
+            vec![],
+        )
+        .await
+    }
+}

@@ -210,15 +210,20 @@ fn auth_state(
             },
         },
     ));
-    let is_https = settings.server.public_url.starts_with("https://");
     Ok(Arc::new(AuthState {
         accounts: Accounts::new(&core),
         cookies: CookieSettings {
-            is_secure: is_https || settings.environment != Environment::Development,
+            is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,
         },
         ids: backends.ids.clone(),
     }))
+}
+
+/// Cookies are `Secure` outside development, and in development too behind an https
+/// `server.public_url` (a plain-HTTP development server could not get them back otherwise).
+fn are_cookies_secure(environment: Environment, public_url: &str) -> bool {
+    environment != Environment::Development || public_url.starts_with("https://")
 }
 
 /// The access-token signer: the configured key, or in development the key generated once into
@@ -277,4 +282,25 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         poll_interval: jobs.poll_interval,
         schedule_every: jobs.maintenance_interval.min(Duration::from_mins(1)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_outside_development_and_behind_https() {
+        assert!(are_cookies_secure(
+            Environment::Production,
+            "http://auth.internal"
+        ));
+        assert!(are_cookies_secure(
+            Environment::Development,
+            "https://auth.example.com"
+        ));
+        assert!(!are_cookies_secure(
+            Environment::Development,
+            "http://127.0.0.1:8080"
+        ));
+    }
 }

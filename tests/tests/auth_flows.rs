@@ -56,6 +56,31 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
     assert_eq!(refreshed.status(), 200);
     let next = set_cookie(&refreshed, "refreshToken");
     assert_ne!(next, refresh);
+    let next_csrf = set_cookie(&refreshed, "csrfToken");
+    let logout_by_cookie = |csrf_header: Option<&str>| {
+        let mut request = app.request(Method::POST, "/api/auth/logout").header(
+            header::COOKIE,
+            format!("refreshToken={next}; csrfToken={next_csrf}"),
+        );
+        if let Some(value) = csrf_header {
+            request = request.header("X-CSRF-Token", value);
+        }
+        request.send()
+    };
+    problem(logout_by_cookie(None).await.unwrap(), 403, "csrf_failed").await;
+    // Still signed in: the refused logout changed nothing.
+    let still = app
+        .request(Method::POST, "/api/auth/refresh")
+        .header(
+            header::COOKIE,
+            format!("refreshToken={next}; csrfToken={next_csrf}"),
+        )
+        .header("X-CSRF-Token", &next_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200);
+    let next = set_cookie(&still, "refreshToken");
 
     // The body wins over a cookie, without a CSRF token.
     let body_wins = app
@@ -77,6 +102,49 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
     )
     .await;
     app.stop().await;
+}
+
+/// Two refreshes with one token inside the grace both answer a pair of the same session
+/// (two tabs at once); the session keeps its id across refreshes.
+async fn a_double_refresh_within_the_grace_keeps_one_session(backend: Backend) {
+    let app =
+        spawn_app_with(AppOptions::new(backend).set("tokens.refresh_reuse_grace", "1h")).await;
+    let jane = app.signed_up("jane").await;
+    let first = app.refresh(&jane.refresh_token).await;
+    let second = app.refresh(&jane.refresh_token).await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let first = SignedIn::from_body(&first.json().await.unwrap());
+    let second = SignedIn::from_body(&second.json().await.unwrap());
+    assert_ne!(first.refresh_token, second.refresh_token);
+    let sessions: Value = app
+        .with_bearer(Method::GET, "/api/auth/sessions", &second.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 1);
+    let sid = sessions["items"][0]["id"].as_str().unwrap().to_owned();
+    for token in [
+        &jane.access_token,
+        &first.access_token,
+        &second.access_token,
+    ] {
+        assert_eq!(claims(token)["sid"], sid.as_str());
+    }
+    app.stop().await;
+}
+
+/// The claims of a JWT, read without verifying (the server verified it).
+fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 /// The session list marks the caller's session; deleting another ends it at once, and
@@ -334,6 +402,7 @@ impl LoginAfterSignup for twofa_tests::TestApp {
 
 twofa_tests::on_every_backend!(
     the_refresh_cookie_needs_its_csrf_token,
+    a_double_refresh_within_the_grace_keeps_one_session,
     sessions_are_listed_and_revoked_one_by_one,
     a_password_change_ends_the_other_sessions,
     a_reset_link_sets_a_new_password_and_ends_every_session,

@@ -6,7 +6,7 @@ use serde_json::json;
 use twofa_domain::{Password, TokenPurpose, User, Verification};
 
 use super::{
-    AuthCore, AuthError, Principal, RequestInfo, core::user_event, throttle::LoginFailures,
+    AuthCore, AuthError, Principal, RequestInfo, core::user_event, throttle::LoginAttempts,
 };
 
 /// The caller's account.
@@ -35,7 +35,7 @@ impl GetMe {
 }
 
 /// What changing a password takes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChangePasswordInput {
     /// The password now, as typed.
     pub current_password: String,
@@ -43,6 +43,16 @@ pub struct ChangePasswordInput {
     pub new_password: String,
     /// Where the request came from.
     pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for ChangePasswordInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordInput")
+            .field("current_password", &"[redacted]")
+            .field("new_password", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
 }
 
 /// Changes the caller's password, keeping the calling session and ending every other.
@@ -72,6 +82,12 @@ impl ChangePassword {
         if input.current_password.is_empty() {
             return Err(AuthError::invalid("currentPassword", "must not be empty"));
         }
+        if input.current_password.chars().count() > 1024 {
+            return Err(AuthError::invalid(
+                "currentPassword",
+                "must be at most 1024 characters",
+            ));
+        }
         let new_password = Password::new(input.new_password)
             .map_err(|error| AuthError::invalid("newPassword", error.to_string()))?;
         let user = core
@@ -81,14 +97,15 @@ impl ChangePassword {
             .await?
             .ok_or(AuthError::Unauthorized)?;
         let limits = core.policy.limits;
-        let failures = LoginFailures::new(
+        let account = format!("user:{}", user.id);
+        let attempts = LoginAttempts::new(
             core.ports.limiter.as_ref(),
-            limits.failures_per_account_ip,
-            limits.failures_per_account,
-            format!("user:{}", user.id),
+            (limits.failures_per_account_ip, limits.failures_per_account),
+            &account,
             input.request.ip,
+            account.clone(),
         );
-        failures.check().await?;
+        attempts.attempt().await?;
         match core
             .ports
             .hasher
@@ -96,7 +113,6 @@ impl ChangePassword {
             .await?
         {
             Verification::Mismatch => {
-                failures.failed().await?;
                 core.record(
                     vec![user_event(
                         "user.password.changed",
@@ -113,18 +129,20 @@ impl ChangePassword {
             Verification::Match { .. } => {}
         }
         let hash = core.ports.hasher.hash(&new_password).await?;
+        // The other sessions end before the new password is stored: should a later step fail,
+        // no session outlives the change, and the old password still works for a retry.
+        let ended = core
+            .end_sessions(user.id, Some(principal.session_id))
+            .await?;
         core.ports
             .users
             .update_password_hash(user.id, &hash)
-            .await?;
-        let ended = core
-            .end_sessions(user.id, Some(principal.session_id))
             .await?;
         core.ports
             .one_time_tokens
             .revoke_all(user.id, TokenPurpose::ResetPassword)
             .await?;
-        failures.clear().await?;
+        attempts.clear().await?;
         core.record(
             vec![user_event(
                 "user.password.changed",

@@ -111,7 +111,7 @@ pub struct Principal {
 }
 
 /// An access token and a refresh token of one session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenPair {
     /// The access JWT.
     pub access_token: String,
@@ -121,6 +121,18 @@ pub struct TokenPair {
     pub expires_in: u64,
     /// The session both belong to.
     pub session_id: SessionId,
+}
+
+impl std::fmt::Debug for TokenPair {
+    /// The tokens are secrets: only the session and the lifetime are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
 }
 
 /// A signed-in user: the account and a new token pair.
@@ -285,14 +297,22 @@ impl AuthCore {
         .into_job(self.policy.email_max_attempts))
     }
 
-    /// Counts one e-mail of `kind` to `user` against the cooldown; refused while it runs.
-    pub(crate) async fn email_cooldown(&self, kind: &str, user: UserId) -> Result<(), AuthError> {
+    fn cooldown(&self, kind: &str, user: UserId) -> (String, Limit) {
         let limit = Limit {
             max: 1,
             window: self.policy.email_cooldown,
         };
-        let key = format!("cooldown:{kind}:{user}");
-        match self.ports.limiter.hit(&key, limit).await? {
+        (format!("cooldown:{kind}:{user}"), limit)
+    }
+
+    /// Refused while the cooldown of e-mails of `kind` to `user` runs.
+    pub(crate) async fn email_cooldown_check(
+        &self,
+        kind: &str,
+        user: UserId,
+    ) -> Result<(), AuthError> {
+        let (key, limit) = self.cooldown(kind, user);
+        match self.ports.limiter.check(&key, limit).await? {
             twofa_domain::Decision::Allowed { .. } => Ok(()),
             twofa_domain::Decision::Limited { retry_after } => {
                 Err(AuthError::RateLimited(Throttled {
@@ -301,6 +321,17 @@ impl AuthCore {
                 }))
             }
         }
+    }
+
+    /// Starts the cooldown of e-mails of `kind` to `user` (once the e-mail is on its way).
+    pub(crate) async fn email_cooldown_start(
+        &self,
+        kind: &str,
+        user: UserId,
+    ) -> Result<(), AuthError> {
+        let (key, limit) = self.cooldown(kind, user);
+        self.ports.limiter.hit(&key, limit).await?;
+        Ok(())
     }
 
     /// Records `events` and enqueues `jobs` in one transaction.

@@ -44,7 +44,7 @@ impl SendVerificationEmail {
         if user.email_verified {
             return Ok(());
         }
-        core.email_cooldown("verify", user.id).await?;
+        core.email_cooldown_check("verify", user.id).await?;
         let mail = core.email_link(&user, TokenPurpose::VerifyEmail).await?;
         core.record(
             vec![user_event(
@@ -56,7 +56,8 @@ impl SendVerificationEmail {
             )],
             vec![mail],
         )
-        .await
+        .await?;
+        core.email_cooldown_start("verify", user.id).await
     }
 }
 

@@ -6,19 +6,19 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use twofa_domain::{Password, User, Verification, canonical_login};
+use twofa_domain::{Password, User, Verification};
 
 use super::{
     AuthCore, AuthError, RequestInfo, SignedIn,
     core::user_event,
-    throttle::{LoginFailures, hit_per_client},
+    throttle::{LoginAttempts, hit_per_client, login_subject},
 };
 
 /// The longest login text or password a login reads; longer input cannot match an account.
 const MAX_LOGIN_INPUT: usize = 1024;
 
 /// What a login takes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginInput {
     /// An e-mail address or a username, in any case.
     pub login: String,
@@ -26,6 +26,16 @@ pub struct LoginInput {
     pub password: String,
     /// Where the request came from.
     pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for LoginInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginInput")
+            .field("login", &self.login)
+            .field("password", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
 }
 
 /// A login's second step, when the account has second factors.
@@ -96,22 +106,21 @@ impl Login {
         )
         .await?;
         let found = core.ports.users.find_by_login(&input.login).await?;
-        let account = found.as_ref().map_or_else(
-            || format!("login:{}", canonical_login(&input.login)),
-            |user| format!("user:{}", user.id),
-        );
-        let failures = LoginFailures::new(
+        let subject = login_subject(&input.login);
+        let attempts = LoginAttempts::new(
             core.ports.limiter.as_ref(),
-            limits.failures_per_account_ip,
-            limits.failures_per_account,
-            account,
+            (limits.failures_per_account_ip, limits.failures_per_account),
+            &subject,
             input.request.ip,
+            found
+                .as_ref()
+                .map_or_else(|| subject.clone(), |user| format!("user:{}", user.id)),
         );
-        failures.check().await?;
+        attempts.attempt().await?;
         let Some(user) = found else {
             core.ports.hasher.verify_dummy(&input.password).await?;
             return Err(self
-                .failed(&failures, None, Failure::UnknownUser, &input.request)
+                .failed(None, Failure::UnknownUser, &input.request)
                 .await);
         };
         let needs_rehash = match core
@@ -122,30 +131,19 @@ impl Login {
         {
             Verification::Mismatch => {
                 return Err(self
-                    .failed(
-                        &failures,
-                        Some(&user),
-                        Failure::WrongPassword,
-                        &input.request,
-                    )
+                    .failed(Some(&user), Failure::WrongPassword, &input.request)
                     .await);
             }
             Verification::Match { needs_rehash } => needs_rehash,
         };
         if !user.is_active {
-            // The password was right, so this is no guess to throttle; the answer is the same.
-            core.record(
-                vec![failure_event(
-                    Some(&user),
-                    Failure::Disabled,
-                    &input.request,
-                )],
-                vec![],
-            )
-            .await?;
-            return Err(AuthError::InvalidCredentials);
+            // Counted like a wrong password (the attempt stays on the counters), so neither
+            // the answer nor the throttling tells that the password was right.
+            return Err(self
+                .failed(Some(&user), Failure::Disabled, &input.request)
+                .await);
         }
-        failures.clear().await?;
+        attempts.clear().await?;
         if needs_rehash {
             self.rehash(&user, &input.password).await;
         }
@@ -166,17 +164,13 @@ impl Login {
         Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
     }
 
-    /// Counts and records a failure; the answer every failure gets.
+    /// Records a failure (its attempt is already counted); the answer every failure gets.
     async fn failed(
         &self,
-        failures: &LoginFailures<'_>,
         user: Option<&User>,
         failure: Failure,
         request: &RequestInfo,
     ) -> AuthError {
-        if let Err(error) = failures.failed().await {
-            return error;
-        }
         if let Err(error) = self
             .core
             .record(vec![failure_event(user, failure, request)], vec![])

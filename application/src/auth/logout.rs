@@ -25,8 +25,10 @@ impl Logout {
     /// request.
     ///
     /// # Errors
-    /// `Unauthorized` for a malformed, unknown or rotated token (one rotated within the grace
-    /// still signs out) or an ended session; `Unavailable`/`Unexpected` from the stores.
+    /// `Unauthorized` for a malformed or unknown token or an ended session; also for a token
+    /// rotated longer ago than the grace, which ends its session and is recorded as
+    /// `security.refresh_token_reuse` (one rotated within the grace still signs out);
+    /// `Unavailable`/`Unexpected` from the stores.
     pub async fn execute(
         &self,
         refresh_token: &str,
@@ -45,11 +47,32 @@ impl Logout {
             return Err(AuthError::Unauthorized);
         };
         let now = core.now();
-        let is_usable = presented.rotated_at.is_none_or(|rotated_at| {
-            is_within_grace(rotated_at, now, core.policy.refresh_reuse_grace)
-        });
         let session = presented.session;
-        if !is_usable || !session.is_active(now) {
+        if !session.is_active(now) {
+            return Err(AuthError::Unauthorized);
+        }
+        let is_reused = presented.rotated_at.is_some_and(|rotated_at| {
+            !is_within_grace(rotated_at, now, core.policy.refresh_reuse_grace)
+        });
+        if is_reused {
+            // A rotated token is a stolen copy in use, whatever it is presented for: the
+            // session ends, as a refresh with it would end it.
+            core.ports
+                .sessions
+                .revoke(session.user_id, session.id)
+                .await?;
+            core.forget_sessions([session.id]).await;
+            core.record(
+                vec![user_event(
+                    "security.refresh_token_reuse",
+                    Some(session.user_id),
+                    false,
+                    request,
+                    json!({ "sessionId": session.id.to_string() }),
+                )],
+                vec![],
+            )
+            .await?;
             return Err(AuthError::Unauthorized);
         }
         let revoked = core

@@ -9,7 +9,7 @@ use twofa_domain::{EmailAddress, Password, TokenPurpose};
 use super::{
     AuthCore, AuthError, RequestInfo,
     core::{is_opaque_token, one_time_hash, user_event},
-    throttle::{LoginFailures, hit_per_client},
+    throttle::{LoginAttempts, hit_per_client},
 };
 
 /// Mails a password reset link.
@@ -47,7 +47,7 @@ impl ForgotPassword {
         if !user.is_active {
             return Ok(());
         }
-        match core.email_cooldown("reset", user.id).await {
+        match core.email_cooldown_check("reset", user.id).await {
             Ok(()) => {}
             Err(AuthError::RateLimited(_)) => return Ok(()),
             Err(error) => return Err(error),
@@ -63,7 +63,8 @@ impl ForgotPassword {
             )],
             vec![mail],
         )
-        .await
+        .await?;
+        core.email_cooldown_start("reset", user.id).await
     }
 }
 
@@ -127,13 +128,15 @@ impl ResetPassword {
             .one_time_tokens
             .revoke_all(user_id, TokenPurpose::ResetPassword)
             .await?;
+        // The account's hard limit starts over; so does this address's ladder for the id.
         let limits = core.policy.limits;
-        LoginFailures::new(
+        let account = format!("user:{user_id}");
+        LoginAttempts::new(
             core.ports.limiter.as_ref(),
-            limits.failures_per_account_ip,
-            limits.failures_per_account,
-            format!("user:{user_id}"),
+            (limits.failures_per_account_ip, limits.failures_per_account),
+            &account,
             request.ip,
+            account.clone(),
         )
         .clear()
         .await?;

@@ -14,7 +14,7 @@ use super::{
 };
 
 /// What signing up takes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegisterInput {
     /// The e-mail address.
     pub email: String,
@@ -24,6 +24,17 @@ pub struct RegisterInput {
     pub password: String,
     /// Where the request came from.
     pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for RegisterInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterInput")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
 }
 
 /// Signs a new user up.
@@ -68,9 +79,6 @@ impl Register {
             .start_session(&user, vec!["pwd".to_owned()], &input.request)
             .await?;
         let mail = core.email_link(&user, TokenPurpose::VerifyEmail).await?;
-        // Register's own e-mail starts the send-verification cooldown; the first hit of a new
-        // account's key is always allowed.
-        core.email_cooldown("verify", user.id).await?;
         core.record(
             vec![user_event(
                 "user.registered",
@@ -86,6 +94,8 @@ impl Register {
             vec![mail],
         )
         .await?;
+        // Register's own e-mail starts the send-verification cooldown.
+        core.email_cooldown_start("verify", user.id).await?;
         tracing::info!(user = %user.id, "account registered");
         Ok(SignedIn { user, tokens })
     }

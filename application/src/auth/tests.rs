@@ -9,8 +9,8 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::executor::block_on;
 use twofa_domain::{
-    AccessClaims, AuditLog, AuditQuery, JobQueue, Limit, RateLimiter, SessionId, TokenError,
-    TokenSigner, UserRepository,
+    AccessClaims, AuditLog, AuditQuery, JobQueue, Limit, SessionId, TokenError, TokenSigner,
+    UserRepository,
 };
 use twofa_memory::{
     FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryJobQueue, MemoryOneTimeTokenRepository,
@@ -60,7 +60,6 @@ struct Harness {
     hasher: Arc<FakePasswordHasher>,
     queue: Arc<MemoryJobQueue>,
     audit: Arc<MemoryAuditLog>,
-    limiter: Arc<MemoryRateLimiter>,
     accounts: Accounts,
 }
 
@@ -124,7 +123,6 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
         hasher,
         queue,
         audit,
-        limiter,
         accounts: Accounts::new(&core),
     }
 }
@@ -297,14 +295,22 @@ fn a_wrong_password_and_an_unknown_user_get_the_same_answer_at_the_same_cost() {
 }
 
 #[test]
-fn a_disabled_account_answers_like_a_wrong_password_after_the_password() {
+fn a_disabled_account_answers_and_counts_like_a_wrong_password() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
     block_on(h.users.set_active(jane.user.id, false)).unwrap();
-    assert!(matches!(
-        h.login("jane", PASSWORD, "203.0.113.9"),
-        Err(AuthError::InvalidCredentials)
-    ));
+    for _ in 0..5 {
+        assert!(matches!(
+            h.login("jane", PASSWORD, "203.0.113.9"),
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    // The right password is no way to tell: the sixth attempt is throttled all the same.
+    assert!(is_rate_limited(&h.login("jane", PASSWORD, "203.0.113.9")).is_some());
+    assert!(
+        h.actions()
+            .contains(&("user.login.failed".to_owned(), false))
+    );
 }
 
 #[test]
@@ -352,20 +358,45 @@ fn each_further_run_of_failures_backs_off_four_times_longer() {
     h.register("jane@example.com", "jane");
     let fail = || h.login("jane", "wrong password", "203.0.113.9");
     for _ in 0..5 {
-        fail().unwrap_err();
+        assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
     }
-    assert!(is_rate_limited(&fail()).is_some());
+    // The sixth attempt is refused, and counts: hammering climbs the ladder.
+    assert_eq!(
+        is_rate_limited(&fail()).unwrap().retry_after,
+        Duration::from_mins(15)
+    );
     h.advance(TimeDelta::minutes(15));
-    // The first rung's window ended: five more guesses, then a wait of the second rung.
-    for _ in 0..5 {
+    // The first rung's window ended; the second (10 per hour) holds 6 of its 10 attempts.
+    for _ in 0..4 {
         assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
     }
     let throttled = is_rate_limited(&fail()).expect("the second run is throttled");
     assert_eq!(throttled.retry_after, Duration::from_mins(45));
-    // And the right password after the wait works and clears the counters.
+    // The right password after the wait works, and clears the counters.
     h.advance(TimeDelta::minutes(45));
     assert!(h.login("jane", PASSWORD, "203.0.113.9").is_ok());
-    assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
+    for _ in 0..5 {
+        assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
+    }
+}
+
+#[test]
+fn concurrent_guesses_cannot_slip_past_the_limit() {
+    let h = harness();
+    h.register("jane@example.com", "jane");
+    let guesses = (0..20).map(|_| {
+        h.accounts.login.execute(LoginInput {
+            login: "jane".to_owned(),
+            password: "wrong password".to_owned(),
+            request: from("203.0.113.9"),
+        })
+    });
+    let answers = block_on(futures::future::join_all(guesses));
+    let checked = answers
+        .iter()
+        .filter(|answer| matches!(answer, Err(AuthError::InvalidCredentials)))
+        .count();
+    assert_eq!(checked, 5);
 }
 
 #[test]
@@ -888,18 +919,67 @@ fn audit_details_keep_no_secret() {
 }
 
 #[test]
-fn an_unknown_login_counts_against_its_text_so_it_is_throttled_alike() {
+fn logout_with_a_token_rotated_past_the_grace_ends_the_session_as_reuse() {
     let h = harness();
-    h.login("Nobody", "s3cret-guess", "203.0.113.9")
-        .unwrap_err();
-    let limiter: &dyn RateLimiter = h.limiter.as_ref();
-    let decision =
-        block_on(limiter.check("login-failures:login:nobody", "100/1h".parse().unwrap())).unwrap();
-    assert_eq!(
-        decision,
-        twofa_domain::Decision::Allowed {
-            remaining: 99,
-            reset: Duration::from_hours(1)
-        }
+    let jane = h.register("jane@example.com", "jane");
+    let next = block_on(
+        h.accounts
+            .refresh
+            .execute(&jane.tokens.refresh_token, &from("203.0.113.1")),
+    )
+    .unwrap();
+    h.advance(TimeDelta::seconds(11));
+    assert!(matches!(
+        block_on(
+            h.accounts
+                .logout
+                .execute(&jane.tokens.refresh_token, &from("203.0.113.1"))
+        ),
+        Err(AuthError::Unauthorized)
+    ));
+    assert!(h.principal(&next.tokens).is_err());
+    assert!(
+        h.actions()
+            .contains(&("security.refresh_token_reuse".to_owned(), false))
     );
+}
+
+#[test]
+fn send_verification_after_the_cooldown_sends_and_starts_it_again() {
+    let h = harness();
+    let jane = h.register("jane@example.com", "jane");
+    h.mails();
+    h.advance(TimeDelta::minutes(1));
+    let me = h.principal(&jane.tokens).unwrap();
+    // The cooldown runs from the last e-mail actually sent: none is held back here.
+    block_on(
+        h.accounts
+            .send_verification
+            .execute(&me, &from("203.0.113.1")),
+    )
+    .unwrap();
+    assert_eq!(h.mails().len(), 1);
+    assert!(matches!(
+        block_on(
+            h.accounts
+                .send_verification
+                .execute(&me, &from("203.0.113.1"))
+        ),
+        Err(AuthError::RateLimited(_))
+    ));
+}
+
+#[test]
+fn secrets_are_redacted_from_debug_output() {
+    let h = harness();
+    let jane = h.register("jane@example.com", "jane");
+    let shown = format!("{jane:?}");
+    assert!(!shown.contains(&jane.tokens.refresh_token));
+    assert!(!shown.contains(&jane.tokens.access_token));
+    let input = LoginInput {
+        login: "jane".to_owned(),
+        password: PASSWORD.to_owned(),
+        request: RequestInfo::default(),
+    };
+    assert!(!format!("{input:?}").contains(PASSWORD));
 }

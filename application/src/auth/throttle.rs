@@ -3,9 +3,10 @@
 //! hard per-account limit (NIST SP 800-63B 5.2.2).
 //!
 //! The back-off is a ladder of windows: the base limit (`5/15m`) is the first rung; each rung
-//! above allows twice the failures over four times the window (`10/1h`, `20/4h`), so each
-//! further run of failures waits four times longer. Every rung's window ends on its own, so
-//! no attacker can lock an account out for good; a success (or a password reset) clears them.
+//! above allows twice the attempts over four times the window (`10/1h`, `20/4h`), so each
+//! further run of failures waits four times longer. Attempts made while refused count too,
+//! so hammering climbs the ladder. Every rung's window ends on its own, so no attacker can
+//! lock an account out for good; a success (or a password reset) clears them.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -46,30 +47,38 @@ pub(crate) async fn hit_per_client(
     }
 }
 
-/// The failure counters of one account (named by `account`: a user id, or for an unknown
-/// login its canonical text, so unknown and known logins are throttled alike) from one client.
-pub(crate) struct LoginFailures<'a> {
+/// The login attempt counters of one account from one client. Each attempt is counted before
+/// the password is checked (one atomic hit per counter), so concurrent guesses cannot slip
+/// past a limit between a check and a count; a success clears the counters, so what remains
+/// are consecutive failures.
+///
+/// The ladder is keyed on the login text as typed (canonical and hashed: unknown and known
+/// logins are throttled alike, and a 429 does not tell which e-mail address belongs to which
+/// username); the hard limit on the account when it exists.
+pub(crate) struct LoginAttempts<'a> {
     limiter: &'a dyn RateLimiter,
     per_account_ip: Limit,
     per_account: Limit,
+    ladder: String,
     account: String,
-    client: String,
 }
 
-impl<'a> LoginFailures<'a> {
+impl<'a> LoginAttempts<'a> {
+    /// The counters of attempts on `ladder_subject` from `ip` (the per-address ladder) and on
+    /// `account` (the hard limit).
     pub(crate) fn new(
         limiter: &'a dyn RateLimiter,
-        per_account_ip: Limit,
-        per_account: Limit,
-        account: String,
+        (per_account_ip, per_account): (Limit, Limit),
+        ladder_subject: &str,
         ip: Option<IpAddr>,
+        account: String,
     ) -> Self {
         Self {
             limiter,
             per_account_ip,
             per_account,
+            ladder: format!("{ladder_subject}:{}", client_key(ip)),
             account,
-            client: client_key(ip),
         }
     }
 
@@ -78,22 +87,22 @@ impl<'a> LoginFailures<'a> {
         (0..RUNGS)
             .map(|rung| {
                 let limit = rung_limit(self.per_account_ip, rung);
-                let key = format!("login-failures:{}:{}:r{rung}", self.account, self.client);
-                (key, limit)
+                (format!("login-attempts:{}:r{rung}", self.ladder), limit)
             })
             .chain(std::iter::once((
-                format!("login-failures:{}", self.account),
+                format!("login-attempts:{}", self.account),
                 self.per_account,
             )))
     }
 
-    /// Refuses while any counter is over its limit, with the longest wait among them.
-    pub(crate) async fn check(&self) -> Result<(), AuthError> {
+    /// Counts this attempt on every counter; refused, with the longest wait among them, when
+    /// any is over its limit.
+    pub(crate) async fn attempt(&self) -> Result<(), AuthError> {
         let mut refusal: Option<Throttled> = None;
         for (key, limit) in self.counters() {
-            if let Decision::Limited { retry_after } = self.limiter.check(&key, limit).await? {
-                let longer = refusal.is_none_or(|r| retry_after > r.retry_after);
-                if longer {
+            if let Decision::Limited { retry_after } = self.limiter.hit(&key, limit).await? {
+                let is_longer = refusal.is_none_or(|r| retry_after > r.retry_after);
+                if is_longer {
                     refusal = Some(Throttled {
                         limit: limit.max,
                         retry_after,
@@ -104,21 +113,23 @@ impl<'a> LoginFailures<'a> {
         refusal.map_or(Ok(()), |throttled| Err(AuthError::RateLimited(throttled)))
     }
 
-    /// Counts one failure on every counter.
-    pub(crate) async fn failed(&self) -> Result<(), AuthError> {
-        for (key, limit) in self.counters() {
-            self.limiter.hit(&key, limit).await?;
-        }
-        Ok(())
-    }
-
-    /// Forgets the failures (a success).
+    /// Forgets the attempts (a success, or a password reset).
     pub(crate) async fn clear(&self) -> Result<(), AuthError> {
         for (key, _) in self.counters() {
             self.limiter.clear(&key).await?;
         }
         Ok(())
     }
+}
+
+/// The ladder subject of a login text: its canonical form, hashed (a password typed into the
+/// login field must not sit in a shared store's keys).
+pub(crate) fn login_subject(login: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(twofa_domain::canonical_login(login).as_bytes());
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
+    format!("login:{text}")
 }
 
 /// Rung `n` of the ladder over `base`: `base.max * 2^n` failures per `base.window * 4^n`.
@@ -158,6 +169,16 @@ mod tests {
         assert_eq!(a, "2001:db8:0:1::/64");
         assert_eq!(a, b);
         assert_ne!(a, other);
+    }
+
+    #[test]
+    fn a_login_subject_is_canonical_and_keeps_no_text() {
+        assert_eq!(
+            login_subject(" Jane@Example.com"),
+            login_subject("jane@example.com")
+        );
+        assert_ne!(login_subject("jane"), login_subject("john"));
+        assert!(!login_subject("hunter2-password").contains("hunter2"));
     }
 
     #[test]

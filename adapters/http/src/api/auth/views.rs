@@ -8,23 +8,23 @@ use twofa_application::auth::{SignedIn, TwoFactorChallenge};
 use twofa_domain::{Role, Session, User};
 
 /// `POST /api/auth/register`.
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
-    /// The e-mail address (verified by a link mailed at once).
-    #[oai(validator(max_length = 320))]
+    /// The e-mail address (verified by a link mailed at once); at most 254 characters.
+    #[oai(validator(max_length = 254))]
     pub email: String,
     /// 3–32 characters: ASCII letters, digits, `_`, `.`, `-`, starting with a letter or digit.
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 32))]
     pub username: String,
     /// 8–128 characters, not a common password.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 128))]
     pub password: String,
 }
 
 /// `POST /api/auth/login`.
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
@@ -44,7 +44,7 @@ pub struct LoginRequest {
 
 /// `POST /api/auth/refresh` and `POST /api/auth/logout`: the refresh token, or none to use
 /// the `refreshToken` cookie (then `X-CSRF-Token` must match the `csrfToken` cookie).
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshTokenRequest {
@@ -55,7 +55,7 @@ pub struct RefreshTokenRequest {
 }
 
 /// `POST /api/auth/password/change`.
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
@@ -63,7 +63,7 @@ pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 1024))]
     pub current_password: String,
     /// The new password: 8–128 characters, not a common password.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 128))]
     pub new_password: String,
 }
 
@@ -73,12 +73,12 @@ pub struct ChangePasswordRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ForgotPasswordRequest {
     /// The account's e-mail address.
-    #[oai(validator(max_length = 320))]
+    #[oai(validator(max_length = 254))]
     pub email: String,
 }
 
 /// `POST /api/auth/password/reset`.
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct ResetPasswordRequest {
@@ -86,12 +86,12 @@ pub struct ResetPasswordRequest {
     #[oai(validator(max_length = 256))]
     pub token: String,
     /// The new password: 8–128 characters, not a common password.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 128))]
     pub new_password: String,
 }
 
 /// `POST /api/email/verify`.
-#[derive(Debug, Clone, Object, Deserialize)]
+#[derive(Clone, Object, Deserialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyEmailRequest {
@@ -161,7 +161,7 @@ pub enum TokenType {
 }
 
 /// A signed-in session's tokens (and its account).
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AuthTokens {
     /// The account.
@@ -189,7 +189,7 @@ impl From<&SignedIn> for AuthTokens {
 }
 
 /// A login that needs a second factor: no token is issued before it is verified.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct TwoFactorRequired {
     /// Always `true`.
@@ -214,7 +214,7 @@ impl From<&TwoFactorChallenge> for TwoFactorRequired {
 }
 
 /// What a correct password answers: tokens, or a second-factor challenge.
-#[derive(Debug, Clone, Union)]
+#[derive(Clone, Union)]
 #[oai(one_of)]
 pub enum LoginResult {
     /// Signed in.

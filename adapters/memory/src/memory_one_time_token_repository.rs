@@ -91,6 +91,18 @@ impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
             }))
     }
 
+    async fn is_live(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+    ) -> Result<bool, PortError> {
+        let now = self.now();
+        Ok(self
+            .tokens()
+            .get(hash)
+            .is_some_and(|token| token.purpose == purpose && token.is_live(now)))
+    }
+
     async fn revoke_all(&self, user_id: UserId, purpose: TokenPurpose) -> Result<u64, PortError> {
         let now = self.now();
         let mut revoked = 0;

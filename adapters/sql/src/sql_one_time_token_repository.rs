@@ -120,6 +120,29 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
         Ok(Some(UserId::from_uuid(user_id)))
     }
 
+    async fn is_live(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+    ) -> Result<bool, PortError> {
+        const DOING: &str = "looking up a one-time token";
+        let now = self.now();
+        let select = Query::select()
+            .column(OneTimeTokens::UserId)
+            .from(OneTimeTokens::Table)
+            .cond_where(
+                live(now)
+                    .add(Expr::col(OneTimeTokens::TokenHash).eq(hash.to_hex()))
+                    .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str())),
+            )
+            .to_owned();
+        self.connection
+            .query_one(&select)
+            .await
+            .map(|row| row.is_some())
+            .map_err(|error| port_error(DOING, error))
+    }
+
     async fn revoke_all(&self, user_id: UserId, purpose: TokenPurpose) -> Result<u64, PortError> {
         let now = self.now();
         let update = Query::update()

@@ -105,12 +105,23 @@ impl ResetPassword {
         if !is_opaque_token(token) {
             return Err(AuthError::InvalidToken);
         }
-        // Hash before using the link up: a full hashing pool must not cost the user the link.
+        let token_hash = one_time_hash(token);
+        // An unknown token is refused before any Argon2 work (no hashing for free), and the
+        // new password is hashed before the link is used up (a full hashing pool must not
+        // cost the user the link).
+        if !core
+            .ports
+            .one_time_tokens
+            .is_live(TokenPurpose::ResetPassword, &token_hash)
+            .await?
+        {
+            return Err(AuthError::InvalidToken);
+        }
         let hash = core.ports.hasher.hash(&new_password).await?;
         let Some(user_id) = core
             .ports
             .one_time_tokens
-            .consume(TokenPurpose::ResetPassword, &one_time_hash(token))
+            .consume(TokenPurpose::ResetPassword, &token_hash)
             .await?
         else {
             return Err(AuthError::InvalidToken);

@@ -983,3 +983,18 @@ fn secrets_are_redacted_from_debug_output() {
     };
     assert!(!format!("{input:?}").contains(PASSWORD));
 }
+
+#[test]
+fn an_unknown_reset_token_is_refused_before_any_hashing() {
+    let h = harness();
+    // Were the new password hashed, this overloaded pool would answer first.
+    h.hasher.overload_next();
+    assert!(matches!(
+        block_on(h.accounts.reset_password.execute(
+            &"A".repeat(43),
+            "a brand new passphrase".to_owned(),
+            &from("203.0.113.1")
+        )),
+        Err(AuthError::InvalidToken)
+    ));
+}

@@ -121,6 +121,14 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
         hash: &OneTimeTokenHash,
     ) -> Result<Option<UserId>, PortError>;
 
+    /// Whether a live token with `hash` and `purpose` exists, changing nothing: lets a flow
+    /// refuse an unknown token before paying for expensive work, then `consume` it.
+    async fn is_live(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+    ) -> Result<bool, PortError>;
+
     /// Marks every live token of `user_id` with `purpose` used (after a password reset, every
     /// other reset link dies); answers how many there were. Other users' tokens and other
     /// purposes are untouched.

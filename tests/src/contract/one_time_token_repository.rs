@@ -91,6 +91,31 @@ pub async fn consumes_a_token_once(backend: &dyn OneTimeTokenRepositoryBackend) 
     assert_eq!(tokens.consume(ResetPassword, &hash(2)).await.unwrap(), None);
 }
 
+/// `is_live` tells a live token of the purpose apart from an unknown, wrong-purpose, used or
+/// expired one, and changes nothing.
+pub async fn tells_a_live_token_without_using_it(backend: &dyn OneTimeTokenRepositoryBackend) {
+    let (tokens, clock) = one(backend).await;
+    tokens
+        .issue(token(1, ResetPassword, 1, in_an_hour()))
+        .await
+        .unwrap();
+    tokens
+        .issue(token(2, ResetPassword, 1, in_an_hour()))
+        .await
+        .unwrap();
+    assert!(tokens.is_live(ResetPassword, &hash(1)).await.unwrap());
+    assert!(tokens.is_live(ResetPassword, &hash(1)).await.unwrap());
+    assert!(!tokens.is_live(VerifyEmail, &hash(1)).await.unwrap());
+    assert!(!tokens.is_live(ResetPassword, &hash(9)).await.unwrap());
+    assert_eq!(
+        tokens.consume(ResetPassword, &hash(1)).await.unwrap(),
+        Some(user(1))
+    );
+    assert!(!tokens.is_live(ResetPassword, &hash(1)).await.unwrap());
+    clock.advance(TimeDelta::hours(1));
+    assert!(!tokens.is_live(ResetPassword, &hash(2)).await.unwrap());
+}
+
 /// A token issued through one handle is consumed through the other, once.
 pub async fn handles_share_one_store(backend: &dyn OneTimeTokenRepositoryBackend) {
     let (a, b) = backend.open(super::clock()).await;
@@ -356,6 +381,7 @@ macro_rules! one_time_token_repository_contract {
     ($backend:expr) => {
         $crate::one_time_token_repository_contract!(@cases $backend;
             consumes_a_token_once,
+            tells_a_live_token_without_using_it,
             handles_share_one_store,
             refuses_an_unknown_token,
             refuses_a_wrong_purpose_and_keeps_the_token,

@@ -20,7 +20,8 @@ mod throttle;
 use std::sync::Arc;
 
 pub use self::core::{
-    AuthCore, AuthLimits, AuthPolicy, AuthPorts, Principal, RequestInfo, SignedIn, TokenPair,
+    AuthCore, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks, Principal,
+    RequestInfo, SignedIn, TokenPair,
 };
 pub use account::{ChangePassword, ChangePasswordInput, GetMe};
 pub use authenticate::Authenticate;
@@ -28,7 +29,9 @@ pub use email_verification::{SendVerificationEmail, VerifyEmail};
 pub use error::{AuthError, InvalidField, Throttled};
 pub use login::{Login, LoginInput, LoginOutcome, TwoFactorChallenge};
 pub use logout::Logout;
-pub use password_reset::{ForgotPassword, ResetPassword};
+pub use password_reset::{
+    ForgotPassword, MAIL_PASSWORD_RESET, MailPasswordReset, MailPasswordResetPayload, ResetPassword,
+};
 pub use refresh_session::RefreshSession;
 pub use register::{Register, RegisterInput};
 pub use sessions::{ListSessions, RevokeAllSessions, RevokeSession, SessionPage};

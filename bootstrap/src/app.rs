@@ -12,7 +12,10 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
-    auth::{Accounts, AuthCore, AuthLimits, AuthPolicy, AuthPorts},
+    auth::{
+        Accounts, AuthCore, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks,
+        MailPasswordReset,
+    },
     jobs::{PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
 };
 use twofa_crypto::{
@@ -262,6 +265,21 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         notifiers.email,
     )))
     .with_handler(Arc::new(SendSms::new(notifiers.sms)))
+    .with_handler(Arc::new(MailPasswordReset::new(
+        backends.users.clone(),
+        EmailLinks::new(
+            backends.one_time_tokens.clone(),
+            backends.clock.clone(),
+            backends.ids.clone(),
+            EmailLinkPolicy {
+                public_url: settings.server.public_url.clone(),
+                verification_ttl: settings.auth.verification_ttl,
+                reset_ttl: settings.auth.reset_ttl,
+                email_max_attempts: jobs.max_attempts,
+            },
+        ),
+        backends.unit_of_work.clone(),
+    )))
     .with_handler(Arc::new(
         PurgeExpired::new(
             backends.queue.clone(),

@@ -148,13 +148,28 @@ pub struct SignedIn {
 pub struct AuthCore {
     pub(crate) ports: AuthPorts,
     pub(crate) policy: AuthPolicy,
+    links: EmailLinks,
 }
 
 impl AuthCore {
     /// The shared core over `ports`, following `policy`.
-    pub fn new(ports: AuthPorts, mut policy: AuthPolicy) -> Self {
-        policy.public_url = policy.public_url.trim_end_matches('/').to_owned();
-        Self { ports, policy }
+    pub fn new(ports: AuthPorts, policy: AuthPolicy) -> Self {
+        let links = EmailLinks::new(
+            ports.one_time_tokens.clone(),
+            ports.clock.clone(),
+            ports.ids.clone(),
+            EmailLinkPolicy {
+                public_url: policy.public_url.clone(),
+                verification_ttl: policy.verification_ttl,
+                reset_ttl: policy.reset_ttl,
+                email_max_attempts: policy.email_max_attempts,
+            },
+        );
+        Self {
+            ports,
+            policy,
+            links,
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -171,9 +186,7 @@ impl AuthCore {
 
     /// A new opaque 256-bit token, as unpadded base64url.
     pub(crate) fn opaque_token(&self) -> String {
-        let mut bytes = [0_u8; OPAQUE_TOKEN_BYTES];
-        self.ports.ids.fill_bytes(&mut bytes);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        opaque_token(self.ports.ids.as_ref())
     }
 
     /// Starts a session for `user` and issues its first token pair.
@@ -268,50 +281,25 @@ impl AuthCore {
         user: &User,
         purpose: TokenPurpose,
     ) -> Result<NewJob, AuthError> {
-        let (ttl, path, template) = match purpose {
-            TokenPurpose::VerifyEmail => {
-                (self.policy.verification_ttl, "verify-email", "verify_email")
-            }
-            TokenPurpose::ResetPassword => {
-                (self.policy.reset_ttl, "reset-password", "password_reset")
-            }
-        };
-        let token = self.opaque_token();
-        self.ports
-            .one_time_tokens
-            .issue(NewOneTimeToken {
-                hash: one_time_hash(&token),
-                purpose,
-                user_id: user.id,
-                expires_at: self.after(ttl),
-            })
-            .await?;
-        let link = format!("{}/{path}?token={token}", self.policy.public_url);
-        let mut params = serde_json::Map::new();
-        params.insert("link".to_owned(), link.into());
-        Ok(SendEmailPayload {
-            to: user.email.clone(),
-            template: template.to_owned(),
-            params,
-        }
-        .into_job(self.policy.email_max_attempts))
+        self.links.issue(user, purpose).await
     }
 
-    fn cooldown(&self, kind: &str, user: UserId) -> (String, Limit) {
+    fn cooldown(&self, kind: &str, subject: &str) -> (String, Limit) {
         let limit = Limit {
             max: 1,
             window: self.policy.email_cooldown,
         };
-        (format!("cooldown:{kind}:{user}"), limit)
+        (format!("cooldown:{kind}:{subject}"), limit)
     }
 
-    /// Refused while the cooldown of e-mails of `kind` to `user` runs.
+    /// Refused while the cooldown of e-mails of `kind` to `subject` (an account, an address)
+    /// runs.
     pub(crate) async fn email_cooldown_check(
         &self,
         kind: &str,
-        user: UserId,
+        subject: &str,
     ) -> Result<(), AuthError> {
-        let (key, limit) = self.cooldown(kind, user);
+        let (key, limit) = self.cooldown(kind, subject);
         match self.ports.limiter.check(&key, limit).await? {
             twofa_domain::Decision::Allowed { .. } => Ok(()),
             twofa_domain::Decision::Limited { retry_after } => {
@@ -323,13 +311,13 @@ impl AuthCore {
         }
     }
 
-    /// Starts the cooldown of e-mails of `kind` to `user` (once the e-mail is on its way).
+    /// Starts the cooldown of e-mails of `kind` to `subject` (once the e-mail is on its way).
     pub(crate) async fn email_cooldown_start(
         &self,
         kind: &str,
-        user: UserId,
+        subject: &str,
     ) -> Result<(), AuthError> {
-        let (key, limit) = self.cooldown(kind, user);
+        let (key, limit) = self.cooldown(kind, subject);
         self.ports.limiter.hit(&key, limit).await?;
         Ok(())
     }
@@ -373,6 +361,92 @@ pub(crate) fn user_event(
         user_agent: request.user_agent.clone(),
         details: AuditDetails::new(details),
         ..NewAuditEvent::new(action, actor, success)
+    }
+}
+
+/// A new opaque 256-bit token, as unpadded base64url.
+pub(crate) fn opaque_token(ids: &dyn SecretGenerator) -> String {
+    let mut bytes = [0_u8; OPAQUE_TOKEN_BYTES];
+    ids.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the e-mail links follow.
+#[derive(Debug, Clone)]
+pub struct EmailLinkPolicy {
+    /// The base of the links (`server.public_url`); a trailing `/` is dropped.
+    pub public_url: String,
+    /// E-mail verification link lifetime.
+    pub verification_ttl: Duration,
+    /// Password reset link lifetime.
+    pub reset_ttl: Duration,
+    /// Runs an e-mail job gets.
+    pub email_max_attempts: u32,
+}
+
+/// Issues the one-time tokens of e-mail links and the jobs that mail them.
+pub struct EmailLinks {
+    tokens: Arc<dyn OneTimeTokenRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn SecretGenerator>,
+    policy: EmailLinkPolicy,
+}
+
+impl EmailLinks {
+    /// Over `tokens`, following `policy`.
+    pub fn new(
+        tokens: Arc<dyn OneTimeTokenRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn SecretGenerator>,
+        mut policy: EmailLinkPolicy,
+    ) -> Self {
+        policy.public_url = policy.public_url.trim_end_matches('/').to_owned();
+        Self {
+            tokens,
+            clock,
+            ids,
+            policy,
+        }
+    }
+
+    /// Issues a one-time token of `purpose` for `user`; the job that mails its link.
+    pub(crate) async fn issue(
+        &self,
+        user: &User,
+        purpose: TokenPurpose,
+    ) -> Result<NewJob, AuthError> {
+        let (ttl, path, template) = match purpose {
+            TokenPurpose::VerifyEmail => {
+                (self.policy.verification_ttl, "verify-email", "verify_email")
+            }
+            TokenPurpose::ResetPassword => {
+                (self.policy.reset_ttl, "reset-password", "password_reset")
+            }
+        };
+        let token = opaque_token(self.ids.as_ref());
+        let delta = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX);
+        let expires_at = self
+            .clock
+            .now()
+            .checked_add_signed(delta)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.tokens
+            .issue(NewOneTimeToken {
+                hash: one_time_hash(&token),
+                purpose,
+                user_id: user.id,
+                expires_at,
+            })
+            .await?;
+        let link = format!("{}/{path}?token={token}", self.policy.public_url);
+        let mut params = serde_json::Map::new();
+        params.insert("link".to_owned(), link.into());
+        Ok(SendEmailPayload {
+            to: user.email.clone(),
+            template: template.to_owned(),
+            params,
+        }
+        .into_job(self.policy.email_max_attempts))
     }
 }
 

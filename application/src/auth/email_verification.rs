@@ -44,7 +44,8 @@ impl SendVerificationEmail {
         if user.email_verified {
             return Ok(());
         }
-        core.email_cooldown_check("verify", user.id).await?;
+        core.email_cooldown_check("verify", &user.id.to_string())
+            .await?;
         let mail = core.email_link(&user, TokenPurpose::VerifyEmail).await?;
         core.record(
             vec![user_event(
@@ -57,7 +58,8 @@ impl SendVerificationEmail {
             vec![mail],
         )
         .await?;
-        core.email_cooldown_start("verify", user.id).await
+        core.email_cooldown_start("verify", &user.id.to_string())
+            .await
     }
 }
 

@@ -1,18 +1,40 @@
-//! `ForgotPassword` mails a reset link (answering alike whether the account exists or not);
+//! `ForgotPassword` queues the mail of a reset link (answering alike, with the same work,
+//! whether the account exists or not; the `MailPasswordReset` job looks the account up);
 //! `ResetPassword` uses it: the new password's hash is stored and every session ends.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use twofa_domain::{EmailAddress, Password, TokenPurpose};
+use twofa_domain::{EmailAddress, NewJob, Password, TokenPurpose, UnitOfWork, UserRepository};
 
 use super::{
     AuthCore, AuthError, RequestInfo,
-    core::{is_opaque_token, one_time_hash, user_event},
-    throttle::{LoginAttempts, hit_per_client},
+    core::{EmailLinks, is_opaque_token, one_time_hash, user_event},
+    throttle::{LoginAttempts, hit_per_client, login_subject},
 };
+use crate::worker::{JobFailure, JobHandler};
 
-/// Mails a password reset link.
+/// The job kind that mails a password reset link, if an account has the address.
+pub const MAIL_PASSWORD_RESET: &str = "auth.password_reset.mail";
+
+/// What a `auth.password_reset.mail` job carries: the address asked for, and where the request
+/// came from (for the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailPasswordResetPayload {
+    /// The address asked for (an account may or may not have it).
+    pub email: EmailAddress,
+    /// The client address of the request.
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// The client's user agent.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// Asks for a password reset link.
 pub struct ForgotPassword {
     core: Arc<AuthCore>,
 }
@@ -23,9 +45,10 @@ impl ForgotPassword {
         Self { core }
     }
 
-    /// Mails a reset link to `email` if an active account has it; succeeds alike when none
-    /// does. At most one link per account per cooldown is mailed (more requests are answered
-    /// alike and mail nothing), so the address cannot be flooded.
+    /// Queues the lookup and the mail of a reset link for `email`: the same work whether an
+    /// account has the address or not, so neither the answer nor its timing tells. At most
+    /// one request per address per cooldown is queued (more are answered alike and dropped),
+    /// so an inbox cannot be flooded.
     ///
     /// # Errors
     /// `RateLimited` past `rate_limits.forgot_per_ip`; `Invalid` for a malformed address;
@@ -41,30 +64,102 @@ impl ForgotPassword {
         .await?;
         let email = EmailAddress::parse(email)
             .map_err(|error| AuthError::invalid("email", error.to_string()))?;
-        let Some(user) = core.ports.users.find_by_login(email.as_str()).await? else {
+        let subject = login_subject(email.as_str());
+        match core.email_cooldown_check("reset", &subject).await {
+            Ok(()) => {}
+            Err(AuthError::RateLimited(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        let job = MailPasswordResetPayload {
+            email,
+            ip: request.ip,
+            user_agent: request.user_agent.clone(),
+        };
+        let job = NewJob::new(
+            MAIL_PASSWORD_RESET,
+            serde_json::to_value(job).map_err(|error| AuthError::Unexpected(error.into()))?,
+            core.policy.email_max_attempts,
+        );
+        core.record(vec![], vec![job]).await?;
+        core.email_cooldown_start("reset", &subject).await
+    }
+}
+
+/// Runs `auth.password_reset.mail`: when an active account has the address, issues a reset
+/// token and queues its e-mail, recording `user.password.reset_requested`; otherwise does
+/// nothing.
+pub struct MailPasswordReset {
+    users: Arc<dyn UserRepository>,
+    links: EmailLinks,
+    unit_of_work: Arc<dyn UnitOfWork>,
+}
+
+impl MailPasswordReset {
+    /// Looks accounts up in `users`, issues links with `links`, records through
+    /// `unit_of_work`.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        links: EmailLinks,
+        unit_of_work: Arc<dyn UnitOfWork>,
+    ) -> Self {
+        Self {
+            users,
+            links,
+            unit_of_work,
+        }
+    }
+
+    async fn run(&self, payload: MailPasswordResetPayload) -> Result<(), AuthError> {
+        let Some(user) = self.users.find_by_login(payload.email.as_str()).await? else {
             return Ok(());
         };
         if !user.is_active {
             return Ok(());
         }
-        match core.email_cooldown_check("reset", user.id).await {
-            Ok(()) => {}
-            Err(AuthError::RateLimited(_)) => return Ok(()),
-            Err(error) => return Err(error),
-        }
-        let mail = core.email_link(&user, TokenPurpose::ResetPassword).await?;
-        core.record(
-            vec![user_event(
+        let mail = self.links.issue(&user, TokenPurpose::ResetPassword).await?;
+        let request = RequestInfo {
+            ip: payload.ip,
+            user_agent: payload.user_agent,
+        };
+        let mut transaction = self.unit_of_work.begin().await?;
+        transaction.enqueue(mail).await?;
+        transaction
+            .audit(user_event(
                 "user.password.reset_requested",
                 Some(user.id),
                 true,
-                request,
+                &request,
                 json!({ "email": user.email.masked() }),
-            )],
-            vec![mail],
-        )
-        .await?;
-        core.email_cooldown_start("reset", user.id).await
+            ))
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for MailPasswordReset {
+    fn kind(&self) -> &'static str {
+        MAIL_PASSWORD_RESET
+    }
+
+    async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
+        let payload: MailPasswordResetPayload =
+            serde_json::from_value(payload.clone()).map_err(|error| {
+                JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
+            })?;
+        self.run(payload).await.map_err(|error| match error {
+            AuthError::Unavailable(error) => JobFailure::Retryable(error.into()),
+            AuthError::Unexpected(error) => JobFailure::Retryable(error),
+            error @ (AuthError::InvalidCredentials
+            | AuthError::Unauthorized
+            | AuthError::Invalid(_)
+            | AuthError::Conflict(_)
+            | AuthError::InvalidToken
+            | AuthError::NotFound
+            | AuthError::RateLimited(_)
+            | AuthError::Overloaded { .. }) => JobFailure::Permanent(error.into()),
+        })
     }
 }
 

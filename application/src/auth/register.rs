@@ -95,7 +95,8 @@ impl Register {
         )
         .await?;
         // Register's own e-mail starts the send-verification cooldown.
-        core.email_cooldown_start("verify", user.id).await?;
+        core.email_cooldown_start("verify", &user.id.to_string())
+            .await?;
         tracing::info!(user = %user.id, "account registered");
         Ok(SignedIn { user, tokens })
     }

@@ -19,7 +19,10 @@ use twofa_memory::{
 };
 
 use super::*;
-use crate::jobs::{SEND_EMAIL, SendEmailPayload};
+use crate::{
+    jobs::{SEND_EMAIL, SendEmailPayload},
+    worker::JobHandler as _,
+};
 
 /// Signs claims as readable text: the use cases only need sign and verify to agree.
 #[derive(Default)]
@@ -56,6 +59,7 @@ impl TokenSigner for FakeSigner {
 
 struct Harness {
     clock: Arc<ManualClock>,
+    reset_mailer: MailPasswordReset,
     users: Arc<MemoryUserRepository>,
     hasher: Arc<FakePasswordHasher>,
     queue: Arc<MemoryJobQueue>,
@@ -92,16 +96,33 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
     let queue = Arc::new(MemoryJobQueue::new(clock.clone(), ids.clone()));
     let audit = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
     let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    let one_time_tokens = Arc::new(MemoryOneTimeTokenRepository::new(clock.clone()));
+    let unit_of_work = Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone()));
+    let reset_mailer = MailPasswordReset::new(
+        users.clone(),
+        EmailLinks::new(
+            one_time_tokens.clone(),
+            clock.clone(),
+            ids.clone(),
+            EmailLinkPolicy {
+                public_url: "https://auth.example.com/".to_owned(),
+                verification_ttl: Duration::from_hours(24),
+                reset_ttl: Duration::from_hours(1),
+                email_max_attempts: 8,
+            },
+        ),
+        unit_of_work.clone(),
+    );
     let core = Arc::new(AuthCore::new(
         AuthPorts {
             users: users.clone(),
             sessions: Arc::new(MemorySessionRepository::new(clock.clone())),
             session_cache: Arc::new(MemorySessionCache::new(clock.clone())),
-            one_time_tokens: Arc::new(MemoryOneTimeTokenRepository::new(clock.clone())),
+            one_time_tokens,
             hasher: hasher.clone(),
             signer: Arc::new(FakeSigner::default()),
             limiter: limiter.clone(),
-            unit_of_work: Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone())),
+            unit_of_work,
             clock: clock.clone(),
             ids,
         },
@@ -119,6 +140,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
     ));
     Harness {
         clock,
+        reset_mailer,
         users,
         hasher,
         queue,
@@ -177,12 +199,16 @@ impl Harness {
             .collect()
     }
 
-    /// The e-mails waiting in the queue, oldest first.
+    /// The e-mails waiting in the queue, oldest first, once the reset requests queued before
+    /// them have run (as the worker runs them).
     fn mails(&self) -> Vec<SendEmailPayload> {
         let mut mails = Vec::new();
         while let Some(job) = block_on(self.queue.claim(Duration::from_secs(30))).unwrap() {
-            assert_eq!(job.kind, SEND_EMAIL);
-            mails.push(serde_json::from_value(job.payload.clone()).unwrap());
+            match job.kind.as_str() {
+                SEND_EMAIL => mails.push(serde_json::from_value(job.payload.clone()).unwrap()),
+                MAIL_PASSWORD_RESET => block_on(self.reset_mailer.handle(&job.payload)).unwrap(),
+                other => panic!("unexpected job {other}"),
+            }
             block_on(self.queue.complete(&job)).unwrap();
         }
         mails
@@ -997,4 +1023,34 @@ fn an_unknown_reset_token_is_refused_before_any_hashing() {
         )),
         Err(AuthError::InvalidToken)
     ));
+}
+
+#[test]
+fn forgot_password_does_the_same_work_for_any_address() {
+    let h = harness();
+    h.register("jane@example.com", "jane");
+    h.mails();
+    let pending = || block_on(h.queue.counts()).unwrap().pending;
+    block_on(
+        h.accounts
+            .forgot_password
+            .execute("nobody@example.com", &from("203.0.113.1")),
+    )
+    .unwrap();
+    assert_eq!(pending(), 1);
+    block_on(
+        h.accounts
+            .forgot_password
+            .execute("jane@example.com", &from("203.0.113.1")),
+    )
+    .unwrap();
+    assert_eq!(pending(), 2);
+    // Only the worker tells them apart: one e-mail, to the account's address.
+    let mails = h.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to.as_str(), "jane@example.com");
+    assert!(
+        h.actions()
+            .contains(&("user.password.reset_requested".to_owned(), true))
+    );
 }

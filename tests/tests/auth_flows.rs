@@ -92,6 +92,16 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
         .unwrap();
     assert_eq!(body_wins.status(), 204);
     assert!(set_cookie(&body_wins, "refreshToken").is_empty());
+    // A refresh cookie that no longer works is refused and cleared.
+    let dead = app
+        .request(Method::POST, "/api/auth/refresh")
+        .header(header::COOKIE, format!("refreshToken={next}; csrfToken=x"))
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(&dead, "refreshToken").is_empty());
+    problem(dead, 401, "unauthorized").await;
     problem(
         app.request(Method::POST, "/api/auth/refresh")
             .send()

@@ -186,6 +186,11 @@ pub struct Problem {
     #[oai(skip)]
     #[serde(skip)]
     pub rate_limit: Option<u32>,
+    /// `Set-Cookie` values sent with the problem (clearing a refresh cookie that no longer
+    /// works). Headers, not part of the body.
+    #[oai(skip)]
+    #[serde(skip)]
+    pub set_cookies: Vec<String>,
 }
 
 impl Problem {
@@ -201,6 +206,7 @@ impl Problem {
             errors: None,
             retry_after: code.retry_after(),
             rate_limit: None,
+            set_cookies: Vec::new(),
         }
     }
 
@@ -256,6 +262,11 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        for cookie in &self.set_cookies {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
         }
         if let Some(limit) = self.rate_limit {
             let headers = response.headers_mut();

@@ -149,6 +149,20 @@ fn fail<const A: u16>(error: AuthError) -> ApiError<A> {
     ApiError::new(auth_problem(error))
 }
 
+/// The problem of `error`; a refresh cookie that is refused (401) is cleared with it, so a
+/// browser stops presenting it.
+fn fail_clearing_cookie<const A: u16>(
+    state: &AuthState,
+    error: AuthError,
+    is_cookie: bool,
+) -> ApiError<A> {
+    let mut problem = auth_problem(error);
+    if is_cookie && problem.status == 401 {
+        problem.set_cookies = state.cookies.clear().to_vec();
+    }
+    ApiError::new(problem)
+}
+
 /// The principal of a bearer token whose session is live.
 async fn principal<const A: u16>(
     state: &AuthState,
@@ -171,13 +185,15 @@ fn with_session_cookies<T>(state: &AuthState, signed_in: &SignedIn, body: T) -> 
         .header("Set-Cookie", csrf)
 }
 
-/// The refresh token of a refresh or logout request, or its problem.
+/// The refresh token of a refresh or logout request (and whether it came from the cookie), or
+/// its problem.
 fn refresh_token<'a, const A: u16>(
     request: &'a Request,
     body: Option<&'a RefreshTokenRequest>,
-) -> Result<&'a str, ApiError<A>> {
+) -> Result<(&'a str, bool), ApiError<A>> {
     match presented_refresh_token(request, body.and_then(|body| body.refresh_token.as_deref())) {
-        PresentedRefreshToken::Body(token) | PresentedRefreshToken::Cookie(token) => Ok(token),
+        PresentedRefreshToken::Body(token) => Ok((token, false)),
+        PresentedRefreshToken::Cookie(token) => Ok((token, true)),
         PresentedRefreshToken::CsrfFailed => Err(ApiError::new(Problem::new(
             ProblemCode::CsrfFailed,
             "a request authenticated by the refresh cookie needs X-CSRF-Token equal to the csrfToken cookie",
@@ -276,13 +292,13 @@ impl AuthApi {
         body: OptionalJsonBody<RefreshTokenRequest>,
     ) -> Result<Response<TokensResponse>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>>
     {
-        let token = refresh_token(request, body.0.as_ref())?;
+        let (token, is_cookie) = refresh_token(request, body.0.as_ref())?;
         let signed_in = state
             .accounts
             .refresh
             .execute(token, &request_info(request))
             .await
-            .map_err(fail)?;
+            .map_err(|error| fail_clearing_cookie(&state, error, is_cookie))?;
         let tokens = AuthTokens::from(&signed_in);
         Ok(with_session_cookies(
             &state,
@@ -300,13 +316,13 @@ impl AuthApi {
         request: &Request,
         body: OptionalJsonBody<RefreshTokenRequest>,
     ) -> Result<Response<NoContent>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>> {
-        let token = refresh_token(request, body.0.as_ref())?;
+        let (token, is_cookie) = refresh_token(request, body.0.as_ref())?;
         state
             .accounts
             .logout
             .execute(token, &request_info(request))
             .await
-            .map_err(fail)?;
+            .map_err(|error| fail_clearing_cookie(&state, error, is_cookie))?;
         let [refresh, csrf] = state.cookies.clear();
         Ok(Response::new(NoContent::Done)
             .header("Set-Cookie", refresh)

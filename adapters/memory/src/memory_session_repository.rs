@@ -165,14 +165,18 @@ impl SessionRepository for MemorySessionRepository {
             }))
     }
 
-    async fn revoke_all(&self, user: UserId, except: Option<SessionId>) -> Result<u64, PortError> {
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+    ) -> Result<Vec<SessionId>, PortError> {
         let now = self.now();
         let mut state = self.state();
-        let mut revoked = 0;
+        let mut revoked = Vec::new();
         for session in state.sessions.values_mut() {
             if session.user_id == user && Some(session.id) != except && session.is_active(now) {
                 session.revoked_at = Some(now);
-                revoked += 1;
+                revoked.push(session.id);
             }
         }
         Ok(revoked)

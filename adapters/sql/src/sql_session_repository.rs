@@ -355,13 +355,38 @@ impl SessionRepository for SqlSessionRepository {
         Ok(revoked > 0)
     }
 
-    async fn revoke_all(&self, user: UserId, except: Option<SessionId>) -> Result<u64, PortError> {
-        let mut filter = Cond::all().add(Expr::col(Sessions::UserId).eq(user.as_uuid()));
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+    ) -> Result<Vec<SessionId>, PortError> {
+        const DOING: &str = "revoking a user's sessions";
+        let now = self.now();
+        let mut filter = Cond::all()
+            .add(Expr::col(Sessions::UserId).eq(user.as_uuid()))
+            .add(Expr::col(Sessions::RevokedAt).is_null())
+            .add(Expr::col(Sessions::ExpiresAt).gt(now));
         if let Some(except) = except {
             filter = filter.add(Expr::col(Sessions::Id).ne(except.as_uuid()));
         }
-        self.revoke_where("revoking a user's sessions", filter, true)
+        let update = Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::RevokedAt, now)
+            .cond_where(filter)
+            .returning_col(Sessions::Id)
+            .to_owned();
+        let rows = self
+            .connection
+            .query_all(&update)
             .await
+            .map_err(|error| port_error(DOING, error))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<uuid::Uuid>("", "id")
+                    .map(SessionId::from_uuid)
+                    .map_err(|error| port_error(DOING, error))
+            })
+            .collect()
     }
 
     async fn list_active(&self, user: UserId) -> Result<Vec<Session>, PortError> {

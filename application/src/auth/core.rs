@@ -255,16 +255,10 @@ impl AuthCore {
         user: UserId,
         except: Option<SessionId>,
     ) -> Result<u64, AuthError> {
-        let active = self.ports.sessions.list_active(user).await?;
         let ended = self.ports.sessions.revoke_all(user, except).await?;
-        self.forget_sessions(
-            active
-                .into_iter()
-                .map(|session| session.id)
-                .filter(|id| Some(*id) != except),
-        )
-        .await;
-        Ok(ended)
+        let count = u64::try_from(ended.len()).unwrap_or(u64::MAX);
+        self.forget_sessions(ended).await;
+        Ok(count)
     }
 
     /// The live-answer time to live for a session expiring at `expires_at`.

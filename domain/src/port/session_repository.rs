@@ -88,8 +88,12 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn revoke(&self, user: UserId, id: SessionId) -> Result<bool, PortError>;
 
     /// Revokes every active session of `user` (not revoked, not expired at the clock's time)
-    /// but `except`; how many it revoked.
-    async fn revoke_all(&self, user: UserId, except: Option<SessionId>) -> Result<u64, PortError>;
+    /// but `except`; the ids of those it revoked (so each can be told to the session cache).
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+    ) -> Result<Vec<SessionId>, PortError>;
 
     /// The sessions of `user` that are active at the clock's time, newest first (by
     /// `created_at`, then by id, both descending).

@@ -232,6 +232,37 @@ async fn instances_share_the_failure_counters() {
     first.stop().await;
 }
 
+/// A hash made under older Argon2 parameters verifies, and the login stores one made under
+/// the current parameters; the account and its session survive the restart.
+#[tokio::test]
+async fn a_login_upgrades_a_hash_made_under_older_parameters() {
+    let before = spawn_app_with(AppOptions::new(Backend::Sqlite)).await;
+    let jane = before.signed_up("jane").await;
+    let url = before.database_url.clone();
+    let kept = before.stop().await;
+
+    let key = kept.path().join("jwt-signing-key.pem");
+    let after = spawn_app_with(
+        AppOptions::new(Backend::Sqlite)
+            .database(&url)
+            .set("tokens.dev_key_file", key.to_str().unwrap())
+            .set("hashing.memory_kib", 512),
+    )
+    .await;
+    let stored = || async {
+        let backends = after.connect_backends().await;
+        let user = backends.users.find_by_login("jane").await.unwrap().unwrap();
+        backends.close().await;
+        user.password_hash.as_phc().to_owned()
+    };
+    assert!(stored().await.contains("m=256,"), "{}", stored().await);
+    assert_eq!(after.me(&jane.access_token).await.status(), 200);
+    assert_eq!(after.login("jane", PASSWORD).await.status(), 200);
+    assert!(stored().await.contains("m=512,"), "{}", stored().await);
+    assert_eq!(after.login("jane", PASSWORD).await.status(), 200);
+    after.stop().await;
+}
+
 /// A hashing pool with one worker and one waiting slot sheds the rest of a burst with 503
 /// `overloaded` and `Retry-After`, at once, and serves the requests it admitted.
 #[tokio::test]

@@ -134,6 +134,35 @@ async fn login_failures_look_alike(backend: Backend) {
     app.stop().await;
 }
 
+/// A disabled account answers its right password as a wrong one, and its session stops.
+async fn a_disabled_account_looks_like_a_wrong_password(backend: Backend) {
+    let app = spawn_app_with(AppOptions::new(backend)).await;
+    let jane = app.signed_up("jane").await;
+    let backends = app.connect_backends().await;
+    let id = jane.user_id.parse().unwrap();
+    assert!(backends.users.set_active(id, false).await.unwrap());
+    backends.close().await;
+    let strip = |mut body: Value| {
+        body.as_object_mut().unwrap().remove("instance");
+        body
+    };
+    let disabled = problem(
+        app.login("jane", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let wrong = problem(
+        app.login("jane", "not the password at all").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(strip(disabled), strip(wrong));
+    problem(app.refresh(&jane.refresh_token).await, 401, "unauthorized").await;
+    app.stop().await;
+}
+
 /// The sixth rapid failed login from one address is refused with `Retry-After`.
 async fn the_sixth_failed_login_is_throttled(backend: Backend) {
     let app = spawn_app_with(AppOptions::new(backend)).await;
@@ -300,6 +329,18 @@ async fn a_full_hashing_pool_sheds_load_with_retry_after() {
         "{statuses:?}"
     );
     app.stop().await;
+}
+
+// A memory store lives in the app's process only: no second handle can disable an account
+// there (the use-case tests cover the memory stores).
+#[tokio::test]
+async fn a_disabled_account_looks_like_a_wrong_password_on_sqlite() {
+    a_disabled_account_looks_like_a_wrong_password(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_disabled_account_looks_like_a_wrong_password_on_postgres_redis() {
+    a_disabled_account_looks_like_a_wrong_password(Backend::PostgresRedis).await;
 }
 
 twofa_tests::on_every_backend!(

@@ -5,6 +5,7 @@
 mod account;
 mod authenticate;
 mod core;
+mod email_links;
 mod email_verification;
 mod error;
 mod login;
@@ -20,11 +21,11 @@ mod throttle;
 use std::sync::Arc;
 
 pub use self::core::{
-    AuthCore, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks, Principal,
-    RequestInfo, SignedIn, TokenPair,
+    AuthCore, AuthLimits, AuthPolicy, AuthPorts, Principal, RequestInfo, SignedIn, TokenPair,
 };
 pub use account::{ChangePassword, ChangePasswordInput, GetMe};
 pub use authenticate::Authenticate;
+pub use email_links::{EmailLinkPolicy, EmailLinks};
 pub use email_verification::{SendVerificationEmail, VerifyEmail};
 pub use error::{AuthError, InvalidField, Throttled};
 pub use login::{Login, LoginInput, LoginOutcome, TwoFactorChallenge};

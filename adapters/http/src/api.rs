@@ -1,6 +1,7 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
 pub mod auth;
+pub mod email;
 pub mod health;
 pub mod jwks;
 

@@ -11,11 +11,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::{
-    api::{
-        auth::{AuthApi, EmailApi},
-        health::HealthApi,
-        jwks::JwksApi,
-    },
+    api::{auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi},
     problem::Problem,
 };
 

@@ -8,14 +8,16 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest as _, Sha256};
 use twofa_domain::{
-    AccessClaims, Actor, ActorKind, AuditDetails, Clock, Limit, NewAuditEvent, NewJob,
-    NewOneTimeToken, NewSession, OneTimeTokenHash, OneTimeTokenRepository, PasswordHasher,
-    RateLimiter, RefreshTokenHash, SecretGenerator, Session, SessionCache, SessionId,
-    SessionRepository, TokenPurpose, TokenSigner, UnitOfWork, User, UserId, UserRepository,
+    AccessClaims, Actor, ActorKind, AuditDetails, Clock, Limit, NewAuditEvent, NewJob, NewSession,
+    OneTimeTokenHash, OneTimeTokenRepository, PasswordHasher, RateLimiter, RefreshTokenHash,
+    SecretGenerator, Session, SessionCache, SessionId, SessionRepository, TokenPurpose,
+    TokenSigner, UnitOfWork, User, UserId, UserRepository,
 };
 
-use super::{AuthError, Throttled};
-use crate::jobs::SendEmailPayload;
+use super::{
+    AuthError, Throttled,
+    email_links::{EmailLinkPolicy, EmailLinks},
+};
 
 /// The bytes of every opaque token (refresh tokens, e-mail links): 256 bits.
 const OPAQUE_TOKEN_BYTES: usize = 32;
@@ -76,7 +78,7 @@ pub struct AuthPolicy {
     pub refresh_ttl: Duration,
     /// How long a rotated refresh token may be presented again (`tokens.refresh_reuse_grace`).
     pub refresh_reuse_grace: Duration,
-    /// The base of the links in e-mails (`server.public_url`), without a trailing `/`.
+    /// The base of the links in e-mails (`server.public_url`; a trailing `/` is dropped).
     pub public_url: String,
     /// E-mail verification link lifetime (24 hours).
     pub verification_ttl: Duration,
@@ -363,85 +365,6 @@ pub(crate) fn opaque_token(ids: &dyn SecretGenerator) -> String {
     let mut bytes = [0_u8; OPAQUE_TOKEN_BYTES];
     ids.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What the e-mail links follow.
-#[derive(Debug, Clone)]
-pub struct EmailLinkPolicy {
-    /// The base of the links (`server.public_url`); a trailing `/` is dropped.
-    pub public_url: String,
-    /// E-mail verification link lifetime.
-    pub verification_ttl: Duration,
-    /// Password reset link lifetime.
-    pub reset_ttl: Duration,
-    /// Runs an e-mail job gets.
-    pub email_max_attempts: u32,
-}
-
-/// Issues the one-time tokens of e-mail links and the jobs that mail them.
-pub struct EmailLinks {
-    tokens: Arc<dyn OneTimeTokenRepository>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn SecretGenerator>,
-    policy: EmailLinkPolicy,
-}
-
-impl EmailLinks {
-    /// Over `tokens`, following `policy`.
-    pub fn new(
-        tokens: Arc<dyn OneTimeTokenRepository>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn SecretGenerator>,
-        mut policy: EmailLinkPolicy,
-    ) -> Self {
-        policy.public_url = policy.public_url.trim_end_matches('/').to_owned();
-        Self {
-            tokens,
-            clock,
-            ids,
-            policy,
-        }
-    }
-
-    /// Issues a one-time token of `purpose` for `user`; the job that mails its link.
-    pub(crate) async fn issue(
-        &self,
-        user: &User,
-        purpose: TokenPurpose,
-    ) -> Result<NewJob, AuthError> {
-        let (ttl, path, template) = match purpose {
-            TokenPurpose::VerifyEmail => {
-                (self.policy.verification_ttl, "verify-email", "verify_email")
-            }
-            TokenPurpose::ResetPassword => {
-                (self.policy.reset_ttl, "reset-password", "password_reset")
-            }
-        };
-        let token = opaque_token(self.ids.as_ref());
-        let delta = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX);
-        let expires_at = self
-            .clock
-            .now()
-            .checked_add_signed(delta)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        self.tokens
-            .issue(NewOneTimeToken {
-                hash: one_time_hash(&token),
-                purpose,
-                user_id: user.id,
-                expires_at,
-            })
-            .await?;
-        let link = format!("{}/{path}?token={token}", self.policy.public_url);
-        let mut params = serde_json::Map::new();
-        params.insert("link".to_owned(), link.into());
-        Ok(SendEmailPayload {
-            to: user.email.clone(),
-            template: template.to_owned(),
-            params,
-        }
-        .into_job(self.policy.email_max_attempts))
-    }
 }
 
 /// Whether `token` has the shape of an opaque token (43 base64url characters), so a malformed

@@ -11,7 +11,8 @@ use twofa_domain::{EmailAddress, NewJob, Password, TokenPurpose, UnitOfWork, Use
 
 use super::{
     AuthCore, AuthError, RequestInfo,
-    core::{EmailLinks, is_opaque_token, one_time_hash, user_event},
+    core::{is_opaque_token, one_time_hash, user_event},
+    email_links::EmailLinks,
     throttle::{LoginAttempts, hit_per_client, login_subject},
 };
 use crate::worker::{JobFailure, JobHandler};

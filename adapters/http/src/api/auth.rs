@@ -4,13 +4,14 @@
 
 pub mod cookies;
 pub mod problems;
+pub(crate) mod responses;
 pub mod views;
 
 use std::sync::Arc;
 
 use poem::{Request, web::Data};
 use poem_openapi::{
-    ApiResponse, OpenApi, SecurityScheme,
+    OpenApi, SecurityScheme,
     auth::Bearer,
     param::{Path, Query},
     payload::{Json, Response},
@@ -24,10 +25,14 @@ use twofa_domain::{SecretGenerator, SessionId};
 use self::{
     cookies::{CookieSettings, PresentedRefreshToken, presented_refresh_token},
     problems::auth_problem,
+    responses::{
+        Accepted, LoginResponse, MeResponse, NoContent, RegisterResponse, SessionsResponse,
+        TokensResponse,
+    },
     views::{
-        AuthTokens, ChangePasswordRequest, EmailStatus, ForgotPasswordRequest, LoginRequest,
-        LoginResult, RefreshTokenRequest, RegisterRequest, ResetPasswordRequest, SessionList,
-        SessionView, TwoFactorRequired, UserView, VerifyEmailRequest,
+        AuthTokens, ChangePasswordRequest, ForgotPasswordRequest, LoginRequest, LoginResult,
+        RefreshTokenRequest, RegisterRequest, ResetPasswordRequest, SessionList, SessionView,
+        TwoFactorRequired, UserView,
     },
 };
 use crate::{
@@ -56,82 +61,13 @@ pub struct BearerAuth(Bearer);
 /// The account and session routes.
 pub struct AuthApi;
 
-/// The e-mail verification routes.
-pub struct EmailApi;
-
-type State<'a> = Data<&'a Arc<AuthState>>;
+pub(crate) type State<'a> = Data<&'a Arc<AuthState>>;
 
 /// Errors of the bearer-authenticated routes that take no body.
-type AuthedError = ApiError<{ answers::UNAUTHORIZED }>;
-
-/// A token pair, with the cookies set.
-#[derive(ApiResponse)]
-enum TokensResponse {
-    /// Signed in; the `refreshToken` and `csrfToken` cookies are set.
-    #[oai(status = 200)]
-    Ok(Json<AuthTokens>),
-}
-
-/// A new account, signed in.
-#[derive(ApiResponse)]
-enum RegisterResponse {
-    /// The account, signed in; the verification e-mail is on its way; the `refreshToken` and
-    /// `csrfToken` cookies are set.
-    #[oai(status = 201)]
-    Created(Json<AuthTokens>),
-}
-
-/// Signed in, or a second factor is required.
-#[derive(ApiResponse)]
-enum LoginResponse {
-    /// Tokens (the `refreshToken` and `csrfToken` cookies are set), or
-    /// `{requiresTwoFactor, tempToken, methods, expiresIn}`.
-    #[oai(status = 200)]
-    Ok(Json<LoginResult>),
-}
-
-/// Done, nothing to return.
-#[derive(ApiResponse)]
-enum NoContent {
-    /// Done.
-    #[oai(status = 204)]
-    Done,
-}
-
-/// Accepted: the e-mail, if any, is on its way.
-#[derive(ApiResponse)]
-enum Accepted {
-    /// Accepted.
-    #[oai(status = 202)]
-    Accepted,
-}
-
-/// The caller's account.
-#[derive(ApiResponse)]
-enum MeResponse {
-    /// The account.
-    #[oai(status = 200)]
-    Ok(Json<UserView>),
-}
-
-/// The caller's sessions.
-#[derive(ApiResponse)]
-enum SessionsResponse {
-    /// Active sessions, newest first.
-    #[oai(status = 200)]
-    Ok(Json<SessionList>),
-}
-
-/// The caller's e-mail verification state.
-#[derive(ApiResponse)]
-enum EmailStatusResponse {
-    /// Whether the address is verified.
-    #[oai(status = 200)]
-    Ok(Json<EmailStatus>),
-}
+pub(crate) type AuthedError = ApiError<{ answers::UNAUTHORIZED }>;
 
 /// The request's origin, for rate limits, sessions and the audit trail.
-fn request_info(request: &Request) -> RequestInfo {
+pub(crate) fn request_info(request: &Request) -> RequestInfo {
     RequestInfo {
         ip: request
             .extensions()
@@ -145,7 +81,7 @@ fn request_info(request: &Request) -> RequestInfo {
     }
 }
 
-fn fail<const A: u16>(error: AuthError) -> ApiError<A> {
+pub(crate) fn fail<const A: u16>(error: AuthError) -> ApiError<A> {
     ApiError::new(auth_problem(error))
 }
 
@@ -164,7 +100,7 @@ fn fail_clearing_cookie<const A: u16>(
 }
 
 /// The principal of a bearer token whose session is live.
-async fn principal<const A: u16>(
+pub(crate) async fn principal<const A: u16>(
     state: &AuthState,
     auth: &BearerAuth,
 ) -> Result<Principal, ApiError<A>> {
@@ -512,68 +448,4 @@ impl AuthApi {
 
 fn default_limit() -> u32 {
     50
-}
-
-#[OpenApi(tag = "ApiTags::Email")]
-impl EmailApi {
-    /// Mails a new verification link (429 within 60 s of the last one, register's included).
-    #[oai(
-        path = "/api/email/send-verification",
-        method = "post",
-        operation_id = "sendVerificationEmail"
-    )]
-    async fn send_verification(
-        &self,
-        state: State<'_>,
-        request: &Request,
-        auth: BearerAuth,
-    ) -> Result<Accepted, ApiError<{ answers::UNAUTHORIZED | answers::RATE_LIMITED }>> {
-        let principal = principal(&state, &auth).await?;
-        state
-            .accounts
-            .send_verification
-            .execute(&principal, &request_info(request))
-            .await
-            .map_err(fail)?;
-        Ok(Accepted::Accepted)
-    }
-
-    /// Verifies the e-mail address through the link's token (no sign-in needed).
-    #[oai(
-        path = "/api/email/verify",
-        method = "post",
-        operation_id = "verifyEmail"
-    )]
-    async fn verify(
-        &self,
-        state: State<'_>,
-        request: &Request,
-        body: JsonBody<VerifyEmailRequest>,
-    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
-        state
-            .accounts
-            .verify_email
-            .execute(&body.0.token, &request_info(request))
-            .await
-            .map_err(fail)?;
-        Ok(NoContent::Done)
-    }
-
-    /// Whether the caller's e-mail address is verified.
-    #[oai(
-        path = "/api/email/status",
-        method = "get",
-        operation_id = "getEmailStatus"
-    )]
-    async fn status(
-        &self,
-        state: State<'_>,
-        auth: BearerAuth,
-    ) -> Result<EmailStatusResponse, AuthedError> {
-        let principal = principal(&state, &auth).await?;
-        let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
-        Ok(EmailStatusResponse::Ok(Json(EmailStatus {
-            email_verified: user.email_verified,
-        })))
-    }
 }

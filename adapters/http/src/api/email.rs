@@ -1,0 +1,84 @@
+//! The e-mail verification routes under `/api/email`.
+
+use poem::Request;
+use poem_openapi::{OpenApi, payload::Json};
+
+use super::{
+    ApiTags,
+    auth::{
+        AuthedError, BearerAuth, State, fail, principal, request_info,
+        responses::{Accepted, EmailStatusResponse, NoContent},
+        views::{EmailStatus, VerifyEmailRequest},
+    },
+};
+use crate::{
+    api_error::{ApiError, answers},
+    json_body::JsonBody,
+};
+
+/// The e-mail verification routes.
+pub struct EmailApi;
+
+#[OpenApi(tag = "ApiTags::Email")]
+impl EmailApi {
+    /// Mails a new verification link (429 within 60 s of the last one, register's included).
+    #[oai(
+        path = "/api/email/send-verification",
+        method = "post",
+        operation_id = "sendVerificationEmail"
+    )]
+    async fn send_verification(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: BearerAuth,
+    ) -> Result<Accepted, ApiError<{ answers::UNAUTHORIZED | answers::RATE_LIMITED }>> {
+        let principal = principal(&state, &auth).await?;
+        state
+            .accounts
+            .send_verification
+            .execute(&principal, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Verifies the e-mail address through the link's token (no sign-in needed).
+    #[oai(
+        path = "/api/email/verify",
+        method = "post",
+        operation_id = "verifyEmail"
+    )]
+    async fn verify(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        body: JsonBody<VerifyEmailRequest>,
+    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+        state
+            .accounts
+            .verify_email
+            .execute(&body.0.token, &request_info(request))
+            .await
+            .map_err(fail)?;
+        Ok(NoContent::Done)
+    }
+
+    /// Whether the caller's e-mail address is verified.
+    #[oai(
+        path = "/api/email/status",
+        method = "get",
+        operation_id = "getEmailStatus"
+    )]
+    async fn status(
+        &self,
+        state: State<'_>,
+        auth: BearerAuth,
+    ) -> Result<EmailStatusResponse, AuthedError> {
+        let principal = principal(&state, &auth).await?;
+        let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
+        Ok(EmailStatusResponse::Ok(Json(EmailStatus {
+            email_verified: user.email_verified,
+        })))
+    }
+}

@@ -1,6 +1,6 @@
-//! The account and session routes under `/api/auth` and `/api/email` (API.md "Accounts and
-//! sessions"): each parses its body, calls one use case, and answers its result or its
-//! problem.
+//! The account and session routes under `/api/auth` (API.md "Accounts and sessions"), and
+//! the helpers the e-mail routes share: each route parses its body, calls one use case, and
+//! answers its result or its problem.
 
 pub mod cookies;
 pub mod problems;

@@ -107,7 +107,7 @@ impl Login {
         .await?;
         let found = core.ports.users.find_by_login(&input.login).await?;
         let subject = login_subject(&input.login);
-        let attempts = LoginAttempts::new(
+        let mut attempts = LoginAttempts::new(
             core.ports.limiter.as_ref(),
             (limits.failures_per_account_ip, limits.failures_per_account),
             &subject,
@@ -116,6 +116,7 @@ impl Login {
                 .as_ref()
                 .map_or_else(|| subject.clone(), |user| format!("user:{}", user.id)),
         );
+        attempts.recognise_client().await?;
         attempts.attempt().await?;
         let Some(user) = found else {
             core.ports.hasher.verify_dummy(&input.password).await?;
@@ -144,6 +145,7 @@ impl Login {
                 .await);
         }
         attempts.clear().await?;
+        attempts.remember_client().await?;
         if needs_rehash {
             self.rehash(&user, &input.password).await;
         }

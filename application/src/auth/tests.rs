@@ -1054,3 +1054,22 @@ fn forgot_password_does_the_same_work_for_any_address() {
             .contains(&("user.password.reset_requested".to_owned(), true))
     );
 }
+
+#[test]
+fn failures_from_elsewhere_do_not_lock_the_owner_out_of_a_familiar_address() {
+    let mut limits = limits();
+    limits.failures_per_account = "8/1h".parse().unwrap();
+    let h = harness_with(limits, FakePasswordHasher::new());
+    h.register("jane@example.com", "jane");
+    h.signed_in("jane"); // from 203.0.113.1
+    for n in 0..8 {
+        h.login("jane", "wrong password", &format!("198.51.100.{n}"))
+            .unwrap_err();
+    }
+    // A new address is held back by the account's hard limit...
+    assert!(is_rate_limited(&h.login("jane", PASSWORD, "192.0.2.77")).is_some());
+    // ...the owner's familiar one is not.
+    assert!(h.login("jane", PASSWORD, "203.0.113.1").is_ok());
+    // And the success cleared the account's count for everyone.
+    assert!(h.login("jane", PASSWORD, "192.0.2.78").is_ok());
+}

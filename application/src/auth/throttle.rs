@@ -17,6 +17,15 @@ use super::{AuthError, Throttled};
 /// Rungs of the per-(account, address) ladder.
 const RUNGS: u32 = 3;
 
+/// How long a client an account signed in from stays known.
+pub(crate) const KNOWN_CLIENT_FOR: Duration = Duration::from_hours(24 * 30);
+
+/// The "limit" whose window marks a known client: one hit opens it, and it is never reached.
+const KNOWN_CLIENT: Limit = Limit {
+    max: u32::MAX,
+    window: KNOWN_CLIENT_FOR,
+};
+
 /// The key part naming a client: its address, canonical (an IPv4-mapped IPv6 address is the
 /// IPv4 one), an IPv6 client by its /64 (one allocation is one client), `unknown` off TCP.
 pub fn client_key(ip: Option<IpAddr>) -> String {
@@ -54,13 +63,17 @@ pub(crate) async fn hit_per_client(
 ///
 /// The ladder is keyed on the login text as typed (canonical and hashed: unknown and known
 /// logins are throttled alike, and a 429 does not tell which e-mail address belongs to which
-/// username); the hard limit on the account when it exists.
+/// username); the hard limit on the account when it exists. The hard limit does not hold back
+/// a client the account signed in from within 30 days, so no one can keep the owner out of a
+/// familiar address by failing from elsewhere.
 pub(crate) struct LoginAttempts<'a> {
     limiter: &'a dyn RateLimiter,
     per_account_ip: Limit,
     per_account: Limit,
     ladder: String,
     account: String,
+    client: String,
+    is_known_client: bool,
 }
 
 impl<'a> LoginAttempts<'a> {
@@ -79,20 +92,51 @@ impl<'a> LoginAttempts<'a> {
             per_account,
             ladder: format!("{ladder_subject}:{}", client_key(ip)),
             account,
+            client: client_key(ip),
+            is_known_client: false,
         }
     }
 
-    /// Each counter with its limit: the ladder for this address, then the account's own.
+    /// The key marking this client as one the account signed in from.
+    fn known_client_key(&self) -> String {
+        format!("login-known:{}:{}", self.account, self.client)
+    }
+
+    /// Looks up whether the account signed in from this client within [`KNOWN_CLIENT_FOR`]:
+    /// such a client is not held back by the account's hard limit (its own ladder still
+    /// holds), so failures from elsewhere cannot lock the owner out of a familiar address.
+    pub(crate) async fn recognise_client(&mut self) -> Result<(), AuthError> {
+        let decision = self
+            .limiter
+            .check(&self.known_client_key(), KNOWN_CLIENT)
+            .await?;
+        self.is_known_client = match decision {
+            Decision::Allowed { remaining, .. } => remaining < KNOWN_CLIENT.max,
+            Decision::Limited { .. } => true,
+        };
+        Ok(())
+    }
+
+    /// Remembers this client as one the account signed in from (a success).
+    pub(crate) async fn remember_client(&self) -> Result<(), AuthError> {
+        self.limiter
+            .hit(&self.known_client_key(), KNOWN_CLIENT)
+            .await?;
+        Ok(())
+    }
+
+    /// Each counter with its limit: the ladder for this address, then the account's own
+    /// (unless this is a client the account signed in from).
     fn counters(&self) -> impl Iterator<Item = (String, Limit)> + '_ {
         (0..RUNGS)
             .map(|rung| {
                 let limit = rung_limit(self.per_account_ip, rung);
                 (format!("login-attempts:{}:r{rung}", self.ladder), limit)
             })
-            .chain(std::iter::once((
-                format!("login-attempts:{}", self.account),
-                self.per_account,
-            )))
+            .chain(
+                (!self.is_known_client)
+                    .then(|| (format!("login-attempts:{}", self.account), self.per_account)),
+            )
     }
 
     /// Counts this attempt on every counter; refused, with the longest wait among them, when
@@ -113,10 +157,15 @@ impl<'a> LoginAttempts<'a> {
         refusal.map_or(Ok(()), |throttled| Err(AuthError::RateLimited(throttled)))
     }
 
-    /// Forgets the attempts (a success, or a password reset).
+    /// Forgets the attempts (a success, or a password reset), the account's own included.
     pub(crate) async fn clear(&self) -> Result<(), AuthError> {
         for (key, _) in self.counters() {
             self.limiter.clear(&key).await?;
+        }
+        if self.is_known_client {
+            self.limiter
+                .clear(&format!("login-attempts:{}", self.account))
+                .await?;
         }
         Ok(())
     }

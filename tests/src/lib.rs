@@ -530,6 +530,25 @@ pub fn repository_root() -> PathBuf {
         .to_owned()
 }
 
+/// A call's outcome, or `None` when it took over 2 s, several times any `redis.timeout` the
+/// tests set (it hung).
+pub async fn prompt<T, E>(call: impl Future<Output = Result<T, E>>) -> Option<Result<T, E>> {
+    tokio::time::timeout(std::time::Duration::from_secs(2), call)
+        .await
+        .ok()
+}
+
+/// Whether `outcome` is a prompt `PortError::Unavailable` naming Redis.
+pub fn is_redis_unavailable<T>(outcome: Option<&Result<T, twofa_domain::PortError>>) -> bool {
+    matches!(
+        outcome,
+        Some(Err(twofa_domain::PortError::Unavailable {
+            dependency: "redis",
+            ..
+        }))
+    )
+}
+
 /// Polls `check` until it returns true or `deadline` passes; never sleeps blindly.
 pub async fn eventually<F, Fut>(deadline: std::time::Duration, mut check: F) -> bool
 where

@@ -24,7 +24,10 @@ use twofa_memory::{
     memory_rate_limiter::{FallbackRateLimiter, MemoryRateLimiter},
 };
 use twofa_redis::{RedisConnection, RedisSettings, redis_rate_limiter::RedisRateLimiter};
-use twofa_tests::{RedisServer, contract::rate_limiter::RateLimiterBackend, eventually};
+use twofa_tests::{
+    RedisServer, contract::rate_limiter::RateLimiterBackend, eventually, is_redis_unavailable,
+    prompt,
+};
 
 struct Memory;
 
@@ -106,26 +109,6 @@ const LIMIT: Limit = Limit {
     window: Duration::from_mins(1),
 };
 
-/// The call's outcome, or `None` when it took over 2 s, several times `redis.timeout` (it
-/// hung).
-async fn prompt<T>(
-    call: impl Future<Output = Result<T, PortError>>,
-) -> Option<Result<T, PortError>> {
-    tokio::time::timeout(Duration::from_secs(2), call)
-        .await
-        .ok()
-}
-
-fn is_unavailable<T>(outcome: Option<&Result<T, PortError>>) -> bool {
-    matches!(
-        outcome,
-        Some(Err(PortError::Unavailable {
-            dependency: "redis",
-            ..
-        }))
-    )
-}
-
 #[tokio::test]
 async fn a_stopped_redis_makes_the_redis_limiter_unavailable_at_once() {
     let mut redis = RedisServer::start().await;
@@ -144,11 +127,11 @@ async fn a_stopped_redis_makes_the_redis_limiter_unavailable_at_once() {
     redis.stop();
 
     let hit = prompt(limiter.hit("k", LIMIT)).await;
-    assert!(is_unavailable(hit.as_ref()), "hit: {hit:?}");
+    assert!(is_redis_unavailable(hit.as_ref()), "hit: {hit:?}");
     let check = prompt(limiter.check("k", LIMIT)).await;
-    assert!(is_unavailable(check.as_ref()), "check: {check:?}");
+    assert!(is_redis_unavailable(check.as_ref()), "check: {check:?}");
     let clear = prompt(limiter.clear("k")).await;
-    assert!(is_unavailable(clear.as_ref()), "clear: {clear:?}");
+    assert!(is_redis_unavailable(clear.as_ref()), "clear: {clear:?}");
 }
 
 #[tokio::test]

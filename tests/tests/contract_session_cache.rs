@@ -32,7 +32,7 @@ use twofa_redis::{RedisConnection, RedisSessionCache, RedisSettings};
 use twofa_tests::{
     RedisServer,
     contract::session_cache::{SessionCacheBackend, sid},
-    eventually,
+    eventually, is_redis_unavailable, prompt,
 };
 
 struct Memory;
@@ -241,26 +241,6 @@ async fn the_shortest_ttls_are_accepted_by_redis_and_soon_forgotten() {
     assert!(forgotten, "an answer with a 1 ms ttl was still held");
 }
 
-/// The call's outcome, or `None` when it took over 2 s, several times `redis.timeout` (it
-/// hung).
-async fn prompt<T>(
-    call: impl Future<Output = Result<T, PortError>>,
-) -> Option<Result<T, PortError>> {
-    tokio::time::timeout(Duration::from_secs(2), call)
-        .await
-        .ok()
-}
-
-fn is_unavailable<T>(outcome: Option<&Result<T, PortError>>) -> bool {
-    matches!(
-        outcome,
-        Some(Err(PortError::Unavailable {
-            dependency: "redis",
-            ..
-        }))
-    )
-}
-
 #[tokio::test]
 async fn a_stopped_redis_makes_the_session_cache_unavailable_at_once() {
     let mut redis = RedisServer::start().await;
@@ -280,11 +260,11 @@ async fn a_stopped_redis_makes_the_session_cache_unavailable_at_once() {
     redis.stop();
 
     let get = prompt(cache.get(sid(1))).await;
-    assert!(is_unavailable(get.as_ref()), "get: {get:?}");
+    assert!(is_redis_unavailable(get.as_ref()), "get: {get:?}");
     let put = prompt(cache.put_if_absent(sid(2), live(&clock), ttl)).await;
-    assert!(is_unavailable(put.as_ref()), "put_if_absent: {put:?}");
+    assert!(is_redis_unavailable(put.as_ref()), "put_if_absent: {put:?}");
     let end = prompt(cache.end(sid(1), ttl)).await;
-    assert!(is_unavailable(end.as_ref()), "end: {end:?}");
+    assert!(is_redis_unavailable(end.as_ref()), "end: {end:?}");
 
     redis.resume().await;
     let recovered = eventually(Duration::from_secs(15), || async {

@@ -89,32 +89,6 @@ impl SqlSessionRepository {
             .await
             .map_err(|error| port_error(doing, error))
     }
-
-    /// Sets `revoked_at` to now on the sessions `filter` keeps that are not revoked yet (and,
-    /// with `active_only`, not expired); how many.
-    async fn revoke_where(
-        &self,
-        doing: &'static str,
-        filter: Cond,
-        active_only: bool,
-    ) -> Result<u64, PortError> {
-        let now = self.now();
-        let mut filter = filter.add(Expr::col(Sessions::RevokedAt).is_null());
-        if active_only {
-            filter = filter.add(Expr::col(Sessions::ExpiresAt).gt(now));
-        }
-        let update = Query::update()
-            .table(Sessions::Table)
-            .value(Sessions::RevokedAt, now)
-            .cond_where(filter)
-            .to_owned();
-        let result = self
-            .connection
-            .execute(&update)
-            .await
-            .map_err(|error| port_error(doing, error))?;
-        Ok(result.rows_affected())
-    }
 }
 
 /// Every column of the sessions, from `sessions`.
@@ -346,13 +320,20 @@ impl SessionRepository for SqlSessionRepository {
     }
 
     async fn revoke(&self, user: UserId, id: SessionId) -> Result<bool, PortError> {
-        let filter = Cond::all()
-            .add(Expr::col(Sessions::Id).eq(id.as_uuid()))
-            .add(Expr::col(Sessions::UserId).eq(user.as_uuid()));
-        let revoked = self
-            .revoke_where("revoking a session", filter, false)
-            .await?;
-        Ok(revoked > 0)
+        const DOING: &str = "revoking a session";
+        let update = Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::RevokedAt, self.now())
+            .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
+            .and_where(Expr::col(Sessions::UserId).eq(user.as_uuid()))
+            .and_where(Expr::col(Sessions::RevokedAt).is_null())
+            .to_owned();
+        let result = self
+            .connection
+            .execute(&update)
+            .await
+            .map_err(|error| port_error(DOING, error))?;
+        Ok(result.rows_affected() > 0)
     }
 
     async fn revoke_all(

@@ -198,11 +198,8 @@ fn auth_state(
             access_ttl: settings.tokens.access_ttl,
             refresh_ttl: settings.tokens.refresh_ttl,
             refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
-            public_url: settings.server.public_url.clone(),
-            verification_ttl: settings.auth.verification_ttl,
-            reset_ttl: settings.auth.reset_ttl,
+            links: email_link_policy(settings),
             email_cooldown: settings.auth.verification_resend_cooldown,
-            email_max_attempts: settings.jobs.max_attempts,
             limits: AuthLimits {
                 login_per_ip: limits.login_per_ip,
                 register_per_ip: limits.register_per_ip,
@@ -221,6 +218,16 @@ fn auth_state(
         },
         ids: backends.ids.clone(),
     }))
+}
+
+/// The e-mail links `server.public_url`, `auth.*_ttl` and `jobs.max_attempts` describe.
+fn email_link_policy(settings: &Settings) -> EmailLinkPolicy {
+    EmailLinkPolicy {
+        public_url: settings.server.public_url.clone(),
+        verification_ttl: settings.auth.verification_ttl,
+        reset_ttl: settings.auth.reset_ttl,
+        email_max_attempts: settings.jobs.max_attempts,
+    }
 }
 
 /// Cookies are `Secure` outside development, and in development too behind an https
@@ -271,12 +278,7 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
             backends.one_time_tokens.clone(),
             backends.clock.clone(),
             backends.ids.clone(),
-            EmailLinkPolicy {
-                public_url: settings.server.public_url.clone(),
-                verification_ttl: settings.auth.verification_ttl,
-                reset_ttl: settings.auth.reset_ttl,
-                email_max_attempts: jobs.max_attempts,
-            },
+            email_link_policy(settings),
         ),
         backends.unit_of_work.clone(),
     )))

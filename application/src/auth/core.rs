@@ -78,16 +78,10 @@ pub struct AuthPolicy {
     pub refresh_ttl: Duration,
     /// How long a rotated refresh token may be presented again (`tokens.refresh_reuse_grace`).
     pub refresh_reuse_grace: Duration,
-    /// The base of the links in e-mails (`server.public_url`; a trailing `/` is dropped).
-    pub public_url: String,
-    /// E-mail verification link lifetime (24 hours).
-    pub verification_ttl: Duration,
-    /// Password reset link lifetime (1 hour).
-    pub reset_ttl: Duration,
+    /// The e-mail links: their base, lifetimes, and the runs their e-mail jobs get.
+    pub links: EmailLinkPolicy,
     /// Wait between two verification (or reset) e-mails to one account (60 seconds).
     pub email_cooldown: Duration,
-    /// Runs an e-mail job gets (`jobs.max_attempts`).
-    pub email_max_attempts: u32,
     /// The rate limits.
     pub limits: AuthLimits,
 }
@@ -160,12 +154,7 @@ impl AuthCore {
             ports.one_time_tokens.clone(),
             ports.clock.clone(),
             ports.ids.clone(),
-            EmailLinkPolicy {
-                public_url: policy.public_url.clone(),
-                verification_ttl: policy.verification_ttl,
-                reset_ttl: policy.reset_ttl,
-                email_max_attempts: policy.email_max_attempts,
-            },
+            policy.links.clone(),
         );
         Self {
             ports,

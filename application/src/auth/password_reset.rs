@@ -79,7 +79,7 @@ impl ForgotPassword {
         let job = NewJob::new(
             MAIL_PASSWORD_RESET,
             serde_json::to_value(job).map_err(|error| AuthError::Unexpected(error.into()))?,
-            core.policy.email_max_attempts,
+            core.policy.links.email_max_attempts,
         );
         core.record(vec![], vec![job]).await?;
         core.email_cooldown_start("reset", &subject).await

@@ -80,6 +80,15 @@ fn limits() -> AuthLimits {
     }
 }
 
+fn link_policy() -> EmailLinkPolicy {
+    EmailLinkPolicy {
+        public_url: "https://auth.example.com/".to_owned(),
+        verification_ttl: Duration::from_hours(24),
+        reset_ttl: Duration::from_hours(1),
+        email_max_attempts: 8,
+    }
+}
+
 fn harness() -> Harness {
     harness_with(limits(), FakePasswordHasher::new())
 }
@@ -104,12 +113,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
             one_time_tokens.clone(),
             clock.clone(),
             ids.clone(),
-            EmailLinkPolicy {
-                public_url: "https://auth.example.com/".to_owned(),
-                verification_ttl: Duration::from_hours(24),
-                reset_ttl: Duration::from_hours(1),
-                email_max_attempts: 8,
-            },
+            link_policy(),
         ),
         unit_of_work.clone(),
     );
@@ -130,11 +134,8 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
             access_ttl: Duration::from_mins(15),
             refresh_ttl: Duration::from_hours(24 * 30),
             refresh_reuse_grace: Duration::from_secs(10),
-            public_url: "https://auth.example.com/".to_owned(),
-            verification_ttl: Duration::from_hours(24),
-            reset_ttl: Duration::from_hours(1),
+            links: link_policy(),
             email_cooldown: Duration::from_mins(1),
-            email_max_attempts: 8,
             limits,
         },
     ));

@@ -29,6 +29,7 @@ async fn register_me_refresh_logout(backend: Backend) {
         spawn_app_with(AppOptions::new(backend).set("tokens.refresh_reuse_grace", "0s")).await;
     let response = app.register("Jane@Example.com", "jane", PASSWORD).await;
     assert_eq!(response.status(), 201);
+    let response_cache_control = response.headers()[header::CACHE_CONTROL].clone();
     let cookies: Vec<String> = response
         .headers()
         .get_all(header::SET_COOKIE)
@@ -48,6 +49,7 @@ async fn register_me_refresh_logout(backend: Backend) {
         "{cookies:?}"
     );
     assert!(cookies.iter().any(|c| c.starts_with("csrfToken=")));
+    assert_eq!(response_cache_control, "no-store");
 
     let me = app.me(&jane.access_token).await;
     assert_eq!(me.status(), 200);

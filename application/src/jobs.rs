@@ -1,10 +1,14 @@
 //! The job kinds the worker runs, one handler each, and their payloads.
 
+pub mod mail_password_reset;
 pub mod purge_expired;
+pub mod schedule_maintenance;
 pub mod send_email;
 pub mod send_sms;
 
-pub use purge_expired::{PURGE_EXPIRED, PurgeExpired, ScheduleMaintenance};
+pub use mail_password_reset::{MAIL_PASSWORD_RESET, MailPasswordReset, MailPasswordResetPayload};
+pub use purge_expired::{PURGE_EXPIRED, PurgeExpired};
+pub use schedule_maintenance::ScheduleMaintenance;
 pub use send_email::{SEND_EMAIL, SendEmail, SendEmailPayload};
 pub use send_sms::{SEND_SMS, SendSms, SendSmsPayload};
 

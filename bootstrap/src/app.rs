@@ -12,11 +12,8 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
-    auth::{
-        Accounts, AuthCore, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks,
-        MailPasswordReset,
-    },
-    jobs::{PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
+    auth::{Accounts, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks},
+    jobs::{MailPasswordReset, PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
 };
 use twofa_crypto::{
     Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
@@ -27,8 +24,8 @@ use twofa_http::{AppState, AuthState, CookieSettings, HttpSettings, Surface};
 pub use crate::backends::connect_database;
 use crate::{
     backends::{Backends, Notifiers},
-    settings::{Environment, Mode, Settings},
-    worker::WorkerLoop,
+    settings::{Environment, JobsBackend, Mode, Settings},
+    worker::{OutboxRelay, WorkerLoop},
 };
 
 /// The version `twofa --version` prints and `/api/health` reports.
@@ -181,8 +178,8 @@ fn auth_state(
     )
     .context("hashing.*")?;
     let limits = &settings.rate_limits;
-    let core = Arc::new(AuthCore::new(
-        AuthPorts {
+    let accounts = Accounts::new(
+        &AuthPorts {
             users: backends.users.clone(),
             sessions: backends.sessions.clone(),
             session_cache: backends.session_cache.clone(),
@@ -194,7 +191,7 @@ fn auth_state(
             clock: backends.clock.clone(),
             ids: backends.ids.clone(),
         },
-        AuthPolicy {
+        &AuthPolicy {
             access_ttl: settings.tokens.access_ttl,
             refresh_ttl: settings.tokens.refresh_ttl,
             refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
@@ -209,9 +206,9 @@ fn auth_state(
                 failures_per_account: limits.failures_per_account,
             },
         },
-    ));
+    );
     Ok(Arc::new(AuthState {
-        accounts: Accounts::new(&core),
+        accounts,
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,
@@ -274,13 +271,12 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
     .with_handler(Arc::new(SendSms::new(notifiers.sms)))
     .with_handler(Arc::new(MailPasswordReset::new(
         backends.users.clone(),
+        backends.unit_of_work.clone(),
         EmailLinks::new(
-            backends.one_time_tokens.clone(),
             backends.clock.clone(),
             backends.ids.clone(),
             email_link_policy(settings),
         ),
-        backends.unit_of_work.clone(),
     )))
     .with_handler(Arc::new(
         PurgeExpired::new(
@@ -301,8 +297,30 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         concurrency: jobs.concurrency,
         poll_interval: jobs.poll_interval,
         schedule_every: jobs.maintenance_interval.min(Duration::from_mins(1)),
+        relay: outbox_relay(settings, backends),
     })
 }
+
+/// The outbox relay, when the jobs of a database transaction are handed to a queue outside
+/// the database (`jobs.backend = "redis"` or `"memory"` over SQL).
+fn outbox_relay(settings: &Settings, backends: &Backends) -> Option<OutboxRelay> {
+    let database = backends.database.as_ref()?;
+    match settings.jobs.backend {
+        JobsBackend::Sql => None,
+        JobsBackend::Redis | JobsBackend::Memory => Some(OutboxRelay {
+            outbox: database.job_outbox(backends.clock.clone()),
+            queue: backends.queue.clone(),
+            every: OUTBOX_RELAY_EVERY,
+            older_than: OUTBOX_RELAY_AFTER,
+        }),
+    }
+}
+
+/// How often a worker looks for jobs left in the outbox.
+const OUTBOX_RELAY_EVERY: Duration = Duration::from_secs(10);
+/// How old a job left in the outbox must be to be relayed (a commit hands its jobs over within
+/// milliseconds; this leaves it ample time).
+const OUTBOX_RELAY_AFTER: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

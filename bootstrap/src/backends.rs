@@ -11,9 +11,8 @@ use twofa_domain::{
     UserRepository,
 };
 use twofa_memory::{
-    AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryJobQueue,
-    MemoryOneTimeTokenRepository, MemoryRateLimiter, MemorySessionCache, MemorySessionRepository,
-    MemoryUnitOfWork, MemoryUserRepository,
+    AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryDatabase, MemoryJobQueue,
+    MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork,
 };
 use twofa_redis::{RedisConnection, RedisJobQueue, RedisRateLimiter, RedisSessionCache};
 use twofa_sql::{
@@ -158,12 +157,17 @@ fn stores(
 ) -> Stores {
     let Some(database) = database else {
         let audit: Arc<dyn AuditLog> = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
+        let database = MemoryDatabase::new(clock.clone());
         return Stores {
-            unit_of_work: Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone())),
+            unit_of_work: Arc::new(MemoryUnitOfWork::new(
+                &database,
+                queue.clone(),
+                audit.clone(),
+            )),
             audit,
-            users: Arc::new(MemoryUserRepository::new(clock.clone())),
-            sessions: Arc::new(MemorySessionRepository::new(clock.clone())),
-            one_time_tokens: Arc::new(MemoryOneTimeTokenRepository::new(clock.clone())),
+            users: database.users(),
+            sessions: database.sessions(),
+            one_time_tokens: database.one_time_tokens(),
         };
     };
     let connection = database.connection();

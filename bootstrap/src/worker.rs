@@ -12,7 +12,8 @@ use futures::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{StepOutcome, Worker, jobs::ScheduleMaintenance};
-use twofa_domain::{ClaimedJob, error_chain};
+use twofa_domain::{ClaimedJob, JobQueue, error_chain};
+use twofa_sql::SqlJobOutbox;
 
 /// The worker's loop and what it needs.
 pub struct WorkerLoop {
@@ -26,6 +27,22 @@ pub struct WorkerLoop {
     pub poll_interval: Duration,
     /// How often the scheduler runs (at most a minute, so a new interval starts promptly).
     pub schedule_every: Duration,
+    /// With a job queue outside the database (`jobs.backend = "redis"`): the relay of the jobs
+    /// a crash left in the database's outbox between a commit and its hand-over.
+    pub relay: Option<OutboxRelay>,
+}
+
+/// Hands the jobs left in the database's `job_outbox` to the job queue.
+pub struct OutboxRelay {
+    /// The outbox.
+    pub outbox: SqlJobOutbox,
+    /// The queue the jobs belong in.
+    pub queue: Arc<dyn JobQueue>,
+    /// How often to look.
+    pub every: Duration,
+    /// Only rows at least this old are relayed: a younger one is still being handed over by
+    /// the process that committed it.
+    pub older_than: Duration,
 }
 
 impl WorkerLoop {
@@ -45,6 +62,9 @@ impl WorkerLoop {
             self.schedule_every,
             shutdown.clone(),
         ));
+        if let Some(relay) = self.relay {
+            tasks.spawn(run_relay(relay, shutdown.clone()));
+        }
         while tasks.join_next().await.is_some() {}
         tracing::info!("worker stopped");
     }
@@ -139,6 +159,25 @@ async fn run_scheduler(
     }
 }
 
+async fn run_relay(relay: OutboxRelay, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        match relay
+            .outbox
+            .relay(relay.queue.as_ref(), relay.older_than)
+            .await
+        {
+            Ok(0) => {}
+            Ok(relayed) => {
+                tracing::warn!(relayed, "handed jobs left in the outbox to the job queue");
+            }
+            Err(error) => {
+                tracing::warn!(error = error_chain(&error), "cannot relay the job outbox");
+            }
+        }
+        pause(relay.every, &shutdown).await;
+    }
+}
+
 /// Waits `duration`, or less if shutdown is requested.
 async fn pause(duration: Duration, shutdown: &CancellationToken) {
     tokio::select! {
@@ -230,6 +269,7 @@ mod tests {
             }));
         }
         let worker_loop = WorkerLoop {
+            relay: None,
             worker: Arc::new(worker),
             scheduler: Arc::new(ScheduleMaintenance::new(
                 queue,

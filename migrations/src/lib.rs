@@ -11,6 +11,7 @@ mod m20261125_000001_create_users;
 mod m20261125_000002_create_jobs_and_audit_events;
 mod m20261125_000003_create_sessions;
 mod m20261125_000004_create_one_time_tokens;
+mod m20261125_000005_create_job_outbox;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_jobs_and_audit_events::Migration),
             Box::new(m20261125_000003_create_sessions::Migration),
             Box::new(m20261125_000004_create_one_time_tokens::Migration),
+            Box::new(m20261125_000005_create_job_outbox::Migration),
         ]
     }
 }

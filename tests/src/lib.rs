@@ -11,6 +11,7 @@
 )]
 
 pub mod contract;
+pub mod failing_unit_of_work;
 mod redis_server;
 
 use std::{net::SocketAddr, path::PathBuf};

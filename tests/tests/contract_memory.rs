@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use twofa_domain::{AuditLog, JobQueue};
 use twofa_memory::{
-    ManualClock, MemoryAuditLog, MemoryJobQueue, MemoryUnitOfWork, SeededSecretGenerator,
+    ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue, MemoryUnitOfWork,
+    SeededSecretGenerator,
 };
 use twofa_tests::contract::{
     audit_log::AuditBackend,
@@ -38,11 +39,19 @@ impl AuditBackend for Memory {
 impl UnitOfWorkBackend for Memory {
     async fn open(&self, clock: Arc<ManualClock>) -> Stores {
         let queue: Arc<dyn JobQueue> = Arc::new(MemoryJobQueue::new(clock.clone(), ids()));
-        let audit: Arc<dyn AuditLog> = Arc::new(MemoryAuditLog::new(clock, ids()));
+        let audit: Arc<dyn AuditLog> = Arc::new(MemoryAuditLog::new(clock.clone(), ids()));
+        let database = MemoryDatabase::new(clock);
         Stores {
-            unit_of_work: Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone())),
+            unit_of_work: Arc::new(MemoryUnitOfWork::new(
+                &database,
+                queue.clone(),
+                audit.clone(),
+            )),
             queue,
             audit,
+            users: database.users(),
+            sessions: database.sessions(),
+            one_time_tokens: database.one_time_tokens(),
         }
     }
 }

@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use twofa_crypto::OsSecretGenerator;
 use twofa_domain::{AuditLog, JobQueue, SecretGenerator};
 use twofa_memory::{ManualClock, MemoryJobQueue};
-use twofa_sql::{JobsTarget, SqlDatabase};
+use twofa_sql::{
+    JobsTarget, SqlDatabase, SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+};
 use twofa_tests::contract::{
     audit_log::AuditBackend,
     job_queue::QueueBackend,
@@ -85,7 +87,19 @@ impl UnitOfWorkBackend for Sql {
         Stores {
             unit_of_work: Arc::new(database.unit_of_work(clock.clone(), ids(), JobsTarget::Sql)),
             queue: Arc::new(database.job_queue(clock.clone(), ids())),
-            audit: Arc::new(database.audit_log(clock, ids())),
+            audit: Arc::new(database.audit_log(clock.clone(), ids())),
+            users: Arc::new(SqlUserRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            sessions: Arc::new(SqlSessionRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
+                database.connection().clone(),
+                clock,
+            )),
         }
     }
 }
@@ -102,7 +116,19 @@ impl UnitOfWorkBackend for HandOver {
                 JobsTarget::After(queue.clone()),
             )),
             queue,
-            audit: Arc::new(database.audit_log(clock, ids())),
+            audit: Arc::new(database.audit_log(clock.clone(), ids())),
+            users: Arc::new(SqlUserRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            sessions: Arc::new(SqlSessionRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
+                database.connection().clone(),
+                clock,
+            )),
         }
     }
 }

@@ -13,6 +13,9 @@ use crate::problem::{PROBLEM_JSON, Problem};
 
 /// The error statuses an operation declares, as bits of `ApiError`'s parameter.
 pub mod answers {
+    /// None of its own: 500 and 503 (faults, a full hashing pool), which every operation
+    /// declares through the shared layer.
+    pub const SHARED: u16 = 0;
     /// 400: `validation_failed`, `invalid_token`.
     pub const BAD_REQUEST: u16 = 1;
     /// 401: `unauthorized`, `invalid_credentials`.

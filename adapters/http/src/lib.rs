@@ -112,7 +112,7 @@ pub fn with_layer<E: Endpoint + 'static>(
         .with_if(cors.is_some(), cors.unwrap_or_default())
         .with(CatchPanic::new());
     middleware::Layer {
-        inner,
+        inner: Arc::new(inner),
         config: Arc::new(middleware::LayerConfig {
             body_limit: settings.body_limit,
             request_timeout: settings.request_timeout,

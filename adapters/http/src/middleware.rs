@@ -40,12 +40,17 @@ const DEFAULT_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The shared layer over the routes. The handler runs in a task of its own, so a request cut
+/// off by `server.request_timeout` is answered `503 request_timeout` at once while its work
+/// runs to its end: a change either commits whole (with its audit event, its jobs and what
+/// follows the commit, such as telling the session cache) or not at all; it never stops
+/// between two steps.
 pub(crate) struct Layer<E> {
-    pub inner: E,
+    pub inner: Arc<E>,
     pub config: Arc<LayerConfig>,
 }
 
-impl<E: Endpoint> Endpoint for Layer<E> {
+impl<E: Endpoint + 'static> Endpoint for Layer<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
@@ -74,17 +79,45 @@ impl<E: Endpoint> Endpoint for Layer<E> {
 
         async move {
             let started = std::time::Instant::now();
+            let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let outcome = tokio::time::timeout(self.config.request_timeout, async {
                 limit_body(&mut req, self.config.body_limit).await?;
-                self.inner.call(req).await.map(IntoResponse::into_response)
+                let inner = self.inner.clone();
+                let cut_off = cut_off.clone();
+                let work = async move {
+                    let outcome = inner.call(req).await.map(IntoResponse::into_response);
+                    if cut_off.load(std::sync::atomic::Ordering::Relaxed) {
+                        let status = outcome
+                            .as_ref()
+                            .map_or_else(poem::Error::status, Response::status);
+                        tracing::warn!(
+                            status = status.as_u16(),
+                            "a request cut off by the timeout has finished its work"
+                        );
+                    }
+                    outcome
+                };
+                tokio::spawn(work.in_current_span())
+                    .await
+                    .unwrap_or_else(|error| {
+                        Err(poem::Error::from_string(
+                            format!("the request's task ended: {error}"),
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                        ))
+                    })
             })
             .await;
+            if outcome.is_err() {
+                cut_off.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let mut response = match outcome {
                 Ok(Ok(response)) => as_problem_if_bare_error(response),
                 Ok(Err(error)) => {
                     let problem = problem_for(&error);
                     if problem.status >= 500 {
-                        tracing::error!(error = %error, "request failed");
+                        // The one log line of a server fault, in the request's span.
+                        let cause = problem.cause.clone().unwrap_or_else(|| error.to_string());
+                        tracing::error!(error = %cause, "request failed");
                     }
                     problem.into_response()
                 }

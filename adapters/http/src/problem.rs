@@ -191,6 +191,11 @@ pub struct Problem {
     #[oai(skip)]
     #[serde(skip)]
     pub set_cookies: Vec<String>,
+    /// The cause chain of a server fault, for the one log line the middleware writes in the
+    /// request's span; never part of the answer.
+    #[oai(skip)]
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
 
 impl Problem {
@@ -207,6 +212,7 @@ impl Problem {
             retry_after: code.retry_after(),
             rate_limit: None,
             set_cookies: Vec::new(),
+            cause: None,
         }
     }
 

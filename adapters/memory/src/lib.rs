@@ -2,7 +2,9 @@
 //!
 //! What belongs here: adapters for tests (a manual clock, a seeded generator, recording
 //! senders) and for the single-process embedded mode. They keep each port's contract exactly:
-//! the same contract suites run against them and against the SQL and Redis adapters.
+//! the same contract suites run against them and against the SQL and Redis adapters. The
+//! repositories over one `MemoryDatabase` share its tables, and a `MemoryUnitOfWork` over it
+//! stages a transaction's writes and applies them on commit only.
 //! What must not: anything that only works because tests are single-threaded. This crate
 //! depends on `twofa-domain` only, so `twofa-application` tests can use it without a cycle.
 
@@ -10,6 +12,7 @@ mod always_up_probe;
 pub mod fake_password_hasher;
 mod manual_clock;
 mod memory_audit_log;
+mod memory_database;
 mod memory_job_queue;
 pub mod memory_one_time_token_repository;
 pub mod memory_rate_limiter;
@@ -24,6 +27,7 @@ pub use always_up_probe::AlwaysUpProbe;
 pub use fake_password_hasher::FakePasswordHasher;
 pub use manual_clock::ManualClock;
 pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
+pub use memory_database::MemoryDatabase;
 pub use memory_job_queue::MemoryJobQueue;
 pub use memory_one_time_token_repository::MemoryOneTimeTokenRepository;
 pub use memory_rate_limiter::{FallbackRateLimiter, MemoryRateLimiter};

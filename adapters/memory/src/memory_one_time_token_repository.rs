@@ -1,9 +1,7 @@
-//! `MemoryOneTimeTokenRepository`: the `OneTimeTokenRepository` port in process memory.
+//! `MemoryOneTimeTokenRepository`: the `OneTimeTokenRepository` port in process memory,
+//! outside or inside a memory transaction.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::{collections::HashMap, sync::Arc};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -13,7 +11,10 @@ use twofa_domain::{
     UserId,
 };
 
+use crate::{MemoryDatabase, memory_database::Scope};
+
 /// A token as kept.
+#[derive(Debug, Clone)]
 struct StoredToken {
     purpose: TokenPurpose,
     user_id: UserId,
@@ -28,42 +29,22 @@ impl StoredToken {
     }
 }
 
-/// Tokens in a map by hash. One lock covers the check and the mark in `consume`, so of two
-/// concurrent consumes of one token exactly one succeeds.
-pub struct MemoryOneTimeTokenRepository {
-    tokens: Mutex<HashMap<OneTimeTokenHash, StoredToken>>,
-    clock: Arc<dyn Clock>,
+/// Tokens in a map by hash: the rules of the port, shared by the plain repository and the
+/// transaction-bound one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OneTimeTokenTable {
+    tokens: HashMap<OneTimeTokenHash, StoredToken>,
 }
 
-impl MemoryOneTimeTokenRepository {
-    /// No tokens; time from `clock`.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            tokens: Mutex::new(HashMap::new()),
-            clock,
-        }
-    }
-
-    /// The clock's time to the microsecond, as the SQL databases keep it.
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now().trunc_subsecs(6)
-    }
-
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<OneTimeTokenHash, StoredToken>> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[async_trait]
-impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
-    async fn issue(&self, token: NewOneTimeToken) -> Result<(), PortError> {
-        let mut tokens = self.tokens();
-        if tokens.contains_key(&token.hash) {
+impl OneTimeTokenTable {
+    /// Stores a new live token, unless its hash is already stored.
+    fn issue(&mut self, token: &NewOneTimeToken) -> Result<(), PortError> {
+        if self.tokens.contains_key(&token.hash) {
             return Err(PortError::Unexpected(anyhow!(
                 "issuing a one-time token: the hash is already stored"
             )));
         }
-        tokens.insert(
+        self.tokens.insert(
             token.hash,
             StoredToken {
                 purpose: token.purpose,
@@ -75,20 +56,88 @@ impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
         Ok(())
     }
 
-    async fn consume(
-        &self,
+    /// Marks the token used at `now` if it is live with `purpose`; its user if it was.
+    fn consume(
+        &mut self,
         purpose: TokenPurpose,
         hash: &OneTimeTokenHash,
-    ) -> Result<Option<UserId>, PortError> {
-        let now = self.now();
-        let mut tokens = self.tokens();
-        Ok(tokens
+        now: DateTime<Utc>,
+    ) -> Option<UserId> {
+        self.tokens
             .get_mut(hash)
             .filter(|token| token.purpose == purpose && token.is_live(now))
             .map(|token| {
                 token.used_at = Some(now);
                 token.user_id
-            }))
+            })
+    }
+
+    /// Whether a token with `hash` and `purpose` is live at `now`.
+    fn is_live(&self, purpose: TokenPurpose, hash: &OneTimeTokenHash, now: DateTime<Utc>) -> bool {
+        self.tokens
+            .get(hash)
+            .is_some_and(|token| token.purpose == purpose && token.is_live(now))
+    }
+
+    /// Marks used at `now` every live token of `user_id` with `purpose`; how many.
+    fn revoke_all(&mut self, user_id: UserId, purpose: TokenPurpose, now: DateTime<Utc>) -> u64 {
+        let mut revoked = 0;
+        for token in self.tokens.values_mut() {
+            if token.user_id == user_id && token.purpose == purpose && token.is_live(now) {
+                token.used_at = Some(now);
+                revoked += 1;
+            }
+        }
+        revoked
+    }
+
+    /// Deletes the tokens expired or used before `before`; how many.
+    fn purge_expired(&mut self, before: DateTime<Utc>) -> u64 {
+        let count = self.tokens.len();
+        self.tokens.retain(|_, token| {
+            !(token.expires_at < before || token.used_at.is_some_and(|used| used < before))
+        });
+        u64::try_from(count - self.tokens.len()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One-time tokens in a [`MemoryDatabase`], or in a transaction's staged copy of them. The
+/// check and the mark of `consume` happen under one lock (and every write under the
+/// database's writer lock), so of two concurrent consumes of one token exactly one succeeds,
+/// also across transactions.
+pub struct MemoryOneTimeTokenRepository {
+    scope: Scope,
+}
+
+impl MemoryOneTimeTokenRepository {
+    /// No tokens, in a database of its own; time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::over(Scope::Committed(MemoryDatabase::new(clock)))
+    }
+
+    /// The one-time tokens of `scope`.
+    pub(crate) fn over(scope: Scope) -> Self {
+        Self { scope }
+    }
+}
+
+#[async_trait]
+impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
+    async fn issue(&self, token: NewOneTimeToken) -> Result<(), PortError> {
+        self.scope
+            .write(|table: &mut OneTimeTokenTable, _| table.issue(&token))
+            .await
+    }
+
+    async fn consume(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+    ) -> Result<Option<UserId>, PortError> {
+        Ok(self
+            .scope
+            .write(|table: &mut OneTimeTokenTable, now| table.consume(purpose, hash, now))
+            .await)
     }
 
     async fn is_live(
@@ -96,31 +145,24 @@ impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
         purpose: TokenPurpose,
         hash: &OneTimeTokenHash,
     ) -> Result<bool, PortError> {
-        let now = self.now();
+        let now = self.scope.now();
         Ok(self
-            .tokens()
-            .get(hash)
-            .is_some_and(|token| token.purpose == purpose && token.is_live(now)))
+            .scope
+            .read(|table: &OneTimeTokenTable| table.is_live(purpose, hash, now))
+            .await)
     }
 
     async fn revoke_all(&self, user_id: UserId, purpose: TokenPurpose) -> Result<u64, PortError> {
-        let now = self.now();
-        let mut revoked = 0;
-        for token in self.tokens().values_mut() {
-            if token.user_id == user_id && token.purpose == purpose && token.is_live(now) {
-                token.used_at = Some(now);
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+        Ok(self
+            .scope
+            .write(|table: &mut OneTimeTokenTable, now| table.revoke_all(user_id, purpose, now))
+            .await)
     }
 
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64, PortError> {
-        let mut tokens = self.tokens();
-        let count = tokens.len();
-        tokens.retain(|_, token| {
-            !(token.expires_at < before || token.used_at.is_some_and(|used| used < before))
-        });
-        Ok(u64::try_from(count - tokens.len()).unwrap_or(u64::MAX))
+        Ok(self
+            .scope
+            .write(|table: &mut OneTimeTokenTable, _| table.purge_expired(before))
+            .await)
     }
 }

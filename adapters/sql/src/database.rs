@@ -1,6 +1,6 @@
 //! `SqlDatabase`: the connection pool, and the schema's state.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{fmt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, sqlx::sqlite};
@@ -8,7 +8,7 @@ use sea_orm_migration::MigratorTrait as _;
 use twofa_domain::{Clock, SecretGenerator};
 use twofa_migrations::Migrator;
 
-use crate::{JobsTarget, SqlAuditLog, SqlJobQueue, SqlUnitOfWork, probe::SqlProbe};
+use crate::{JobsTarget, SqlAuditLog, SqlJobOutbox, SqlJobQueue, SqlUnitOfWork, probe::SqlProbe};
 
 /// How to connect (`database.*`).
 #[derive(Debug, Clone)]
@@ -22,10 +22,25 @@ pub struct SqlSettings {
 }
 
 /// A pool of connections to PostgreSQL or SQLite.
-#[derive(Debug, Clone)]
+///
+/// On PostgreSQL every pooled connection runs with `statement_timeout = settings.timeout`: a
+/// statement the server cannot finish in time (a stalled connection, a lock held too long) is
+/// cancelled, and answers `PortError::Unavailable`, instead of holding a request or a
+/// transaction forever. Migrations run on a connection of their own without that limit.
+#[derive(Clone)]
 pub struct SqlDatabase {
     connection: DatabaseConnection,
-    timeout: Duration,
+    /// How it was opened (the URL may hold a password: kept out of `Debug`).
+    settings: SqlSettings,
+}
+
+impl fmt::Debug for SqlDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlDatabase")
+            .field("connection", &self.connection)
+            .field("timeout", &self.settings.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlDatabase {
@@ -45,33 +60,15 @@ impl SqlDatabase {
         if is_sqlite {
             create_sqlite_folder(&settings.url)?;
         }
-        let mut options = ConnectOptions::new(settings.url.clone());
-        options
-            .max_connections(if is_sqlite {
-                settings.max_connections.min(8)
-            } else {
-                settings.max_connections
-            })
-            .min_connections(1)
-            .connect_timeout(settings.timeout)
-            .acquire_timeout(settings.timeout)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|options| {
-                options
-                    .journal_mode(sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-            });
-        let connection = tokio::time::timeout(settings.timeout, Database::connect(options))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!("no answer from the database within {:?}", settings.timeout)
-            })?
-            .context("cannot connect to the database")?;
+        let max_connections = if is_sqlite {
+            settings.max_connections.min(8)
+        } else {
+            settings.max_connections
+        };
+        let connection = open(settings, max_connections, Some(settings.timeout)).await?;
         Ok(Self {
             connection,
-            timeout: settings.timeout,
+            settings: settings.clone(),
         })
     }
 
@@ -85,7 +82,9 @@ impl SqlDatabase {
         self.connection.get_database_backend() == DbBackend::Postgres
     }
 
-    /// Applies every pending migration; returns how many ran.
+    /// Applies every pending migration; returns how many ran. On PostgreSQL they run on a
+    /// connection of their own without `statement_timeout` (building an index on a large
+    /// table may take longer than a request's statements may).
     ///
     /// # Errors
     /// When a migration fails; the ones before it stay applied.
@@ -94,9 +93,18 @@ impl SqlDatabase {
             .await
             .context("cannot read the applied migrations")?
             .len();
-        Migrator::up(&self.connection, None)
-            .await
-            .context("a migration failed")?;
+        if self.is_postgres() {
+            let connection = open(&self.settings, 1, None).await?;
+            let migrated = Migrator::up(&connection, None).await;
+            if let Err(error) = connection.close().await {
+                tracing::warn!(%error, "closing the migration connection failed");
+            }
+            migrated.context("a migration failed")?;
+        } else {
+            Migrator::up(&self.connection, None)
+                .await
+                .context("a migration failed")?;
+        }
         Ok(pending)
     }
 
@@ -113,7 +121,7 @@ impl SqlDatabase {
 
     /// The health probe of this database.
     pub fn probe(&self) -> SqlProbe {
-        SqlProbe::new(self.connection.clone(), self.timeout)
+        SqlProbe::new(self.connection.clone(), self.settings.timeout)
     }
 
     /// The job queue over this database's `jobs` table.
@@ -124,6 +132,11 @@ impl SqlDatabase {
     /// The audit log over this database's `audit_events` table.
     pub fn audit_log(&self, clock: Arc<dyn Clock>, ids: Arc<dyn SecretGenerator>) -> SqlAuditLog {
         SqlAuditLog::new(self.connection.clone(), clock, ids)
+    }
+
+    /// The outbox of the jobs bound for a queue outside this database, for the relay.
+    pub fn job_outbox(&self, clock: Arc<dyn Clock>) -> SqlJobOutbox {
+        SqlJobOutbox::new(self.connection.clone(), clock)
     }
 
     /// Transactions on this database, sending their jobs to `jobs`.
@@ -142,6 +155,38 @@ impl SqlDatabase {
             tracing::warn!(%error, "closing the database pool failed");
         }
     }
+}
+
+/// A pool of at most `max_connections` to `settings.url`, its first connection made within
+/// `settings.timeout`; on PostgreSQL with `statement_timeout` set to `statement_timeout`.
+async fn open(
+    settings: &SqlSettings,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(settings.timeout)
+        .acquire_timeout(settings.timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|options| {
+            options
+                .journal_mode(sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    if let Some(limit) = statement_timeout {
+        // Sent as the `-c statement_timeout=<ms>` startup option (PostgreSQL only: SQLite
+        // ignores it), so every connection the pool opens has it, with no extra round trip.
+        options.statement_timeout(limit);
+    }
+    tokio::time::timeout(settings.timeout, Database::connect(options))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer from the database within {:?}", settings.timeout))?
+        .context("cannot connect to the database")
 }
 
 /// `sqlite://data/twofa.db?mode=rwc` → creates `data/`.

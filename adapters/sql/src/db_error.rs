@@ -1,8 +1,8 @@
 //! Translation of SeaORM's `DbErr` into the ports' errors, at the boundary.
 //!
 //! A database that cannot be reached in time (no connection from the pool, a broken socket,
-//! PostgreSQL shutting down or refusing connections, SQLite busy past its timeout) is
-//! "unavailable"; anything else is unexpected. The driver's error (which may quote SQL) stays in
+//! PostgreSQL shutting down or refusing connections or cancelling a statement at its
+//! `statement_timeout`, SQLite busy past its timeout) is "unavailable"; anything else is unexpected. The driver's error (which may quote SQL) stays in
 //! the cause chain for the log, behind a message that names only what was being done.
 
 use sea_orm::{DbErr, RuntimeErr, sqlx};
@@ -112,6 +112,10 @@ mod tests {
         assert!(!is_sqlite_busy(Some("19")));
         assert!(is_postgres_unavailable("08006"));
         assert!(is_postgres_unavailable("57P01"));
+        assert!(
+            is_postgres_unavailable("57014"),
+            "cancelled by statement_timeout"
+        );
         assert!(!is_postgres_unavailable("23505"));
     }
 }

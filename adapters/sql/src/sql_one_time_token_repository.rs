@@ -4,6 +4,9 @@
 //! A consume is one statement, `UPDATE … SET used_at = now WHERE token_hash = ? AND purpose = ?
 //! AND used_at IS NULL AND expires_at > now RETURNING user_id`: the database's row lock decides
 //! between concurrent consumes, so exactly one gets the row back, on one instance or several.
+//! Inside a unit of work's transaction that lock is held until the transaction ends: a consume
+//! in another transaction waits for it and then finds the token used (or, after a rollback,
+//! live).
 //! Hashes are stored as 64 lower-case hex digits; timestamps come from the clock, to the
 //! microsecond as both databases keep them.
 
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DeriveIden,
+    ConnectionTrait as _, DatabaseConnection, DeriveIden,
     sea_query::{Cond, Expr, ExprTrait as _, Query},
 };
 use twofa_domain::{
@@ -20,7 +23,7 @@ use twofa_domain::{
     UserId,
 };
 
-use crate::db_error::port_error;
+use crate::{db_error::port_error, executor::Executor};
 
 #[derive(DeriveIden)]
 enum OneTimeTokens {
@@ -37,14 +40,19 @@ enum OneTimeTokens {
 /// SQLite.
 #[derive(Clone)]
 pub struct SqlOneTimeTokenRepository {
-    connection: DatabaseConnection,
+    executor: Executor,
     clock: Arc<dyn Clock>,
 }
 
 impl SqlOneTimeTokenRepository {
     /// Tokens in `connection`'s `one_time_tokens` table, judged by `clock`'s time.
     pub fn new(connection: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { connection, clock }
+        Self::on(Executor::Pool(connection), clock)
+    }
+
+    /// Tokens read and written through `executor` (a unit of work's transaction).
+    pub(crate) fn on(executor: Executor, clock: Arc<dyn Clock>) -> Self {
+        Self { executor, clock }
     }
 
     /// The clock's time to the microsecond.
@@ -82,7 +90,8 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
             ])
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?
             .to_owned();
-        self.connection
+        self.executor
+            .get()
             .execute(&insert)
             .await
             .map_err(|error| port_error(DOING, error))?;
@@ -107,7 +116,8 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
             .returning_col(OneTimeTokens::UserId)
             .to_owned();
         let Some(row) = self
-            .connection
+            .executor
+            .get()
             .query_one(&update)
             .await
             .map_err(|error| port_error(DOING, error))?
@@ -136,7 +146,8 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
                     .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str())),
             )
             .to_owned();
-        self.connection
+        self.executor
+            .get()
             .query_one(&select)
             .await
             .map(|row| row.is_some())
@@ -155,7 +166,8 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
             )
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&update)
             .await
             .map_err(|error| port_error("revoking one-time tokens", error))?;
@@ -172,7 +184,8 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
             )
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&delete)
             .await
             .map_err(|error| port_error("purging one-time tokens", error))?;

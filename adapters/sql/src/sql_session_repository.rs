@@ -5,15 +5,16 @@
 //! `FOR UPDATE` (PostgreSQL; SQLite serialises writers, and the transaction begins
 //! `IMMEDIATE`, so it holds the write lock from the start), decides, writes and commits. Of
 //! two processes rotating one token, the second waits for the first and then sees the token
-//! rotated. Timestamps come from the clock, to the microsecond as both databases keep them.
+//! rotated. Inside a unit of work's transaction the rotation is a savepoint of it: the row
+//! lock is held until the outer transaction ends, and the rotation commits or rolls back with
+//! it. Timestamps come from the clock, to the microsecond as both databases keep them.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeriveIden, QueryResult,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DeriveIden, QueryResult,
     sea_query::{Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement},
 };
 use twofa_domain::{
@@ -21,7 +22,7 @@ use twofa_domain::{
     SessionId, SessionRepository, UserId, is_within_grace,
 };
 
-use crate::db_error::port_error;
+use crate::{db_error::port_error, executor::Executor};
 
 #[derive(DeriveIden, Clone, Copy)]
 enum Sessions {
@@ -61,7 +62,7 @@ const COLUMNS: [Sessions; 9] = [
 /// The `SessionRepository` port over PostgreSQL or SQLite.
 #[derive(Clone)]
 pub struct SqlSessionRepository {
-    connection: DatabaseConnection,
+    executor: Executor,
     clock: Arc<dyn Clock>,
 }
 
@@ -69,7 +70,12 @@ impl SqlSessionRepository {
     /// Sessions in `connection`'s `sessions` and `refresh_tokens` tables, stamped with
     /// `clock`'s time.
     pub fn new(connection: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { connection, clock }
+        Self::on(Executor::Pool(connection), clock)
+    }
+
+    /// Sessions read and written through `executor` (a unit of work's transaction).
+    pub(crate) fn on(executor: Executor, clock: Arc<dyn Clock>) -> Self {
+        Self { executor, clock }
     }
 
     /// The clock's time to the microsecond.
@@ -77,15 +83,11 @@ impl SqlSessionRepository {
         self.clock.now().trunc_subsecs(6)
     }
 
-    /// A transaction that holds SQLite's write lock from its start.
+    /// A transaction that holds SQLite's write lock from its start; a savepoint when the
+    /// repository works inside a unit of work's transaction.
     async fn begin(&self, doing: &'static str) -> Result<DatabaseTransaction, PortError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: (self.connection.get_database_backend() == DbBackend::Sqlite)
-                .then_some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        self.connection
-            .begin_with_options(options)
+        self.executor
+            .begin_immediate()
             .await
             .map_err(|error| port_error(doing, error))
     }
@@ -174,6 +176,20 @@ async fn run(
     Ok(())
 }
 
+/// Rolls back `transaction`, which changed nothing, and answers `outcome`. (Dropping it would
+/// too, but lazily: inside a unit of work, only when the next statement runs.)
+async fn end_unchanged(
+    transaction: DatabaseTransaction,
+    doing: &'static str,
+    outcome: RotateOutcome,
+) -> Result<RotateOutcome, PortError> {
+    transaction
+        .rollback()
+        .await
+        .map_err(|error| port_error(doing, error))?;
+    Ok(outcome)
+}
+
 #[async_trait]
 impl SessionRepository for SqlSessionRepository {
     async fn create(
@@ -219,7 +235,8 @@ impl SessionRepository for SqlSessionRepository {
         let select = select()
             .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
             .to_owned();
-        self.connection
+        self.executor
+            .get()
             .query_one(&select)
             .await
             .map_err(|error| port_error(DOING, error))?
@@ -235,7 +252,8 @@ impl SessionRepository for SqlSessionRepository {
         const DOING: &str = "finding a refresh token";
         let lookup = token_lookup(presented);
         let Some(row) = self
-            .connection
+            .executor
+            .get()
             .query_one(&lookup)
             .await
             .map_err(|error| port_error(DOING, error))?
@@ -267,14 +285,14 @@ impl SessionRepository for SqlSessionRepository {
             .await
             .map_err(|error| port_error(DOING, error))?
         else {
-            return Ok(RotateOutcome::NotFound);
+            return end_unchanged(transaction, DOING, RotateOutcome::NotFound).await;
         };
         let mut found = session(&row)?;
         let rotated_at: Option<DateTime<Utc>> = row
             .try_get("", "rotated_at")
             .map_err(|error| port_error(DOING, error))?;
         if !found.is_active(now) {
-            return Ok(RotateOutcome::Inactive);
+            return end_unchanged(transaction, DOING, RotateOutcome::Inactive).await;
         }
         let session_row = Expr::col(Sessions::Id).eq(found.id.as_uuid());
         match rotated_at {
@@ -329,7 +347,8 @@ impl SessionRepository for SqlSessionRepository {
             .and_where(Expr::col(Sessions::RevokedAt).is_null())
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&update)
             .await
             .map_err(|error| port_error(DOING, error))?;
@@ -357,7 +376,8 @@ impl SessionRepository for SqlSessionRepository {
             .returning_col(Sessions::Id)
             .to_owned();
         let rows = self
-            .connection
+            .executor
+            .get()
             .query_all(&update)
             .await
             .map_err(|error| port_error(DOING, error))?;
@@ -380,7 +400,8 @@ impl SessionRepository for SqlSessionRepository {
             .order_by(Sessions::Id, Order::Desc)
             .to_owned();
         let rows = self
-            .connection
+            .executor
+            .get()
             .query_all(&select)
             .await
             .map_err(|error| port_error(DOING, error))?;
@@ -399,7 +420,8 @@ impl SessionRepository for SqlSessionRepository {
             )
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&delete)
             .await
             .map_err(|error| port_error(DOING, error))?;

@@ -4,28 +4,37 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait as _,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use twofa_domain::{
-    Clock, JobQueue, NewAuditEvent, NewJob, PortError, QueueError, SecretGenerator, Transaction,
-    UnitOfWork,
+    Clock, JobQueue, NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError,
+    SecretGenerator, SessionRepository, Transaction, UnitOfWork, UserRepository, error_chain,
 };
 
-use crate::{db_error::port_error, sql_audit_log, sql_job_queue};
+use crate::{
+    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    db_error::port_error,
+    executor::Executor,
+    sql_audit_log,
+    sql_job_outbox::{self, OutboxEntry},
+    sql_job_queue,
+};
 
 /// Where the jobs a transaction enqueues go.
+///
+/// Either way nothing committed is lost: a job exists exactly when its change committed, and
+/// what happens to it after the hand-over is the queue's own durability.
 #[derive(Clone)]
 pub enum JobsTarget {
     /// Into the `jobs` table, inside the transaction: the transactional outbox
     /// (`jobs.backend = "sql"`). A job exists exactly when its transaction committed.
     Sql,
-    /// Into another queue (`jobs.backend = "redis"` or `"memory"`): the jobs are kept in the
-    /// transaction and handed to this queue right after the database commit succeeds, before
-    /// `commit` returns. A rolled-back transaction hands over nothing; a queue that fails after
-    /// the commit makes `commit` answer an error although the change is durable (the jobs are
-    /// then lost: the price of a queue outside the database).
+    /// Into another queue (`jobs.backend = "redis"` or `"memory"`): each job is written to the
+    /// `job_outbox` table inside the transaction, and after the database commit succeeds it is
+    /// handed to this queue (idempotency key: the job's own, else `outbox:<row id>`) and its
+    /// row deleted. A rolled-back transaction hands over nothing. A hand-over that fails after
+    /// the commit (or a crash between the commit and the hand-over) leaves the row, is logged,
+    /// and does not fail `commit`: the change is durable, and [`crate::SqlJobOutbox::relay`]
+    /// re-sends the job later; the key makes a repeated hand-over enqueue nothing twice.
     After(Arc<dyn JobQueue>),
 }
 
@@ -43,10 +52,11 @@ impl SqlUnitOfWork {
     /// sending enqueued jobs to `jobs`.
     ///
     /// `begin` opens a database transaction (`BEGIN IMMEDIATE` on SQLite, so a transaction that
-    /// reads before it writes cannot fail to upgrade its lock); audit events are inserted into
-    /// `audit_events` inside it, and jobs into `jobs` inside it (`JobsTarget::Sql`) or kept
-    /// until the commit (`JobsTarget::After`). `commit` commits; dropping the transaction
-    /// without committing rolls it back.
+    /// reads before it writes cannot fail to upgrade its lock) and hands out the SQL
+    /// repositories bound to it; audit events are inserted into `audit_events` inside it, and
+    /// jobs into `jobs` (`JobsTarget::Sql`) or `job_outbox` (`JobsTarget::After`) inside it.
+    /// `commit` commits (then hands the outbox's jobs over); dropping the transaction without
+    /// committing rolls it back.
     pub fn new(
         connection: DatabaseConnection,
         clock: Arc<dyn Clock>,
@@ -65,57 +75,75 @@ impl SqlUnitOfWork {
 #[async_trait]
 impl UnitOfWork for SqlUnitOfWork {
     async fn begin(&self) -> Result<Box<dyn Transaction>, PortError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: (self.connection.get_database_backend() == DbBackend::Sqlite)
-                .then_some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let transaction = self
-            .connection
-            .begin_with_options(options)
+        let transaction = Executor::Pool(self.connection.clone())
+            .begin_immediate()
             .await
             .map_err(|error| port_error("beginning a transaction", error))?;
+        let transaction = Arc::new(transaction);
+        let executor = Executor::Transaction(transaction.clone());
         Ok(Box::new(SqlTransaction {
+            users: SqlUserRepository::on(executor.clone(), self.clock.clone()),
+            sessions: SqlSessionRepository::on(executor.clone(), self.clock.clone()),
+            one_time_tokens: SqlOneTimeTokenRepository::on(executor, self.clock.clone()),
             transaction,
+            connection: self.connection.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             jobs: self.jobs.clone(),
-            deferred: Vec::new(),
+            outboxed: Vec::new(),
         }))
     }
 }
 
-/// One database transaction; sea-orm rolls it back when it is dropped uncommitted.
+/// One database transaction and the repositories bound to it; sea-orm rolls it back when it
+/// is dropped uncommitted.
 struct SqlTransaction {
-    transaction: DatabaseTransaction,
+    transaction: Arc<DatabaseTransaction>,
+    users: SqlUserRepository,
+    sessions: SqlSessionRepository,
+    one_time_tokens: SqlOneTimeTokenRepository,
+    /// The pool, for deleting handed-over outbox rows after the commit.
+    connection: DatabaseConnection,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn SecretGenerator>,
     jobs: JobsTarget,
-    /// Jobs for `JobsTarget::After`, handed over after the commit.
-    deferred: Vec<NewJob>,
+    /// Jobs written to the outbox (`JobsTarget::After`), handed over after the commit.
+    outboxed: Vec<OutboxEntry>,
 }
 
 #[async_trait]
 impl Transaction for SqlTransaction {
+    fn users(&self) -> &dyn UserRepository {
+        &self.users
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        &self.sessions
+    }
+
+    fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository {
+        &self.one_time_tokens
+    }
+
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {
+        let now = self.clock.now();
+        let ids = self.ids.as_ref();
         match &self.jobs {
             JobsTarget::Sql => {
-                sql_job_queue::enqueue_on(
-                    &self.transaction,
-                    self.clock.now(),
-                    self.ids.as_ref(),
-                    job,
-                )
-                .await?;
+                sql_job_queue::enqueue_on(self.transaction.as_ref(), now, ids, job).await?;
             }
-            JobsTarget::After(_) => self.deferred.push(job),
+            JobsTarget::After(_) => {
+                let entry =
+                    sql_job_outbox::write_on(self.transaction.as_ref(), now, ids, job).await?;
+                self.outboxed.push(entry);
+            }
         }
         Ok(())
     }
 
     async fn audit(&mut self, event: NewAuditEvent) -> Result<(), PortError> {
         sql_audit_log::append_on(
-            &self.transaction,
+            self.transaction.as_ref(),
             self.clock.now(),
             self.ids.as_ref(),
             event,
@@ -127,34 +155,58 @@ impl Transaction for SqlTransaction {
     async fn commit(self: Box<Self>) -> Result<(), PortError> {
         let Self {
             transaction,
+            users,
+            sessions,
+            one_time_tokens,
+            connection,
             jobs,
-            deferred,
+            outboxed,
             ..
         } = *self;
+        drop((users, sessions, one_time_tokens));
+        let transaction = Arc::try_unwrap(transaction).map_err(|_| {
+            PortError::Unexpected(anyhow::anyhow!(
+                "committing a transaction: a repository bound to it is still in use"
+            ))
+        })?;
         transaction
             .commit()
             .await
             .map_err(|error| port_error("committing a transaction", error))?;
         if let JobsTarget::After(queue) = jobs {
-            for job in deferred {
-                queue.enqueue(job).await.map_err(handover_error)?;
-            }
+            hand_over(&connection, queue.as_ref(), outboxed).await;
         }
         Ok(())
     }
 }
 
-/// A queue's refusal of a job handed over after the commit.
-fn handover_error(error: QueueError) -> PortError {
-    const DOING: &str = "handing a committed transaction's job to the job queue";
-    match error {
-        QueueError::Unavailable(source) => PortError::Unavailable {
-            dependency: "job queue",
-            source: source.context(DOING),
-        },
-        QueueError::Unexpected(source) => PortError::Unexpected(source.context(DOING)),
-        QueueError::LeaseLost => {
-            PortError::Unexpected(anyhow::Error::new(QueueError::LeaseLost).context(DOING))
+/// Hands each committed job in `outboxed` to `queue` and deletes its outbox row. Failures are
+/// logged, not answered: the change is durable and the outbox keeps what was not handed over
+/// (from the first job the queue refused on) for the relay.
+async fn hand_over(
+    connection: &DatabaseConnection,
+    queue: &dyn JobQueue,
+    outboxed: Vec<OutboxEntry>,
+) {
+    let total = outboxed.len();
+    for (handed, entry) in outboxed.into_iter().enumerate() {
+        if let Err(error) = sql_job_outbox::enqueue(queue, &entry).await {
+            tracing::warn!(
+                kind = %entry.job.kind,
+                outbox_id = %entry.id,
+                left_in_outbox = total - handed,
+                error = %error_chain(&error),
+                "the job queue refused a committed job; the outbox keeps it for the relay"
+            );
+            return;
+        }
+        if let Err(error) = sql_job_outbox::delete(connection, entry.id).await {
+            tracing::warn!(
+                kind = %entry.job.kind,
+                outbox_id = %entry.id,
+                error = %error_chain(&error),
+                "a handed-over job stays in the outbox; the relay's idempotency key stops a second enqueue"
+            );
         }
     }
 }

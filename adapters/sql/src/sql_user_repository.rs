@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, DeriveIden, QueryResult, RuntimeErr,
+    ConnectionTrait as _, DatabaseConnection, DbErr, DeriveIden, QueryResult, RuntimeErr,
     sea_query::{Cond, Expr, ExprTrait as _, LikeExpr, Order, Query, SelectStatement, SimpleExpr},
     sqlx,
 };
@@ -20,7 +20,7 @@ use twofa_domain::{
     UserRepository, UserRepositoryError, Username, canonical_login, clamp_user_list_limit,
 };
 
-use crate::db_error::port_error;
+use crate::{db_error::port_error, executor::Executor};
 
 #[derive(DeriveIden)]
 enum Users {
@@ -60,14 +60,19 @@ const USERNAME_KEY: (&str, &str) = ("users_username_key", "users.username_canoni
 /// The `UserRepository` port over the `users` table, on PostgreSQL or SQLite.
 #[derive(Clone)]
 pub struct SqlUserRepository {
-    connection: DatabaseConnection,
+    executor: Executor,
     clock: Arc<dyn Clock>,
 }
 
 impl SqlUserRepository {
     /// Accounts in `connection`'s `users` table, stamped with `clock`'s time.
     pub fn new(connection: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { connection, clock }
+        Self::on(Executor::Pool(connection), clock)
+    }
+
+    /// Accounts read and written through `executor` (a unit of work's transaction).
+    pub(crate) fn on(executor: Executor, clock: Arc<dyn Clock>) -> Self {
+        Self { executor, clock }
     }
 
     /// The clock's time to the microsecond.
@@ -91,7 +96,8 @@ impl SqlUserRepository {
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&update)
             .await
             .map_err(|error| port_error(doing, error))?;
@@ -104,7 +110,8 @@ impl SqlUserRepository {
         doing: &'static str,
         select: &SelectStatement,
     ) -> Result<Option<User>, PortError> {
-        self.connection
+        self.executor
+            .get()
             .query_one(select)
             .await
             .map_err(|error| port_error(doing, error))?
@@ -210,7 +217,7 @@ impl UserRepository for SqlUserRepository {
             ])
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?
             .to_owned();
-        match self.connection.execute(&insert).await {
+        match self.executor.get().execute(&insert).await {
             Ok(_) => Ok(user),
             Err(error) => Err(match taken_field(&error) {
                 Some(field) => UserRepositoryError::Conflict(field),
@@ -272,7 +279,8 @@ impl UserRepository for SqlUserRepository {
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
             .to_owned();
         let result = self
-            .connection
+            .executor
+            .get()
             .execute(&delete)
             .await
             .map_err(|error| port_error("deleting a user", error))?;
@@ -320,7 +328,8 @@ impl UserRepository for SqlUserRepository {
             .order_by(Users::Id, Order::Desc)
             .limit(u64::from(clamp_user_list_limit(limit)));
         let rows = self
-            .connection
+            .executor
+            .get()
             .query_all(&select)
             .await
             .map_err(|error| port_error(DOING, error))?;

@@ -1,17 +1,14 @@
-//! `EmailLinks`: the one-time tokens of e-mail links (verification, password reset) and the
-//! jobs that mail them, shared by the account use cases and the reset-mail job.
+//! `EmailLinks`: the one-time tokens of e-mail links (verification, password reset), written
+//! in the caller's transaction, and the jobs that mail them; shared by the account use cases
+//! and the reset-mail job.
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, TimeDelta, Utc};
 use twofa_domain::{
-    Clock, NewJob, NewOneTimeToken, OneTimeTokenRepository, SecretGenerator, TokenPurpose, User,
+    Clock, NewJob, NewOneTimeToken, PortError, SecretGenerator, TokenPurpose, Transaction, User,
 };
 
-use super::{
-    AuthError,
-    core::{one_time_hash, opaque_token},
-};
+use super::tokens::{one_time_hash, opaque_token};
 use crate::jobs::SendEmailPayload;
 
 /// What the e-mail links follow.
@@ -29,35 +26,30 @@ pub struct EmailLinkPolicy {
 
 /// Issues the one-time tokens of e-mail links and the jobs that mail them.
 pub struct EmailLinks {
-    tokens: Arc<dyn OneTimeTokenRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn SecretGenerator>,
     policy: EmailLinkPolicy,
 }
 
 impl EmailLinks {
-    /// Over `tokens`, following `policy`.
+    /// Links following `policy`.
     pub fn new(
-        tokens: Arc<dyn OneTimeTokenRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn SecretGenerator>,
         mut policy: EmailLinkPolicy,
     ) -> Self {
         policy.public_url = policy.public_url.trim_end_matches('/').to_owned();
-        Self {
-            tokens,
-            clock,
-            ids,
-            policy,
-        }
+        Self { clock, ids, policy }
     }
 
-    /// Issues a one-time token of `purpose` for `user`; the job that mails its link.
+    /// Issues a one-time token of `purpose` for `user` in `transaction`; the job that mails its
+    /// link (for the caller to enqueue in the same transaction).
     pub(crate) async fn issue(
         &self,
+        transaction: &dyn Transaction,
         user: &User,
         purpose: TokenPurpose,
-    ) -> Result<NewJob, AuthError> {
+    ) -> Result<NewJob, PortError> {
         let (ttl, path, template) = match purpose {
             TokenPurpose::VerifyEmail => {
                 (self.policy.verification_ttl, "verify-email", "verify_email")
@@ -67,18 +59,13 @@ impl EmailLinks {
             }
         };
         let token = opaque_token(self.ids.as_ref());
-        let delta = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX);
-        let expires_at = self
-            .clock
-            .now()
-            .checked_add_signed(delta)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        self.tokens
+        transaction
+            .one_time_tokens()
             .issue(NewOneTimeToken {
                 hash: one_time_hash(&token),
                 purpose,
                 user_id: user.id,
-                expires_at,
+                expires_at: self.clock.after(ttl),
             })
             .await?;
         let link = format!("{}/{path}?token={token}", self.policy.public_url);

@@ -1,5 +1,7 @@
-//! `AuthError`: what the account and session use cases answer besides success. The HTTP
-//! adapter maps every variant, exhaustively, to one problem code.
+//! What the account and session use cases answer besides success: one error enum per use case
+//! (or per small family that truly shares its failures), each built from the few shared
+//! pieces here. The HTTP adapter maps every variant, exhaustively, to one problem, and derives
+//! each route's documented statuses from the same mapping.
 
 use std::time::Duration;
 
@@ -33,54 +35,18 @@ pub struct Throttled {
     pub retry_after: Duration,
 }
 
-/// Why an account or session use case refused, or failed.
+/// A failure that is the service's, not the caller's: answered 503 or 500, the cause logged.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// A login's identifier or password is wrong, or the account is disabled (one answer for
-    /// all three), or a password change's current password is wrong.
-    #[error("the credentials are invalid")]
-    InvalidCredentials,
-    /// A missing, malformed, expired or revoked access or refresh token, or a reused one.
-    #[error("missing or invalid credentials")]
-    Unauthorized,
-    /// Input that breaks a rule (a malformed e-mail address, a password policy); nothing was
-    /// written.
-    #[error("some fields are invalid")]
-    Invalid(Vec<InvalidField>),
-    /// The e-mail address or the username belongs to another account.
-    #[error("the {} is already taken", .0.as_str())]
-    Conflict(UniqueField),
-    /// A used, expired or unknown e-mail verification or password reset token.
-    #[error("the token is invalid, used or expired")]
-    InvalidToken,
-    /// No such resource of this user.
-    #[error("not found")]
-    NotFound,
-    /// Too many attempts.
-    #[error("too many attempts")]
-    RateLimited(Throttled),
-    /// The password hashing pool is full: try again after `retry_after`.
-    #[error("the password hashing pool is full")]
-    Overloaded {
-        /// The hint for `Retry-After`.
-        retry_after: Duration,
-    },
+pub enum Fault {
     /// A store did not answer in time.
     #[error(transparent)]
     Unavailable(PortError),
-    /// Anything else: logged with its cause, answered as 500.
+    /// Anything else.
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
 }
 
-impl AuthError {
-    /// A single invalid field.
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![InvalidField::new(field, message)])
-    }
-}
-
-impl From<PortError> for AuthError {
+impl From<PortError> for Fault {
     fn from(error: PortError) -> Self {
         match error {
             error @ PortError::Unavailable { .. } => Self::Unavailable(error),
@@ -89,16 +55,7 @@ impl From<PortError> for AuthError {
     }
 }
 
-impl From<HashError> for AuthError {
-    fn from(error: HashError) -> Self {
-        match error {
-            HashError::Overloaded { retry_after } => Self::Overloaded { retry_after },
-            HashError::Unexpected(error) => Self::Unexpected(error),
-        }
-    }
-}
-
-impl From<QueueError> for AuthError {
+impl From<QueueError> for Fault {
     fn from(error: QueueError) -> Self {
         match error {
             QueueError::Unavailable(source) => Self::Unavailable(PortError::Unavailable {
@@ -113,12 +70,267 @@ impl From<QueueError> for AuthError {
     }
 }
 
-impl From<TokenError> for AuthError {
-    /// Signing fails only unexpectedly; verification failures are mapped where they happen.
+impl From<TokenError> for Fault {
+    /// Signing fails only unexpectedly; verification failures are answered where they happen.
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::Invalid | TokenError::Expired => Self::Unauthorized,
+            TokenError::Invalid | TokenError::Expired => {
+                Self::Unexpected(anyhow::anyhow!("signing an access token: {error}"))
+            }
             TokenError::Unexpected(error) => Self::Unexpected(error),
         }
+    }
+}
+
+impl From<anyhow::Error> for Fault {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Unexpected(error)
+    }
+}
+
+/// `From` every port error (through [`Fault`]) for use case errors with a `Fault(Fault)`
+/// variant, so `?` works on every port call.
+macro_rules! faults {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<twofa_domain::PortError> for $error {
+            fn from(error: twofa_domain::PortError) -> Self {
+                Self::Fault(error.into())
+            }
+        }
+        impl From<twofa_domain::QueueError> for $error {
+            fn from(error: twofa_domain::QueueError) -> Self {
+                Self::Fault(error.into())
+            }
+        }
+        impl From<twofa_domain::TokenError> for $error {
+            fn from(error: twofa_domain::TokenError) -> Self {
+                Self::Fault(error.into())
+            }
+        }
+    )*};
+}
+
+/// `From<Throttled>` for use case errors with a `RateLimited(Throttled)` variant.
+macro_rules! throttled {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$crate::auth::Throttled> for $error {
+            fn from(throttled: $crate::auth::Throttled) -> Self {
+                Self::RateLimited(throttled)
+            }
+        }
+    )*};
+}
+
+/// `From<HashError>` for use case errors with an `Overloaded { retry_after }` variant.
+macro_rules! overloaded {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<twofa_domain::HashError> for $error {
+            fn from(error: twofa_domain::HashError) -> Self {
+                match $crate::auth::error::hash_failure(error) {
+                    Ok(retry_after) => Self::Overloaded { retry_after },
+                    Err(fault) => Self::Fault(fault),
+                }
+            }
+        }
+    )*};
+}
+
+/// A hashing failure: the pool's `Retry-After` hint when it is full, else the fault.
+pub(crate) fn hash_failure(error: HashError) -> Result<Duration, Fault> {
+    match error {
+        HashError::Overloaded { retry_after } => Ok(retry_after),
+        HashError::Unexpected(error) => Err(Fault::Unexpected(error)),
+    }
+}
+
+/// Why a sign-up was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Too many sign-ups from this address.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// Fields that break a rule; nothing was written.
+    #[error("some fields are invalid")]
+    Invalid(Vec<InvalidField>),
+    /// The e-mail address or the username belongs to another account.
+    #[error("the {} is already taken", .0.as_str())]
+    Conflict(UniqueField),
+    /// The password hashing pool is full.
+    #[error("the password hashing pool is full")]
+    Overloaded {
+        /// The hint for `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why a password login was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// An empty or overlong field.
+    #[error("some fields are invalid")]
+    Invalid(Vec<InvalidField>),
+    /// Too many attempts from this address, or the account's failures are backed off.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// An unknown login, a wrong password or a disabled account (one answer for all three).
+    #[error("the credentials are invalid")]
+    InvalidCredentials,
+    /// The password hashing pool is full.
+    #[error("the password hashing pool is full")]
+    Overloaded {
+        /// The hint for `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why a bearer token, a refresh token or the account behind one was refused, or failed: the
+/// family of refresh, logout, the access token check and the account lookup.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// A missing, malformed, expired, revoked or reused token, or an account that is gone.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why ending one session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeSessionError {
+    /// No active session of the caller has the id (another user's alike).
+    #[error("not found")]
+    NotFound,
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why a password change was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    /// An empty or overlong current password, or a new one the policy refuses.
+    #[error("some fields are invalid")]
+    Invalid(Vec<InvalidField>),
+    /// The account's failures are backed off.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// The current password is wrong.
+    #[error("the credentials are invalid")]
+    InvalidCredentials,
+    /// The account is gone.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// The password hashing pool is full.
+    #[error("the password hashing pool is full")]
+    Overloaded {
+        /// The hint for `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why a reset-link request was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgotPasswordError {
+    /// Too many requests from this address.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// A malformed e-mail address.
+    #[error("some fields are invalid")]
+    Invalid(Vec<InvalidField>),
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why using an e-mail link (verification, reset) was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailTokenError {
+    /// Too many token uses from this address.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// A new password the policy refuses (the link is not used up).
+    #[error("some fields are invalid")]
+    Invalid(Vec<InvalidField>),
+    /// A used, expired or unknown token.
+    #[error("the token is invalid, used or expired")]
+    InvalidToken,
+    /// The password hashing pool is full.
+    #[error("the password hashing pool is full")]
+    Overloaded {
+        /// The hint for `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why mailing a new verification link was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendVerificationError {
+    /// The cooldown after the last link runs.
+    #[error("too many attempts")]
+    RateLimited(Throttled),
+    /// The account is gone.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+faults!(
+    RegisterError,
+    LoginError,
+    CredentialsError,
+    RevokeSessionError,
+    ChangePasswordError,
+    ForgotPasswordError,
+    EmailTokenError,
+    SendVerificationError,
+);
+throttled!(
+    RegisterError,
+    LoginError,
+    ChangePasswordError,
+    ForgotPasswordError,
+    EmailTokenError,
+    SendVerificationError,
+);
+overloaded!(
+    RegisterError,
+    LoginError,
+    ChangePasswordError,
+    EmailTokenError
+);
+
+impl RegisterError {
+    /// A single invalid field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![InvalidField::new(field, message)])
+    }
+}
+
+impl ChangePasswordError {
+    /// A single invalid field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![InvalidField::new(field, message)])
+    }
+}
+
+impl EmailTokenError {
+    /// A single invalid field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![InvalidField::new(field, message)])
     }
 }

@@ -1,17 +1,20 @@
 //! `Login`: the password step. Rate-limits per client and per account, verifies the password
-//! on the hashing pool (an unknown login pays one dummy hash), upgrades an outdated hash, and
-//! starts a session; an account with a second factor gets a challenge instead (the second
-//! factors arrive with their own flow; until then no account has one).
+//! on the hashing pool (an unknown login pays one dummy hash), and starts a session with an
+//! outdated hash upgraded, in one commit; an account with a second factor gets a challenge
+//! instead (the second factors arrive with their own flow; until then no account has one).
 
 use std::sync::Arc;
 
 use serde_json::json;
-use twofa_domain::{Password, User, Verification};
+use twofa_domain::{
+    Limit, NewAuditEvent, Password, PasswordHash, PasswordHasher, UnitOfWork, User, UserRepository,
+    Verification,
+};
 
 use super::{
-    AuthCore, AuthError, RequestInfo, SignedIn,
-    core::user_event,
-    throttle::{LoginAttempts, hit_per_client, login_subject},
+    InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
+    audit_events::{record_alone, user_event},
+    throttle::{LoginThrottle, hit_per_client, login_subject},
 };
 
 /// The longest login text or password a login reads; longer input cannot match an account.
@@ -78,38 +81,30 @@ impl Failure {
 
 /// Signs a user in with a password.
 pub struct Login {
-    core: Arc<AuthCore>,
+    pub(crate) users: Arc<dyn UserRepository>,
+    pub(crate) hasher: Arc<dyn PasswordHasher>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) issuer: SessionIssuer,
+    pub(crate) throttle: LoginThrottle,
+    /// `rate_limits.login_per_ip`.
+    pub(crate) limit: Limit,
 }
 
 impl Login {
-    /// Over the shared core.
-    pub fn new(core: Arc<AuthCore>) -> Self {
-        Self { core }
-    }
-
     /// Checks the password and starts a session.
     ///
     /// # Errors
     /// `Invalid` for an empty or overlong field; `RateLimited` past the per-client limit or
     /// while the account's failures are backed off; `InvalidCredentials` for an unknown
     /// login, a wrong password or a disabled account alike; `Overloaded` when the hashing pool
-    /// is full; `Unavailable`/`Unexpected` from the stores.
-    pub async fn execute(&self, input: LoginInput) -> Result<LoginOutcome, AuthError> {
-        let core = &self.core;
+    /// is full; `Fault` from the stores.
+    #[tracing::instrument(name = "login", skip_all)]
+    pub async fn execute(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
         validate(&input)?;
-        let limits = core.policy.limits;
-        hit_per_client(
-            core.ports.limiter.as_ref(),
-            "login",
-            input.request.ip,
-            limits.login_per_ip,
-        )
-        .await?;
-        let found = core.ports.users.find_by_login(&input.login).await?;
+        hit_per_client::<LoginError>(self.limiter(), "login", input.request.ip, self.limit).await?;
+        let found = self.users.find_by_login(&input.login).await?;
         let subject = login_subject(&input.login);
-        let mut attempts = LoginAttempts::new(
-            core.ports.limiter.as_ref(),
-            (limits.failures_per_account_ip, limits.failures_per_account),
+        let mut attempts = self.throttle.attempts(
             &subject,
             input.request.ip,
             found
@@ -117,15 +112,14 @@ impl Login {
                 .map_or_else(|| subject.clone(), |user| format!("user:{}", user.id)),
         );
         attempts.recognise_client().await?;
-        attempts.attempt().await?;
+        attempts.attempt::<LoginError>().await?;
         let Some(user) = found else {
-            core.ports.hasher.verify_dummy(&input.password).await?;
+            self.hasher.verify_dummy(&input.password).await?;
             return Err(self
                 .failed(None, Failure::UnknownUser, &input.request)
                 .await);
         };
-        let needs_rehash = match core
-            .ports
+        let needs_rehash = match self
             .hasher
             .verify(&input.password, &user.password_hash)
             .await?
@@ -144,26 +138,54 @@ impl Login {
                 .failed(Some(&user), Failure::Disabled, &input.request)
                 .await);
         }
-        attempts.clear().await?;
-        attempts.remember_client().await?;
-        if needs_rehash {
-            self.rehash(&user, &input.password).await;
+        let rehashed = if needs_rehash {
+            self.rehash(&user, &input.password).await
+        } else {
+            None
+        };
+        let mut transaction = self.unit_of_work.begin().await?;
+        if let Some(hash) = &rehashed {
+            transaction
+                .users()
+                .update_password_hash(user.id, hash)
+                .await?;
         }
-        let tokens = core
-            .start_session(&user, vec!["pwd".to_owned()], &input.request)
+        let tokens = self
+            .issuer
+            .start(
+                transaction.as_ref(),
+                &user,
+                vec!["pwd".to_owned()],
+                &input.request,
+            )
             .await?;
-        core.record(
-            vec![user_event(
+        transaction
+            .audit(user_event(
                 "user.login.succeeded",
                 Some(user.id),
                 true,
                 &input.request,
                 json!({ "sessionId": tokens.session_id.to_string(), "amr": ["pwd"] }),
-            )],
-            vec![],
-        )
-        .await?;
+            ))
+            .await?;
+        transaction.commit().await?;
+        if rehashed.is_some() {
+            tracing::info!(user = %user.id, "password hash upgraded to the current parameters");
+        }
+        // The session stands: counters that cannot be cleared now are logged, not answered
+        // (they end with their windows).
+        let cleared = async {
+            attempts.clear().await?;
+            attempts.remember_client().await
+        };
+        if let Err(error) = cleared.await {
+            tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
+        }
         Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
+    }
+
+    fn limiter(&self) -> &dyn twofa_domain::RateLimiter {
+        self.throttle.limiter()
     }
 
     /// Records a failure (its attempt is already counted); the answer every failure gets.
@@ -172,47 +194,35 @@ impl Login {
         user: Option<&User>,
         failure: Failure,
         request: &RequestInfo,
-    ) -> AuthError {
-        if let Err(error) = self
-            .core
-            .record(vec![failure_event(user, failure, request)], vec![])
-            .await
+    ) -> LoginError {
+        match record_alone(
+            self.unit_of_work.as_ref(),
+            failure_event(user, failure, request),
+        )
+        .await
         {
-            return error;
+            Ok(()) => LoginError::InvalidCredentials,
+            Err(error) => error.into(),
         }
-        AuthError::InvalidCredentials
     }
 
-    /// Stores a hash under today's parameters. A failure is logged: the login stands, and the
-    /// next one tries again.
-    async fn rehash(&self, user: &User, password: &str) {
-        let Ok(password) = Password::new(password.to_owned()) else {
-            // Yesterday's policy allowed it, today's does not: keep the old hash until the user
-            // changes the password.
-            return;
-        };
-        let stored = async {
-            let hash = self.core.ports.hasher.hash(&password).await?;
-            self.core
-                .ports
-                .users
-                .update_password_hash(user.id, &hash)
-                .await?;
-            Ok::<_, AuthError>(())
-        };
-        if let Err(error) = stored.await {
-            tracing::warn!(user = %user.id, error = %error, "could not upgrade a password hash");
-        } else {
-            tracing::info!(user = %user.id, "password hash upgraded to the current parameters");
+    /// A hash of `password` under today's parameters, to store with the session. A failure is
+    /// logged: the login stands, and the next one tries again.
+    async fn rehash(&self, user: &User, password: &str) -> Option<PasswordHash> {
+        // Yesterday's policy allowed it, today's may not: then keep the old hash until the
+        // user changes the password.
+        let password = Password::new(password.to_owned()).ok()?;
+        match self.hasher.hash(&password).await {
+            Ok(hash) => Some(hash),
+            Err(error) => {
+                tracing::warn!(user = %user.id, error = %twofa_domain::error_chain(&error), "could not upgrade a password hash");
+                None
+            }
         }
     }
 }
 
-fn failure_event(
-    user: Option<&User>,
-    failure: Failure,
-    request: &RequestInfo,
-) -> twofa_domain::NewAuditEvent {
+fn failure_event(user: Option<&User>, failure: Failure, request: &RequestInfo) -> NewAuditEvent {
     user_event(
         "user.login.failed",
         user.map(|user| user.id),
@@ -222,16 +232,16 @@ fn failure_event(
     )
 }
 
-fn validate(input: &LoginInput) -> Result<(), AuthError> {
+fn validate(input: &LoginInput) -> Result<(), LoginError> {
     let mut invalid = Vec::new();
     for (field, value) in [
         ("emailOrUsername", input.login.trim()),
         ("password", input.password.as_str()),
     ] {
         if value.is_empty() {
-            invalid.push(super::InvalidField::new(field, "must not be empty"));
+            invalid.push(InvalidField::new(field, "must not be empty"));
         } else if value.chars().count() > MAX_LOGIN_INPUT {
-            invalid.push(super::InvalidField::new(
+            invalid.push(InvalidField::new(
                 field,
                 format!("must be at most {MAX_LOGIN_INPUT} characters"),
             ));
@@ -240,6 +250,6 @@ fn validate(input: &LoginInput) -> Result<(), AuthError> {
     if invalid.is_empty() {
         Ok(())
     } else {
-        Err(AuthError::Invalid(invalid))
+        Err(LoginError::Invalid(invalid))
     }
 }

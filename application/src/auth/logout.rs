@@ -1,26 +1,27 @@
-//! `Logout`: ends the session of a refresh token (that session only).
+//! `Logout`: ends the session of a refresh token (that session only), recording `user.logout`
+//! in the same commit.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use twofa_domain::is_within_grace;
+use twofa_domain::{Clock, UnitOfWork, is_within_grace};
 
 use super::{
-    AuthCore, AuthError, RequestInfo,
-    core::{is_opaque_token, refresh_hash, user_event},
+    CredentialsError, EndedSessions, RequestInfo,
+    audit_events::user_event,
+    tokens::{is_opaque_token, refresh_hash},
 };
 
 /// Signs a session out.
 pub struct Logout {
-    core: Arc<AuthCore>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ended: EndedSessions,
+    /// `tokens.refresh_reuse_grace`.
+    pub(crate) grace: Duration,
 }
 
 impl Logout {
-    /// Over the shared core.
-    pub fn new(core: Arc<AuthCore>) -> Self {
-        Self { core }
-    }
-
     /// Ends the session `refresh_token` belongs to; its access tokens fail from the next
     /// request.
     ///
@@ -28,72 +29,61 @@ impl Logout {
     /// `Unauthorized` for a malformed or unknown token or an ended session; also for a token
     /// rotated longer ago than the grace, which ends its session and is recorded as
     /// `security.refresh_token_reuse` (one rotated within the grace still signs out);
-    /// `Unavailable`/`Unexpected` from the stores.
+    /// `Fault` from the stores.
+    #[tracing::instrument(name = "logout", skip_all)]
     pub async fn execute(
         &self,
         refresh_token: &str,
         request: &RequestInfo,
-    ) -> Result<(), AuthError> {
-        let core = &self.core;
+    ) -> Result<(), CredentialsError> {
         if !is_opaque_token(refresh_token) {
-            return Err(AuthError::Unauthorized);
+            return Err(CredentialsError::Unauthorized);
         }
-        let Some(presented) = core
-            .ports
-            .sessions
+        let mut transaction = self.unit_of_work.begin().await?;
+        let Some(presented) = transaction
+            .sessions()
             .find_by_refresh_token(refresh_hash(refresh_token))
             .await?
         else {
-            return Err(AuthError::Unauthorized);
+            return Err(CredentialsError::Unauthorized);
         };
-        let now = core.now();
+        let now = self.clock.now();
         let session = presented.session;
         if !session.is_active(now) {
-            return Err(AuthError::Unauthorized);
+            return Err(CredentialsError::Unauthorized);
         }
-        let is_reused = presented.rotated_at.is_some_and(|rotated_at| {
-            !is_within_grace(rotated_at, now, core.policy.refresh_reuse_grace)
-        });
-        if is_reused {
-            // A rotated token is a stolen copy in use, whatever it is presented for: the
-            // session ends, as a refresh with it would end it.
-            core.ports
-                .sessions
-                .revoke(session.user_id, session.id)
-                .await?;
-            core.forget_sessions([session.id]).await;
-            core.record(
-                vec![user_event(
-                    "security.refresh_token_reuse",
-                    Some(session.user_id),
-                    false,
-                    request,
-                    json!({ "sessionId": session.id.to_string() }),
-                )],
-                vec![],
-            )
-            .await?;
-            return Err(AuthError::Unauthorized);
-        }
-        let revoked = core
-            .ports
-            .sessions
+        let is_reused = presented
+            .rotated_at
+            .is_some_and(|rotated_at| !is_within_grace(rotated_at, now, self.grace));
+        // A rotated token is a stolen copy in use, whatever it is presented for: the session
+        // ends, as a refresh with it would end it.
+        let (action, success) = if is_reused {
+            ("security.refresh_token_reuse", false)
+        } else {
+            ("user.logout", true)
+        };
+        if !transaction
+            .sessions()
             .revoke(session.user_id, session.id)
-            .await?;
-        core.forget_sessions([session.id]).await;
-        if !revoked {
-            return Err(AuthError::Unauthorized);
+            .await?
+        {
+            return Err(CredentialsError::Unauthorized);
         }
-        core.record(
-            vec![user_event(
-                "user.logout",
+        transaction
+            .audit(user_event(
+                action,
                 Some(session.user_id),
-                true,
+                success,
                 request,
                 json!({ "sessionId": session.id.to_string() }),
-            )],
-            vec![],
-        )
-        .await
+            ))
+            .await?;
+        transaction.commit().await?;
+        self.ended.announce([session.id]).await;
+        if is_reused {
+            Err(CredentialsError::Unauthorized)
+        } else {
+            Ok(())
+        }
     }
 }

@@ -1,88 +1,89 @@
 //! `RefreshSession`: rotates a refresh token. The presented token dies and a new one of the
 //! same session is issued with a new access token; a token rotated longer ago than the grace
 //! is a stolen copy in use, so its whole session ends and `security.refresh_token_reuse` is
-//! recorded.
+//! recorded with it, in one commit.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use twofa_domain::RotateOutcome;
+use twofa_domain::{RotateOutcome, UnitOfWork};
 
 use super::{
-    AuthCore, AuthError, RequestInfo, SignedIn,
-    core::{is_opaque_token, refresh_hash, user_event},
+    CredentialsError, EndedSessions, RequestInfo, SessionIssuer, SignedIn,
+    audit_events::user_event,
+    tokens::{is_opaque_token, refresh_hash},
 };
 
 /// Rotates refresh tokens.
 pub struct RefreshSession {
-    core: Arc<AuthCore>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) issuer: SessionIssuer,
+    pub(crate) ended: EndedSessions,
+    /// `tokens.refresh_reuse_grace`.
+    pub(crate) grace: Duration,
 }
 
 impl RefreshSession {
-    /// Over the shared core.
-    pub fn new(core: Arc<AuthCore>) -> Self {
-        Self { core }
-    }
-
     /// A new token pair for the session of `refresh_token`.
     ///
     /// # Errors
     /// `Unauthorized` for a malformed, unknown, expired, revoked or reused token, or when the
-    /// account is gone or disabled; `Unavailable`/`Unexpected` from the stores.
+    /// account is gone or disabled; `Fault` from the stores.
+    #[tracing::instrument(name = "refresh_session", skip_all)]
     pub async fn execute(
         &self,
         refresh_token: &str,
         request: &RequestInfo,
-    ) -> Result<SignedIn, AuthError> {
-        let core = &self.core;
+    ) -> Result<SignedIn, CredentialsError> {
         if !is_opaque_token(refresh_token) {
-            return Err(AuthError::Unauthorized);
+            return Err(CredentialsError::Unauthorized);
         }
-        let next = core.opaque_token();
-        let outcome = core
-            .ports
-            .sessions
+        let next = self.issuer.refresh_token();
+        let mut transaction = self.unit_of_work.begin().await?;
+        let outcome = transaction
+            .sessions()
             .rotate(
                 refresh_hash(refresh_token),
                 refresh_hash(&next),
-                core.policy.refresh_reuse_grace,
-                core.after(core.policy.refresh_ttl),
+                self.grace,
+                self.issuer.refresh_expiry(),
             )
             .await?;
         let session = match outcome {
             RotateOutcome::Rotated(session) => session,
             RotateOutcome::Reused(session) => {
-                core.forget_sessions([session.id]).await;
-                tracing::warn!(user = %session.user_id, session = %session.id, "a rotated refresh token was reused; the session is revoked");
-                core.record(
-                    vec![user_event(
+                transaction
+                    .audit(user_event(
                         "security.refresh_token_reuse",
                         Some(session.user_id),
                         false,
                         request,
                         json!({ "sessionId": session.id.to_string() }),
-                    )],
-                    vec![],
-                )
-                .await?;
-                return Err(AuthError::Unauthorized);
+                    ))
+                    .await?;
+                transaction.commit().await?;
+                self.ended.announce([session.id]).await;
+                tracing::warn!(user = %session.user_id, session = %session.id, "a rotated refresh token was reused; the session is revoked");
+                return Err(CredentialsError::Unauthorized);
             }
             RotateOutcome::NotFound | RotateOutcome::Inactive => {
-                return Err(AuthError::Unauthorized);
+                return Err(CredentialsError::Unauthorized);
             }
         };
-        let user = match core.ports.users.find_by_id(session.user_id).await? {
+        let user = match transaction.users().find_by_id(session.user_id).await? {
             Some(user) if user.is_active => user,
             Some(_) | None => {
-                core.ports
-                    .sessions
+                transaction
+                    .sessions()
                     .revoke(session.user_id, session.id)
                     .await?;
-                core.forget_sessions([session.id]).await;
-                return Err(AuthError::Unauthorized);
+                transaction.commit().await?;
+                self.ended.announce([session.id]).await;
+                return Err(CredentialsError::Unauthorized);
             }
         };
-        let tokens = core.token_pair(&session, next)?;
+        let tokens = self.issuer.token_pair(&session, next)?;
+        transaction.commit().await?;
         Ok(SignedIn { user, tokens })
     }
 }

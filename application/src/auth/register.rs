@@ -1,16 +1,18 @@
-//! `Register`: a sign-up. Creates the account, starts its first session, and mails the
-//! verification link (which starts the send-verification cooldown).
+//! `Register`: a sign-up. Creates the account, starts its first session, issues the
+//! verification link and queues its e-mail, and records `user.registered`, in one commit; then
+//! starts the send-verification cooldown.
 
 use std::sync::Arc;
 
 use serde_json::json;
 use twofa_domain::{
-    EmailAddress, NewUser, Password, TokenPurpose, UserId, UserRepositoryError, Username,
+    EmailAddress, Limit, NewUser, Password, PasswordHasher, RateLimiter, SecretGenerator,
+    TokenPurpose, UnitOfWork, UserId, UserRepositoryError, Username,
 };
 
 use super::{
-    AuthCore, AuthError, InvalidField, RequestInfo, SignedIn, core::user_event,
-    throttle::hit_per_client,
+    EmailCooldown, EmailLinks, InvalidField, RegisterError, RequestInfo, SessionIssuer, SignedIn,
+    audit_events::user_event, email_cooldown::CooldownKind, throttle::hit_per_client,
 };
 
 /// What signing up takes.
@@ -39,48 +41,61 @@ impl std::fmt::Debug for RegisterInput {
 
 /// Signs a new user up.
 pub struct Register {
-    core: Arc<AuthCore>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) hasher: Arc<dyn PasswordHasher>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) ids: Arc<dyn SecretGenerator>,
+    pub(crate) issuer: SessionIssuer,
+    pub(crate) links: EmailLinks,
+    pub(crate) cooldown: EmailCooldown,
+    /// `rate_limits.register_per_ip`.
+    pub(crate) limit: Limit,
 }
 
 impl Register {
-    /// Over the shared core.
-    pub fn new(core: Arc<AuthCore>) -> Self {
-        Self { core }
-    }
-
     /// Creates the account and its first session.
     ///
     /// # Errors
     /// `RateLimited` past `rate_limits.register_per_ip`; `Invalid` naming each bad field;
     /// `Conflict` when the e-mail address or username is taken; `Overloaded` when the hashing
-    /// pool is full; `Unavailable`/`Unexpected` from the stores.
-    pub async fn execute(&self, input: RegisterInput) -> Result<SignedIn, AuthError> {
-        let core = &self.core;
-        hit_per_client(
-            core.ports.limiter.as_ref(),
+    /// pool is full; `Fault` from the stores. On any error nothing was written.
+    #[tracing::instrument(name = "register", skip_all)]
+    pub async fn execute(&self, input: RegisterInput) -> Result<SignedIn, RegisterError> {
+        hit_per_client::<RegisterError>(
+            self.limiter.as_ref(),
             "register",
             input.request.ip,
-            core.policy.limits.register_per_ip,
+            self.limit,
         )
         .await?;
         let (email, username, password) = validate(&input)?;
-        let password_hash = core.ports.hasher.hash(&password).await?;
-        let id = UserId::from_uuid(core.ports.ids.uuid_v4());
-        let user = core
-            .ports
-            .users
+        let password_hash = self.hasher.hash(&password).await?;
+        let id = UserId::from_uuid(self.ids.uuid_v4());
+        let mut transaction = self.unit_of_work.begin().await?;
+        let user = transaction
+            .users()
             .create(NewUser::new(id, email, username, password_hash))
             .await
             .map_err(|error| match error {
-                UserRepositoryError::Conflict(field) => AuthError::Conflict(field),
+                UserRepositoryError::Conflict(field) => RegisterError::Conflict(field),
                 UserRepositoryError::Port(error) => error.into(),
             })?;
-        let tokens = core
-            .start_session(&user, vec!["pwd".to_owned()], &input.request)
+        let tokens = self
+            .issuer
+            .start(
+                transaction.as_ref(),
+                &user,
+                vec!["pwd".to_owned()],
+                &input.request,
+            )
             .await?;
-        let mail = core.email_link(&user, TokenPurpose::VerifyEmail).await?;
-        core.record(
-            vec![user_event(
+        let mail = self
+            .links
+            .issue(transaction.as_ref(), &user, TokenPurpose::VerifyEmail)
+            .await?;
+        transaction.enqueue(mail).await?;
+        transaction
+            .audit(user_event(
                 "user.registered",
                 Some(user.id),
                 true,
@@ -90,20 +105,21 @@ impl Register {
                     "username": user.username.as_str(),
                     "sessionId": tokens.session_id.to_string(),
                 }),
-            )],
-            vec![mail],
-        )
-        .await?;
-        // Register's own e-mail starts the send-verification cooldown.
-        core.email_cooldown_start("verify", &user.id.to_string())
+            ))
             .await?;
+        transaction.commit().await?;
+        // Register's own e-mail starts the send-verification cooldown. The account is made:
+        // a limiter that fails now is logged, not answered.
+        self.cooldown
+            .start_after_commit(CooldownKind::Verify, &user.id.to_string())
+            .await;
         tracing::info!(user = %user.id, "account registered");
         Ok(SignedIn { user, tokens })
     }
 }
 
 /// Every field checked, every failure named.
-fn validate(input: &RegisterInput) -> Result<(EmailAddress, Username, Password), AuthError> {
+fn validate(input: &RegisterInput) -> Result<(EmailAddress, Username, Password), RegisterError> {
     let mut invalid = Vec::new();
     let email = EmailAddress::parse(&input.email)
         .map_err(|error| invalid.push(InvalidField::new("email", error.to_string())))
@@ -118,6 +134,6 @@ fn validate(input: &RegisterInput) -> Result<(EmailAddress, Username, Password),
         (Some(email), Some(username), Some(password)) if invalid.is_empty() => {
             Ok((email, username, password))
         }
-        _ => Err(AuthError::Invalid(invalid)),
+        _ => Err(RegisterError::Invalid(invalid)),
     }
 }

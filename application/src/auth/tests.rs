@@ -13,14 +13,14 @@ use twofa_domain::{
     UserRepository,
 };
 use twofa_memory::{
-    FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryJobQueue, MemoryOneTimeTokenRepository,
-    MemoryRateLimiter, MemorySessionCache, MemorySessionRepository, MemoryUnitOfWork,
-    MemoryUserRepository, SeededSecretGenerator,
+    FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue,
+    MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork, MemoryUserRepository,
+    SeededSecretGenerator,
 };
 
 use super::*;
 use crate::{
-    jobs::{SEND_EMAIL, SendEmailPayload},
+    jobs::{MAIL_PASSWORD_RESET, MailPasswordReset, SEND_EMAIL, SendEmailPayload},
     worker::JobHandler as _,
 };
 
@@ -100,29 +100,28 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
             .to_utc(),
     ));
     let ids = Arc::new(SeededSecretGenerator::new(7));
-    let users = Arc::new(MemoryUserRepository::new(clock.clone()));
+    let database = MemoryDatabase::new(clock.clone());
+    let users = database.users();
     let hasher = Arc::new(hasher);
     let queue = Arc::new(MemoryJobQueue::new(clock.clone(), ids.clone()));
     let audit = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
     let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
-    let one_time_tokens = Arc::new(MemoryOneTimeTokenRepository::new(clock.clone()));
-    let unit_of_work = Arc::new(MemoryUnitOfWork::new(queue.clone(), audit.clone()));
+    let unit_of_work = Arc::new(MemoryUnitOfWork::new(
+        &database,
+        queue.clone(),
+        audit.clone(),
+    ));
     let reset_mailer = MailPasswordReset::new(
         users.clone(),
-        EmailLinks::new(
-            one_time_tokens.clone(),
-            clock.clone(),
-            ids.clone(),
-            link_policy(),
-        ),
         unit_of_work.clone(),
+        EmailLinks::new(clock.clone(), ids.clone(), link_policy()),
     );
-    let core = Arc::new(AuthCore::new(
-        AuthPorts {
+    let accounts = Accounts::new(
+        &AuthPorts {
             users: users.clone(),
-            sessions: Arc::new(MemorySessionRepository::new(clock.clone())),
+            sessions: database.sessions(),
             session_cache: Arc::new(MemorySessionCache::new(clock.clone())),
-            one_time_tokens,
+            one_time_tokens: database.one_time_tokens(),
             hasher: hasher.clone(),
             signer: Arc::new(FakeSigner::default()),
             limiter: limiter.clone(),
@@ -130,7 +129,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
             clock: clock.clone(),
             ids,
         },
-        AuthPolicy {
+        &AuthPolicy {
             access_ttl: Duration::from_mins(15),
             refresh_ttl: Duration::from_hours(24 * 30),
             refresh_reuse_grace: Duration::from_secs(10),
@@ -138,7 +137,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
             email_cooldown: Duration::from_mins(1),
             limits,
         },
-    ));
+    );
     Harness {
         clock,
         reset_mailer,
@@ -146,7 +145,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
         hasher,
         queue,
         audit,
-        accounts: Accounts::new(&core),
+        accounts,
     }
 }
 
@@ -168,7 +167,7 @@ impl Harness {
         .unwrap()
     }
 
-    fn login(&self, login: &str, password: &str, ip: &str) -> Result<LoginOutcome, AuthError> {
+    fn login(&self, login: &str, password: &str, ip: &str) -> Result<LoginOutcome, LoginError> {
         block_on(self.accounts.login.execute(LoginInput {
             login: login.to_owned(),
             password: password.to_owned(),
@@ -183,7 +182,7 @@ impl Harness {
         }
     }
 
-    fn principal(&self, tokens: &TokenPair) -> Result<Principal, AuthError> {
+    fn principal(&self, tokens: &TokenPair) -> Result<Principal, CredentialsError> {
         block_on(self.accounts.authenticate.execute(&tokens.access_token))
     }
 
@@ -231,9 +230,9 @@ impl Harness {
     }
 }
 
-fn is_rate_limited(result: &Result<LoginOutcome, AuthError>) -> Option<Throttled> {
+fn is_rate_limited(result: &Result<LoginOutcome, LoginError>) -> Option<Throttled> {
     match result {
-        Err(AuthError::RateLimited(throttled)) => Some(*throttled),
+        Err(LoginError::RateLimited(throttled)) => Some(*throttled),
         _ => None,
     }
 }
@@ -271,7 +270,7 @@ fn register_names_every_invalid_field_and_writes_nothing() {
         password: "password".to_owned(),
         request: from("203.0.113.1"),
     }));
-    let Err(AuthError::Invalid(fields)) = result else {
+    let Err(RegisterError::Invalid(fields)) = result else {
         panic!("expected Invalid, got {result:?}");
     };
     let names: Vec<&str> = fields.iter().map(|f| f.field).collect();
@@ -295,11 +294,11 @@ fn register_refuses_a_taken_email_or_username_in_any_case() {
     };
     assert!(matches!(
         again("JANE@example.com", "other"),
-        Err(AuthError::Conflict(twofa_domain::UniqueField::Email))
+        Err(RegisterError::Conflict(twofa_domain::UniqueField::Email))
     ));
     assert!(matches!(
         again("other@example.com", "JANE"),
-        Err(AuthError::Conflict(twofa_domain::UniqueField::Username))
+        Err(RegisterError::Conflict(twofa_domain::UniqueField::Username))
     ));
 }
 
@@ -310,8 +309,8 @@ fn a_wrong_password_and_an_unknown_user_get_the_same_answer_at_the_same_cost() {
     let wrong = h.login("jane", "not the password", "203.0.113.9");
     let dummies_before = h.hasher.dummy_verifications();
     let unknown = h.login("nobody", "not the password", "203.0.113.9");
-    assert!(matches!(wrong, Err(AuthError::InvalidCredentials)));
-    assert!(matches!(unknown, Err(AuthError::InvalidCredentials)));
+    assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(unknown, Err(LoginError::InvalidCredentials)));
     assert_eq!(h.hasher.dummy_verifications(), dummies_before + 1);
     let failures: Vec<_> = h
         .actions()
@@ -329,7 +328,7 @@ fn a_disabled_account_answers_and_counts_like_a_wrong_password() {
     for _ in 0..5 {
         assert!(matches!(
             h.login("jane", PASSWORD, "203.0.113.9"),
-            Err(AuthError::InvalidCredentials)
+            Err(LoginError::InvalidCredentials)
         ));
     }
     // The right password is no way to tell: the sixth attempt is throttled all the same.
@@ -359,7 +358,7 @@ fn the_sixth_rapid_failure_for_an_account_from_one_address_is_throttled() {
     for _ in 0..5 {
         assert!(matches!(
             h.login("jane", "wrong password", "203.0.113.9"),
-            Err(AuthError::InvalidCredentials)
+            Err(LoginError::InvalidCredentials)
         ));
     }
     // Even the right password waits: the back-off is decided before the password is checked.
@@ -385,7 +384,7 @@ fn each_further_run_of_failures_backs_off_four_times_longer() {
     h.register("jane@example.com", "jane");
     let fail = || h.login("jane", "wrong password", "203.0.113.9");
     for _ in 0..5 {
-        assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
+        assert!(matches!(fail(), Err(LoginError::InvalidCredentials)));
     }
     // The sixth attempt is refused, and counts: hammering climbs the ladder.
     assert_eq!(
@@ -395,7 +394,7 @@ fn each_further_run_of_failures_backs_off_four_times_longer() {
     h.advance(TimeDelta::minutes(15));
     // The first rung's window ended; the second (10 per hour) holds 6 of its 10 attempts.
     for _ in 0..4 {
-        assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
+        assert!(matches!(fail(), Err(LoginError::InvalidCredentials)));
     }
     let throttled = is_rate_limited(&fail()).expect("the second run is throttled");
     assert_eq!(throttled.retry_after, Duration::from_mins(45));
@@ -403,7 +402,7 @@ fn each_further_run_of_failures_backs_off_four_times_longer() {
     h.advance(TimeDelta::minutes(45));
     assert!(h.login("jane", PASSWORD, "203.0.113.9").is_ok());
     for _ in 0..5 {
-        assert!(matches!(fail(), Err(AuthError::InvalidCredentials)));
+        assert!(matches!(fail(), Err(LoginError::InvalidCredentials)));
     }
 }
 
@@ -421,7 +420,7 @@ fn concurrent_guesses_cannot_slip_past_the_limit() {
     let answers = block_on(futures::future::join_all(guesses));
     let checked = answers
         .iter()
-        .filter(|answer| matches!(answer, Err(AuthError::InvalidCredentials)))
+        .filter(|answer| matches!(answer, Err(LoginError::InvalidCredentials)))
         .count();
     assert_eq!(checked, 5);
 }
@@ -476,7 +475,7 @@ fn a_full_hashing_pool_is_overloaded_not_a_failure() {
     h.hasher.overload_next();
     assert!(matches!(
         h.login("jane", PASSWORD, "203.0.113.9"),
-        Err(AuthError::Overloaded { .. })
+        Err(LoginError::Overloaded { .. })
     ));
     assert!(
         !h.actions()
@@ -553,16 +552,16 @@ fn reusing_a_rotated_token_ends_the_whole_session_and_is_recorded() {
     h.advance(TimeDelta::seconds(11));
     assert!(matches!(
         refresh(&jane.tokens.refresh_token),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     // The whole family is dead: the newest refresh token and every access token.
     assert!(matches!(
         refresh(&next.tokens.refresh_token),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     assert!(matches!(
         h.principal(&next.tokens),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     assert!(
         h.actions()
@@ -576,7 +575,7 @@ fn malformed_and_unknown_refresh_tokens_are_unauthorized() {
     for token in ["", "short", &"A".repeat(43)] {
         assert!(matches!(
             block_on(h.accounts.refresh.execute(token, &from("203.0.113.1"))),
-            Err(AuthError::Unauthorized)
+            Err(CredentialsError::Unauthorized)
         ));
     }
 }
@@ -595,7 +594,7 @@ fn logout_ends_that_session_only_and_its_access_token_fails_at_once() {
     .unwrap();
     assert!(matches!(
         h.principal(&jane.tokens),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     assert!(h.principal(&other.tokens).is_ok());
     assert!(matches!(
@@ -604,7 +603,7 @@ fn logout_ends_that_session_only_and_its_access_token_fails_at_once() {
                 .logout
                 .execute(&jane.tokens.refresh_token, &from("203.0.113.1"))
         ),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     assert!(h.actions().contains(&("user.logout".to_owned(), true)));
 }
@@ -616,7 +615,7 @@ fn an_access_token_fails_after_it_expires() {
     h.advance(TimeDelta::minutes(15));
     assert!(matches!(
         h.principal(&jane.tokens),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
 }
 
@@ -656,7 +655,7 @@ fn sessions_are_listed_newest_first_with_the_current_one_marked_and_revoked_by_i
             jane.tokens.session_id,
             &from("203.0.113.1")
         )),
-        Err(AuthError::NotFound)
+        Err(RevokeSessionError::NotFound)
     ));
 }
 
@@ -672,7 +671,7 @@ fn another_users_session_is_not_found() {
             jane.tokens.session_id,
             &from("203.0.113.1")
         )),
-        Err(AuthError::NotFound)
+        Err(RevokeSessionError::NotFound)
     ));
     assert!(h.principal(&jane.tokens).is_ok());
 }
@@ -719,9 +718,9 @@ fn a_password_change_keeps_the_calling_session_and_ends_the_others() {
     };
     assert!(matches!(
         change("wrong password", "a brand new passphrase"),
-        Err(AuthError::InvalidCredentials)
+        Err(ChangePasswordError::InvalidCredentials)
     ));
-    let Err(AuthError::Invalid(fields)) = change(PASSWORD, "short") else {
+    let Err(ChangePasswordError::Invalid(fields)) = change(PASSWORD, "short") else {
         panic!("a short password is refused");
     };
     assert_eq!(fields[0].field, "newPassword");
@@ -730,7 +729,7 @@ fn a_password_change_keeps_the_calling_session_and_ends_the_others() {
     assert!(h.principal(&other.tokens).is_err());
     assert!(matches!(
         h.login("jane", PASSWORD, "203.0.113.1"),
-        Err(AuthError::InvalidCredentials)
+        Err(LoginError::InvalidCredentials)
     ));
     assert!(
         h.login("jane", "a brand new passphrase", "203.0.113.1")
@@ -788,12 +787,15 @@ fn a_password_reset_ends_every_session_and_its_link_works_once() {
         ))
     };
     // A refused password does not use the link up.
-    assert!(matches!(reset("password"), Err(AuthError::Invalid(_))));
+    assert!(matches!(
+        reset("password"),
+        Err(EmailTokenError::Invalid(_))
+    ));
     reset("a brand new passphrase").unwrap();
     assert!(h.principal(&jane.tokens).is_err());
     assert!(matches!(
         reset("another new passphrase"),
-        Err(AuthError::InvalidToken)
+        Err(EmailTokenError::InvalidToken)
     ));
     assert!(
         h.login("jane", "a brand new passphrase", "203.0.113.1")
@@ -824,7 +826,7 @@ fn a_reset_link_expires_after_an_hour() {
             "a brand new passphrase".to_owned(),
             &from("203.0.113.1")
         )),
-        Err(AuthError::InvalidToken)
+        Err(EmailTokenError::InvalidToken)
     ));
 }
 
@@ -843,7 +845,7 @@ fn the_verification_link_verifies_the_address_once() {
     verify().unwrap();
     let me = h.principal(&jane.tokens).unwrap();
     assert!(block_on(h.accounts.me.execute(&me)).unwrap().email_verified);
-    assert!(matches!(verify(), Err(AuthError::InvalidToken)));
+    assert!(matches!(verify(), Err(EmailTokenError::InvalidToken)));
     assert!(
         h.actions()
             .contains(&("user.email.verified".to_owned(), true))
@@ -872,7 +874,7 @@ fn a_verification_link_expires_after_a_day_and_an_earlier_one_stays_valid() {
                 .verify_email
                 .execute(&first, &from("203.0.113.1"))
         ),
-        Err(AuthError::InvalidToken)
+        Err(EmailTokenError::InvalidToken)
     ));
     block_on(
         h.accounts
@@ -895,7 +897,7 @@ fn send_verification_waits_for_the_cooldown_that_register_started() {
                 .execute(&me, &from("203.0.113.1")),
         )
     };
-    let Err(AuthError::RateLimited(throttled)) = send() else {
+    let Err(SendVerificationError::RateLimited(throttled)) = send() else {
         panic!("the cooldown holds");
     };
     assert_eq!(throttled.retry_after, Duration::from_mins(1));
@@ -962,7 +964,7 @@ fn logout_with_a_token_rotated_past_the_grace_ends_the_session_as_reuse() {
                 .logout
                 .execute(&jane.tokens.refresh_token, &from("203.0.113.1"))
         ),
-        Err(AuthError::Unauthorized)
+        Err(CredentialsError::Unauthorized)
     ));
     assert!(h.principal(&next.tokens).is_err());
     assert!(
@@ -992,7 +994,7 @@ fn send_verification_after_the_cooldown_sends_and_starts_it_again() {
                 .send_verification
                 .execute(&me, &from("203.0.113.1"))
         ),
-        Err(AuthError::RateLimited(_))
+        Err(SendVerificationError::RateLimited(_))
     ));
 }
 
@@ -1022,7 +1024,7 @@ fn an_unknown_reset_token_is_refused_before_any_hashing() {
             "a brand new passphrase".to_owned(),
             &from("203.0.113.1")
         )),
-        Err(AuthError::InvalidToken)
+        Err(EmailTokenError::InvalidToken)
     ));
 }
 

@@ -8,11 +8,11 @@
 //! so hammering climbs the ladder. Every rung's window ends on its own, so no attacker can
 //! lock an account out for good; a success (or a password reset) clears them.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use twofa_domain::{Decision, Limit, RateLimiter};
+use twofa_domain::{Decision, Limit, PortError, RateLimiter};
 
-use super::{AuthError, Throttled};
+use super::Throttled;
 
 /// Rungs of the per-(account, address) ladder.
 const RUNGS: u32 = 3;
@@ -40,19 +40,75 @@ pub fn client_key(ip: Option<IpAddr>) -> String {
 }
 
 /// Counts one attempt of `scope` from `client` against `limit`.
-pub(crate) async fn hit_per_client(
+pub(crate) async fn hit_per_client<E: From<Throttled> + From<PortError>>(
     limiter: &dyn RateLimiter,
     scope: &str,
     ip: Option<IpAddr>,
     limit: Limit,
-) -> Result<(), AuthError> {
+) -> Result<(), E> {
     let key = format!("{scope}:ip:{}", client_key(ip));
     match limiter.hit(&key, limit).await? {
         Decision::Allowed { .. } => Ok(()),
-        Decision::Limited { retry_after } => Err(AuthError::RateLimited(Throttled {
+        Decision::Limited { retry_after } => Err(Throttled {
             limit: limit.max,
             retry_after,
-        })),
+        }
+        .into()),
+    }
+}
+
+/// The login failure limits over their counters: where [`LoginAttempts`] come from.
+pub(crate) struct LoginThrottle {
+    limiter: Arc<dyn RateLimiter>,
+    per_account_ip: Limit,
+    per_account: Limit,
+}
+
+impl LoginThrottle {
+    /// Failures of one account from one address (`per_account_ip`, the ladder's first rung)
+    /// and from all addresses (`per_account`, the hard limit), counted by `limiter`.
+    pub(crate) fn new(
+        limiter: Arc<dyn RateLimiter>,
+        per_account_ip: Limit,
+        per_account: Limit,
+    ) -> Self {
+        Self {
+            limiter,
+            per_account_ip,
+            per_account,
+        }
+    }
+
+    /// The limiter the counters live in (for the per-client limits beside them).
+    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
+        self.limiter.as_ref()
+    }
+
+    /// The counters of attempts on `ladder_subject` from `ip` and on `account`.
+    pub(crate) fn attempts(
+        &self,
+        ladder_subject: &str,
+        ip: Option<IpAddr>,
+        account: String,
+    ) -> LoginAttempts<'_> {
+        LoginAttempts::new(
+            self.limiter.as_ref(),
+            (self.per_account_ip, self.per_account),
+            ladder_subject,
+            ip,
+            account,
+        )
+    }
+
+    /// The counters of the account with id `user` from `ip`, keyed on the account (a password
+    /// change or reset, where no login text was typed).
+    pub(crate) fn account_attempts(
+        &self,
+        user: twofa_domain::UserId,
+        ip: Option<IpAddr>,
+    ) -> LoginAttempts<'_> {
+        let account = format!("user:{user}");
+        self.attempts(&account, ip, account.clone())
     }
 }
 
@@ -79,7 +135,7 @@ pub(crate) struct LoginAttempts<'a> {
 impl<'a> LoginAttempts<'a> {
     /// The counters of attempts on `ladder_subject` from `ip` (the per-address ladder) and on
     /// `account` (the hard limit).
-    pub(crate) fn new(
+    fn new(
         limiter: &'a dyn RateLimiter,
         (per_account_ip, per_account): (Limit, Limit),
         ladder_subject: &str,
@@ -105,7 +161,7 @@ impl<'a> LoginAttempts<'a> {
     /// Looks up whether the account signed in from this client within [`KNOWN_CLIENT_FOR`]:
     /// such a client is not held back by the account's hard limit (its own ladder still
     /// holds), so failures from elsewhere cannot lock the owner out of a familiar address.
-    pub(crate) async fn recognise_client(&mut self) -> Result<(), AuthError> {
+    pub(crate) async fn recognise_client(&mut self) -> Result<(), PortError> {
         let decision = self
             .limiter
             .check(&self.known_client_key(), KNOWN_CLIENT)
@@ -118,7 +174,7 @@ impl<'a> LoginAttempts<'a> {
     }
 
     /// Remembers this client as one the account signed in from (a success).
-    pub(crate) async fn remember_client(&self) -> Result<(), AuthError> {
+    pub(crate) async fn remember_client(&self) -> Result<(), PortError> {
         self.limiter
             .hit(&self.known_client_key(), KNOWN_CLIENT)
             .await?;
@@ -141,7 +197,7 @@ impl<'a> LoginAttempts<'a> {
 
     /// Counts this attempt on every counter; refused, with the longest wait among them, when
     /// any is over its limit.
-    pub(crate) async fn attempt(&self) -> Result<(), AuthError> {
+    pub(crate) async fn attempt<E: From<Throttled> + From<PortError>>(&self) -> Result<(), E> {
         let mut refusal: Option<Throttled> = None;
         for (key, limit) in self.counters() {
             if let Decision::Limited { retry_after } = self.limiter.hit(&key, limit).await? {
@@ -154,11 +210,11 @@ impl<'a> LoginAttempts<'a> {
                 }
             }
         }
-        refusal.map_or(Ok(()), |throttled| Err(AuthError::RateLimited(throttled)))
+        refusal.map_or(Ok(()), |throttled| Err(throttled.into()))
     }
 
     /// Forgets the attempts (a success, or a password reset), the account's own included.
-    pub(crate) async fn clear(&self) -> Result<(), AuthError> {
+    pub(crate) async fn clear(&self) -> Result<(), PortError> {
         for (key, _) in self.counters() {
             self.limiter.clear(&key).await?;
         }

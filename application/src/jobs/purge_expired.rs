@@ -1,14 +1,11 @@
-//! `maintenance.purge`: deletes what has outlived its retention; and `ScheduleMaintenance`,
-//! which every worker runs on a timer so that the purge is enqueued once per interval across
-//! all workers (an idempotency key per interval).
+//! `maintenance.purge`: deletes what has outlived its retention (`ScheduleMaintenance`
+//! enqueues it once per interval).
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use twofa_domain::{
-    Clock, JobQueue, NewJob, OneTimeTokenRepository, QueueError, SessionRepository,
-};
+use twofa_domain::{Clock, JobQueue, OneTimeTokenRepository, SessionRepository};
 
 use crate::worker::{JobFailure, JobHandler};
 
@@ -86,47 +83,11 @@ impl JobHandler for PurgeExpired {
     }
 }
 
-/// Enqueues the maintenance job for the current interval, once across all workers.
-pub struct ScheduleMaintenance {
-    queue: Arc<dyn JobQueue>,
-    clock: Arc<dyn Clock>,
-    interval: Duration,
-}
-
-impl ScheduleMaintenance {
-    /// Once per `interval`.
-    pub fn new(queue: Arc<dyn JobQueue>, clock: Arc<dyn Clock>, interval: Duration) -> Self {
-        Self {
-            queue,
-            clock,
-            interval,
-        }
-    }
-
-    /// Enqueues this interval's purge unless some worker already did.
-    ///
-    /// # Errors
-    /// `QueueError` when the queue cannot be reached.
-    pub async fn execute(&self) -> Result<(), QueueError> {
-        let interval_ms = i64::try_from(self.interval.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
-        let bucket = self.clock.now().timestamp_millis().div_euclid(interval_ms);
-        self.queue
-            .enqueue(
-                NewJob::new(PURGE_EXPIRED, serde_json::json!({}), 3)
-                    .idempotency_key(format!("{PURGE_EXPIRED}:{interval_ms}:{bucket}")),
-            )
-            .await?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
     use futures::executor::block_on;
-    use twofa_domain::QueueCounts;
+    use twofa_domain::{NewJob, QueueCounts};
     use twofa_memory::{ManualClock, MemoryJobQueue, SeededSecretGenerator};
 
     use super::*;
@@ -141,29 +102,6 @@ mod tests {
             Arc::new(SeededSecretGenerator::new(1)),
         ));
         (clock, queue)
-    }
-
-    #[test]
-    fn many_workers_schedule_one_purge_per_interval() {
-        let (clock, queue) = setup();
-        let schedulers: Vec<_> = (0..3)
-            .map(|_| {
-                ScheduleMaintenance::new(queue.clone(), clock.clone(), Duration::from_hours(1))
-            })
-            .collect();
-        for scheduler in &schedulers {
-            block_on(scheduler.execute()).unwrap();
-        }
-        clock.advance(TimeDelta::minutes(30));
-        block_on(schedulers[0].execute()).unwrap();
-        assert_eq!(block_on(queue.counts()).unwrap().pending, 1);
-        clock.advance(TimeDelta::minutes(31));
-        block_on(schedulers[1].execute()).unwrap();
-        assert_eq!(
-            block_on(queue.counts()).unwrap().pending,
-            2,
-            "a new interval, a new purge"
-        );
     }
 
     fn finish(queue: &MemoryJobQueue, kind: &str) {

@@ -1,5 +1,6 @@
-//! The `UnitOfWork` contract: a transaction's jobs and audit events exist after its commit,
-//! and a rolled-back (dropped) transaction leaves neither.
+//! The `UnitOfWork` contract: a transaction's repository writes, jobs and audit events exist
+//! after its commit, a rolled-back (dropped) transaction leaves none of them, a transaction
+//! reads its own writes, and a conditional write stays atomic between transactions.
 
 #![expect(
     clippy::missing_panics_doc,
@@ -10,9 +11,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::TimeDelta;
 use serde_json::json;
 use twofa_domain::{
-    Actor, AuditLog, AuditQuery, JobQueue, NewAuditEvent, NewJob, QueueCounts, UnitOfWork,
+    Actor, AuditLog, AuditQuery, EmailAddress, JobQueue, NewAuditEvent, NewJob, NewOneTimeToken,
+    NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, QueueCounts,
+    RefreshTokenHash, SessionId, SessionRepository, TokenPurpose, Transaction, UnitOfWork, UserId,
+    UserRepository, Username,
 };
 use twofa_memory::ManualClock;
 
@@ -24,6 +29,12 @@ pub struct Stores {
     pub queue: Arc<dyn JobQueue>,
     /// Where committed events land.
     pub audit: Arc<dyn AuditLog>,
+    /// The accounts, outside any transaction.
+    pub users: Arc<dyn UserRepository>,
+    /// The sessions, outside any transaction.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// The one-time tokens, outside any transaction.
+    pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
 }
 
 /// A backend under test.
@@ -89,6 +100,212 @@ pub async fn a_rollback_leaves_no_job_and_no_event(backend: &dyn UnitOfWorkBacke
     );
 }
 
+const USER: u128 = 7;
+const SESSION: u128 = 70;
+
+fn user_id() -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(USER))
+}
+
+fn session_id() -> SessionId {
+    SessionId::from_uuid(uuid::Uuid::from_u128(SESSION))
+}
+
+fn refresh(n: u8) -> RefreshTokenHash {
+    RefreshTokenHash::from_bytes([n; 32])
+}
+
+fn link() -> OneTimeTokenHash {
+    OneTimeTokenHash::from_bytes([9; 32])
+}
+
+/// In `tx`: an account, its session and an e-mail link, as a sign-up writes them.
+async fn sign_up(tx: &dyn Transaction) {
+    let now = super::start();
+    tx.users()
+        .create(NewUser::new(
+            user_id(),
+            EmailAddress::parse("ada@example.com").unwrap(),
+            Username::parse("ada").unwrap(),
+            PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        ))
+        .await
+        .unwrap();
+    tx.sessions()
+        .create(
+            NewSession {
+                id: session_id(),
+                user_id: user_id(),
+                amr: vec!["pwd".to_owned()],
+                ip: None,
+                user_agent: None,
+                expires_at: now + TimeDelta::days(30),
+            },
+            refresh(1),
+        )
+        .await
+        .unwrap();
+    tx.one_time_tokens()
+        .issue(NewOneTimeToken {
+            hash: link(),
+            purpose: TokenPurpose::VerifyEmail,
+            user_id: user_id(),
+            expires_at: now + TimeDelta::days(1),
+        })
+        .await
+        .unwrap();
+}
+
+/// Whether the sign-up's account, session, refresh token and link are visible outside.
+async fn signed_up(stores: &Stores) -> [bool; 4] {
+    [
+        stores.users.find_by_login("ada").await.unwrap().is_some(),
+        stores.sessions.find(session_id()).await.unwrap().is_some(),
+        stores
+            .sessions
+            .find_by_refresh_token(refresh(1))
+            .await
+            .unwrap()
+            .is_some(),
+        stores
+            .one_time_tokens
+            .is_live(TokenPurpose::VerifyEmail, &link())
+            .await
+            .unwrap(),
+    ]
+}
+
+/// A dropped transaction leaves no account, session, refresh token or link.
+pub async fn a_rollback_leaves_no_repository_write(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let mut tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.audit(registered()).await.unwrap();
+    tx.enqueue(welcome()).await.unwrap();
+    drop(tx);
+    assert_eq!(signed_up(&stores).await, [false; 4]);
+    assert_eq!(stores.queue.counts().await.unwrap(), QueueCounts::default());
+    // Nothing is left behind to conflict with a retry.
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+    assert_eq!(signed_up(&stores).await, [true; 4]);
+}
+
+/// Nothing of a transaction is visible outside before its commit; everything after it.
+pub async fn a_commit_makes_every_write_visible_at_once(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let mut tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.audit(registered()).await.unwrap();
+    tx.enqueue(welcome()).await.unwrap();
+    assert_eq!(
+        signed_up(&stores).await,
+        [false; 4],
+        "not before the commit"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(signed_up(&stores).await, [true; 4]);
+    assert_eq!(stores.queue.counts().await.unwrap().pending, 1);
+    assert_eq!(
+        stores
+            .audit
+            .query(&AuditQuery::all())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+/// A transaction's repositories see its own writes.
+pub async fn a_transaction_reads_its_own_writes(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    let found = tx.users().find_by_login("ADA@example.com").await.unwrap();
+    assert_eq!(found.map(|user| user.id), Some(user_id()));
+    assert!(tx.sessions().find(session_id()).await.unwrap().is_some());
+    assert_eq!(
+        tx.one_time_tokens()
+            .consume(TokenPurpose::VerifyEmail, &link())
+            .await
+            .unwrap(),
+        Some(user_id())
+    );
+    assert_eq!(
+        tx.one_time_tokens()
+            .consume(TokenPurpose::VerifyEmail, &link())
+            .await
+            .unwrap(),
+        None,
+        "used once, inside the transaction too"
+    );
+    drop(tx);
+}
+
+/// A rotation inside a dropped transaction leaves the presented token current.
+pub async fn a_rotation_rolls_back_with_its_transaction(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+    let expires_at = super::start() + TimeDelta::days(30);
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    let outcome = tx
+        .sessions()
+        .rotate(
+            refresh(1),
+            refresh(2),
+            std::time::Duration::ZERO,
+            expires_at,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, twofa_domain::RotateOutcome::Rotated(_)));
+    drop(tx);
+    let presented = stores
+        .sessions
+        .find_by_refresh_token(refresh(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(presented.rotated_at, None, "still the current token");
+    assert!(
+        stores
+            .sessions
+            .find_by_refresh_token(refresh(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Of two transactions using one link, exactly one gets its user.
+pub async fn concurrent_transactions_consume_a_link_once(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+    let consume = || async {
+        let tx = stores.unit_of_work.begin().await.unwrap();
+        let used = tx
+            .one_time_tokens()
+            .consume(TokenPurpose::VerifyEmail, &link())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        used
+    };
+    let (first, second) = futures::join!(consume(), consume());
+    assert_eq!(
+        [first, second].iter().filter(|used| used.is_some()).count(),
+        1,
+        "{first:?} {second:?}"
+    );
+}
+
 /// Instantiates every case for `$backend` (an expression implementing `UnitOfWorkBackend`).
 #[macro_export]
 macro_rules! unit_of_work_contract {
@@ -96,6 +313,11 @@ macro_rules! unit_of_work_contract {
         $crate::unit_of_work_contract!(@cases $backend;
             a_commit_keeps_the_job_and_the_event,
             a_rollback_leaves_no_job_and_no_event,
+            a_rollback_leaves_no_repository_write,
+            a_commit_makes_every_write_visible_at_once,
+            a_transaction_reads_its_own_writes,
+            a_rotation_rolls_back_with_its_transaction,
+            concurrent_transactions_consume_a_link_once,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

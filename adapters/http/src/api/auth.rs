@@ -17,14 +17,15 @@ use poem_openapi::{
     payload::{Json, Response},
 };
 use twofa_application::auth::{
-    Accounts, AuthError, ChangePasswordInput, LoginInput, LoginOutcome, Principal, RegisterInput,
-    RequestInfo, SignedIn,
+    Accounts, ChangePasswordError, ChangePasswordInput, CredentialsError, EmailTokenError, Fault,
+    ForgotPasswordError, LoginError, LoginInput, LoginOutcome, Principal, RegisterError,
+    RegisterInput, RequestInfo, RevokeSessionError, SignedIn,
 };
 use twofa_domain::{SecretGenerator, SessionId};
 
 use self::{
     cookies::{CookieSettings, PresentedRefreshToken, presented_refresh_token},
-    problems::auth_problem,
+    problems::{Answered, unauthorized},
     responses::{
         Accepted, LoginResponse, MeResponse, NoContent, RegisterResponse, SessionsResponse,
         TokensResponse,
@@ -63,8 +64,9 @@ pub struct AuthApi;
 
 pub(crate) type State<'a> = Data<&'a Arc<AuthState>>;
 
-/// Errors of the bearer-authenticated routes that take no body.
-pub(crate) type AuthedError = ApiError<{ answers::UNAUTHORIZED }>;
+/// Errors of the bearer-authenticated routes whose use case can only fail as the token check
+/// does.
+pub(crate) type AuthedError = ApiError<{ <CredentialsError as Answered>::ANSWERS }>;
 
 /// The request's origin, for rate limits, sessions and the audit trail.
 pub(crate) fn request_info(request: &Request) -> RequestInfo {
@@ -81,22 +83,31 @@ pub(crate) fn request_info(request: &Request) -> RequestInfo {
     }
 }
 
-pub(crate) fn fail<const A: u16>(error: AuthError) -> ApiError<A> {
-    ApiError::new(auth_problem(error))
+/// The problem of a use case's `error`, as an answer of an operation that declares the
+/// statuses `A`; a route that does not declare every status its use case can answer does not
+/// compile.
+pub(crate) fn fail<E: Answered, const A: u16>(error: E) -> ApiError<A> {
+    const {
+        assert!(
+            A & E::ANSWERS == E::ANSWERS,
+            "the route does not declare every status its use case answers"
+        );
+    }
+    ApiError::new(error.into_problem())
 }
 
 /// The problem of `error`; a refresh cookie that is refused (401) is cleared with it, so a
 /// browser stops presenting it.
 fn fail_clearing_cookie<const A: u16>(
     state: &AuthState,
-    error: AuthError,
+    error: CredentialsError,
     is_cookie: bool,
 ) -> ApiError<A> {
-    let mut problem = auth_problem(error);
+    let mut problem = fail::<_, A>(error).0;
     if is_cookie && problem.status == 401 {
         problem.set_cookies = state.cookies.clear().to_vec();
     }
-    ApiError::new(problem)
+    ApiError(problem)
 }
 
 /// The principal of a bearer token whose session is live.
@@ -134,7 +145,7 @@ fn refresh_token<'a, const A: u16>(
             ProblemCode::CsrfFailed,
             "a request authenticated by the refresh cookie needs X-CSRF-Token equal to the csrfToken cookie",
         ))),
-        PresentedRefreshToken::Missing => Err(fail(AuthError::Unauthorized)),
+        PresentedRefreshToken::Missing => Err(ApiError::new(unauthorized())),
     }
 }
 
@@ -151,10 +162,8 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: JsonBody<RegisterRequest>,
-    ) -> Result<
-        Response<RegisterResponse>,
-        ApiError<{ answers::BAD_REQUEST | answers::CONFLICT | answers::RATE_LIMITED }>,
-    > {
+    ) -> Result<Response<RegisterResponse>, ApiError<{ <RegisterError as Answered>::ANSWERS }>>
+    {
         let JsonBody(body) = body;
         let signed_in = state
             .accounts
@@ -183,10 +192,7 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: JsonBody<LoginRequest>,
-    ) -> Result<
-        Response<LoginResponse>,
-        ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED | answers::RATE_LIMITED }>,
-    > {
+    ) -> Result<Response<LoginResponse>, ApiError<{ <LoginError as Answered>::ANSWERS }>> {
         let JsonBody(body) = body;
         let outcome = state
             .accounts
@@ -226,8 +232,10 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: OptionalJsonBody<RefreshTokenRequest>,
-    ) -> Result<Response<TokensResponse>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>>
-    {
+    ) -> Result<
+        Response<TokensResponse>,
+        ApiError<{ <CredentialsError as Answered>::ANSWERS | answers::FORBIDDEN }>,
+    > {
         let (token, is_cookie) = refresh_token(request, body.0.as_ref())?;
         let signed_in = state
             .accounts
@@ -251,7 +259,10 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: OptionalJsonBody<RefreshTokenRequest>,
-    ) -> Result<Response<NoContent>, ApiError<{ answers::UNAUTHORIZED | answers::FORBIDDEN }>> {
+    ) -> Result<
+        Response<NoContent>,
+        ApiError<{ <CredentialsError as Answered>::ANSWERS | answers::FORBIDDEN }>,
+    > {
         let (token, is_cookie) = refresh_token(request, body.0.as_ref())?;
         state
             .accounts
@@ -313,7 +324,16 @@ impl AuthApi {
         limit: Query<u32>,
         /// A previous page's `nextCursor`.
         cursor: Query<Option<String>>,
-    ) -> Result<SessionsResponse, ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED }>> {
+    ) -> Result<
+        SessionsResponse,
+        ApiError<
+            {
+                <CredentialsError as Answered>::ANSWERS
+                    | <Fault as Answered>::ANSWERS
+                    | answers::BAD_REQUEST
+            },
+        >,
+    > {
         let principal = principal(&state, &auth).await?;
         let after = match cursor.0.as_deref() {
             Some(cursor) => Some(cursor.parse::<SessionId>().map_err(|_| {
@@ -353,7 +373,12 @@ impl AuthApi {
         auth: BearerAuth,
         /// The session's id.
         id: Path<uuid::Uuid>,
-    ) -> Result<NoContent, ApiError<{ answers::UNAUTHORIZED | answers::NOT_FOUND }>> {
+    ) -> Result<
+        NoContent,
+        ApiError<
+            { <CredentialsError as Answered>::ANSWERS | <RevokeSessionError as Answered>::ANSWERS },
+        >,
+    > {
         let principal = principal(&state, &auth).await?;
         state
             .accounts
@@ -382,7 +407,11 @@ impl AuthApi {
         body: JsonBody<ChangePasswordRequest>,
     ) -> Result<
         NoContent,
-        ApiError<{ answers::BAD_REQUEST | answers::UNAUTHORIZED | answers::RATE_LIMITED }>,
+        ApiError<
+            {
+                <CredentialsError as Answered>::ANSWERS | <ChangePasswordError as Answered>::ANSWERS
+            },
+        >,
     > {
         let principal = principal(&state, &auth).await?;
         let JsonBody(body) = body;
@@ -413,7 +442,7 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: JsonBody<ForgotPasswordRequest>,
-    ) -> Result<Accepted, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+    ) -> Result<Accepted, ApiError<{ <ForgotPasswordError as Answered>::ANSWERS }>> {
         state
             .accounts
             .forgot_password
@@ -434,7 +463,7 @@ impl AuthApi {
         state: State<'_>,
         request: &Request,
         body: JsonBody<ResetPasswordRequest>,
-    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+    ) -> Result<NoContent, ApiError<{ <EmailTokenError as Answered>::ANSWERS }>> {
         let JsonBody(body) = body;
         state
             .accounts

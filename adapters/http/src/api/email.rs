@@ -11,10 +11,10 @@ use super::{
         views::{EmailStatus, VerifyEmailRequest},
     },
 };
-use crate::{
-    api_error::{ApiError, answers},
-    json_body::JsonBody,
-};
+use twofa_application::auth::{CredentialsError, EmailTokenError, SendVerificationError};
+
+use super::auth::problems::Answered;
+use crate::{api_error::ApiError, json_body::JsonBody};
 
 /// The e-mail verification routes.
 pub struct EmailApi;
@@ -32,7 +32,15 @@ impl EmailApi {
         state: State<'_>,
         request: &Request,
         auth: BearerAuth,
-    ) -> Result<Accepted, ApiError<{ answers::UNAUTHORIZED | answers::RATE_LIMITED }>> {
+    ) -> Result<
+        Accepted,
+        ApiError<
+            {
+                <CredentialsError as Answered>::ANSWERS
+                    | <SendVerificationError as Answered>::ANSWERS
+            },
+        >,
+    > {
         let principal = principal(&state, &auth).await?;
         state
             .accounts
@@ -54,7 +62,7 @@ impl EmailApi {
         state: State<'_>,
         request: &Request,
         body: JsonBody<VerifyEmailRequest>,
-    ) -> Result<NoContent, ApiError<{ answers::BAD_REQUEST | answers::RATE_LIMITED }>> {
+    ) -> Result<NoContent, ApiError<{ <EmailTokenError as Answered>::ANSWERS }>> {
         state
             .accounts
             .verify_email

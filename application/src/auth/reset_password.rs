@@ -1,0 +1,108 @@
+//! `ResetPassword`: uses a reset link. The new password's hash is stored, every session and
+//! every other reset link ends, and `user.password.reset` is recorded, in one commit; then the
+//! account's login failures are cleared.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::{
+    Limit, OneTimeTokenRepository, Password, PasswordHasher, RateLimiter, TokenPurpose, UnitOfWork,
+};
+
+use super::{
+    EmailTokenError, EndedSessions, RequestInfo,
+    audit_events::user_event,
+    throttle::{LoginThrottle, hit_per_client},
+    tokens::{is_opaque_token, one_time_hash},
+};
+
+/// Sets a new password through a reset link.
+pub struct ResetPassword {
+    pub(crate) one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+    pub(crate) hasher: Arc<dyn PasswordHasher>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) ended: EndedSessions,
+    pub(crate) throttle: LoginThrottle,
+    /// `rate_limits.verify_per_ip`.
+    pub(crate) limit: Limit,
+}
+
+impl ResetPassword {
+    /// Uses the reset `token`: stores `new_password`'s hash, ends every session and every
+    /// other reset link, and clears the account's login failures.
+    ///
+    /// # Errors
+    /// `RateLimited` past `rate_limits.verify_per_ip`; `Invalid` (`newPassword`) for a
+    /// password the policy refuses (the link is not used up); `InvalidToken` for a used,
+    /// expired or unknown token; `Overloaded` when the hashing pool is full; `Fault` from the
+    /// stores.
+    #[tracing::instrument(name = "reset_password", skip_all)]
+    pub async fn execute(
+        &self,
+        token: &str,
+        new_password: String,
+        request: &RequestInfo,
+    ) -> Result<(), EmailTokenError> {
+        hit_per_client::<EmailTokenError>(self.limiter.as_ref(), "verify", request.ip, self.limit)
+            .await?;
+        let new_password = Password::new(new_password)
+            .map_err(|error| EmailTokenError::invalid("newPassword", error.to_string()))?;
+        if !is_opaque_token(token) {
+            return Err(EmailTokenError::InvalidToken);
+        }
+        let token_hash = one_time_hash(token);
+        // An unknown token is refused before any Argon2 work (no hashing for free), and the
+        // new password is hashed before the link is used up (a full hashing pool must not
+        // cost the user the link).
+        if !self
+            .one_time_tokens
+            .is_live(TokenPurpose::ResetPassword, &token_hash)
+            .await?
+        {
+            return Err(EmailTokenError::InvalidToken);
+        }
+        let hash = self.hasher.hash(&new_password).await?;
+        let mut transaction = self.unit_of_work.begin().await?;
+        let Some(user_id) = transaction
+            .one_time_tokens()
+            .consume(TokenPurpose::ResetPassword, &token_hash)
+            .await?
+        else {
+            return Err(EmailTokenError::InvalidToken);
+        };
+        if !transaction
+            .users()
+            .update_password_hash(user_id, &hash)
+            .await?
+        {
+            return Err(EmailTokenError::InvalidToken);
+        }
+        let ended = transaction.sessions().revoke_all(user_id, None).await?;
+        transaction
+            .one_time_tokens()
+            .revoke_all(user_id, TokenPurpose::ResetPassword)
+            .await?;
+        transaction
+            .audit(user_event(
+                "user.password.reset",
+                Some(user_id),
+                true,
+                request,
+                json!({ "endedSessions": ended.len() }),
+            ))
+            .await?;
+        transaction.commit().await?;
+        self.ended.announce(ended).await;
+        // The account's hard limit starts over; so does this address's ladder for the id.
+        if let Err(error) = self
+            .throttle
+            .account_attempts(user_id, request.ip)
+            .clear()
+            .await
+        {
+            tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
+        }
+        Ok(())
+    }
+}

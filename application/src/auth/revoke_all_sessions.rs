@@ -1,0 +1,42 @@
+//! `RevokeAllSessions`: ends every session of the signed-in user, recording `session.revoked`
+//! in the same commit.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::UnitOfWork;
+
+use super::{EndedSessions, Fault, Principal, RequestInfo, audit_events::user_event};
+
+/// Ends every session of the caller.
+pub struct RevokeAllSessions {
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) ended: EndedSessions,
+}
+
+impl RevokeAllSessions {
+    /// Ends every session of the caller, the current one included.
+    ///
+    /// # Errors
+    /// A `Fault` from the stores.
+    #[tracing::instrument(name = "revoke_all_sessions", skip_all)]
+    pub async fn execute(&self, principal: &Principal, request: &RequestInfo) -> Result<(), Fault> {
+        let mut transaction = self.unit_of_work.begin().await?;
+        let ended = transaction
+            .sessions()
+            .revoke_all(principal.user_id, None)
+            .await?;
+        transaction
+            .audit(user_event(
+                "session.revoked",
+                Some(principal.user_id),
+                true,
+                request,
+                json!({ "all": true, "count": ended.len() }),
+            ))
+            .await?;
+        transaction.commit().await?;
+        self.ended.announce(ended).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! `RevokeSession`: ends one of the signed-in user's sessions, recording `session.revoked` in
+//! the same commit.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::{SessionId, UnitOfWork};
+
+use super::{EndedSessions, Principal, RequestInfo, RevokeSessionError, audit_events::user_event};
+
+/// Ends one of the caller's sessions.
+pub struct RevokeSession {
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) ended: EndedSessions,
+}
+
+impl RevokeSession {
+    /// Ends the caller's session `id` (the current one included).
+    ///
+    /// # Errors
+    /// `NotFound` when `id` is not an active session of the caller (another user's alike);
+    /// `Fault` from the stores.
+    #[tracing::instrument(name = "revoke_session", skip_all, fields(session = %id))]
+    pub async fn execute(
+        &self,
+        principal: &Principal,
+        id: SessionId,
+        request: &RequestInfo,
+    ) -> Result<(), RevokeSessionError> {
+        let mut transaction = self.unit_of_work.begin().await?;
+        if !transaction.sessions().revoke(principal.user_id, id).await? {
+            return Err(RevokeSessionError::NotFound);
+        }
+        transaction
+            .audit(user_event(
+                "session.revoked",
+                Some(principal.user_id),
+                true,
+                request,
+                json!({ "sessionId": id.to_string(), "current": id == principal.session_id }),
+            ))
+            .await?;
+        transaction.commit().await?;
+        self.ended.announce([id]).await;
+        Ok(())
+    }
+}

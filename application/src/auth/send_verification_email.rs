@@ -1,0 +1,68 @@
+//! `SendVerificationEmail`: mails a new verification link (after a cooldown), the token, its
+//! e-mail job and `user.email.verification_sent` in one commit.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::{TokenPurpose, UnitOfWork, UserRepository};
+
+use super::{
+    EmailCooldown, EmailLinks, Principal, RequestInfo, SendVerificationError,
+    audit_events::user_event, email_cooldown::CooldownKind,
+};
+
+/// Mails a verification link to the caller.
+pub struct SendVerificationEmail {
+    pub(crate) users: Arc<dyn UserRepository>,
+    pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
+    pub(crate) links: EmailLinks,
+    pub(crate) cooldown: EmailCooldown,
+}
+
+impl SendVerificationEmail {
+    /// Mails a new link (earlier ones stay valid until used or expired). An address already
+    /// verified is mailed nothing.
+    ///
+    /// # Errors
+    /// `RateLimited` within the cooldown after the last one (register's included);
+    /// `Unauthorized` when the account is gone; `Fault` from the stores.
+    #[tracing::instrument(name = "send_verification_email", skip_all)]
+    pub async fn execute(
+        &self,
+        principal: &Principal,
+        request: &RequestInfo,
+    ) -> Result<(), SendVerificationError> {
+        let user = self
+            .users
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SendVerificationError::Unauthorized)?;
+        if user.email_verified {
+            return Ok(());
+        }
+        let subject = user.id.to_string();
+        self.cooldown
+            .check(CooldownKind::Verify, &subject)
+            .await??;
+        let mut transaction = self.unit_of_work.begin().await?;
+        let mail = self
+            .links
+            .issue(transaction.as_ref(), &user, TokenPurpose::VerifyEmail)
+            .await?;
+        transaction.enqueue(mail).await?;
+        transaction
+            .audit(user_event(
+                "user.email.verification_sent",
+                Some(user.id),
+                true,
+                request,
+                json!({ "email": user.email.masked() }),
+            ))
+            .await?;
+        transaction.commit().await?;
+        self.cooldown
+            .start_after_commit(CooldownKind::Verify, &subject)
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! What the account use cases take from a request and hand back: where a request came from,
+//! who an access token speaks for, and a signed-in user's tokens.
+
+use std::net::IpAddr;
+
+use twofa_domain::{SessionId, User, UserId};
+
+/// Where a request came from, for rate limits, sessions and the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The client address, as `server.trusted_proxies` computes it.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// Who an access token speaks for, once its session is known to be live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: UserId,
+    /// The session (`sid`).
+    pub session_id: SessionId,
+    /// How the user authenticated.
+    pub amr: Vec<String>,
+}
+
+/// An access token and a refresh token of one session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The access JWT.
+    pub access_token: String,
+    /// The opaque refresh token (shown once; stored only as a hash).
+    pub refresh_token: String,
+    /// The access token's lifetime in whole seconds.
+    pub expires_in: u64,
+    /// The session both belong to.
+    pub session_id: SessionId,
+}
+
+impl std::fmt::Debug for TokenPair {
+    /// The tokens are secrets: only the session and the lifetime are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+/// A signed-in user: the account and a new token pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The account.
+    pub user: User,
+    /// Its tokens.
+    pub tokens: TokenPair,
+}

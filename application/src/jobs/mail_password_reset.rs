@@ -1,0 +1,107 @@
+//! `auth.password_reset.mail`: looks up the account a reset link was asked for and, when an
+//! active one has the address, issues the reset token, queues its e-mail and records
+//! `user.password.reset_requested`, in one commit.
+
+use std::{net::IpAddr, sync::Arc};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use twofa_domain::{EmailAddress, PortError, TokenPurpose, UnitOfWork, UserRepository};
+
+use crate::{
+    auth::{EmailLinks, Fault, RequestInfo, user_event},
+    worker::{JobFailure, JobHandler},
+};
+
+/// The job kind that mails a password reset link, if an account has the address.
+pub const MAIL_PASSWORD_RESET: &str = "auth.password_reset.mail";
+
+/// What a `auth.password_reset.mail` job carries: the address asked for, and where the request
+/// came from (for the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailPasswordResetPayload {
+    /// The address asked for (an account may or may not have it).
+    pub email: EmailAddress,
+    /// The client address of the request.
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// The client's user agent.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// Runs `auth.password_reset.mail`.
+pub struct MailPasswordReset {
+    users: Arc<dyn UserRepository>,
+    unit_of_work: Arc<dyn UnitOfWork>,
+    links: EmailLinks,
+}
+
+impl MailPasswordReset {
+    /// Looks accounts up in `users`, issues links with `links`, in transactions of
+    /// `unit_of_work`.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        unit_of_work: Arc<dyn UnitOfWork>,
+        links: EmailLinks,
+    ) -> Self {
+        Self {
+            users,
+            unit_of_work,
+            links,
+        }
+    }
+
+    async fn run(&self, payload: MailPasswordResetPayload) -> Result<(), PortError> {
+        let Some(user) = self.users.find_by_login(payload.email.as_str()).await? else {
+            return Ok(());
+        };
+        if !user.is_active {
+            return Ok(());
+        }
+        let request = RequestInfo {
+            ip: payload.ip,
+            user_agent: payload.user_agent,
+        };
+        let mut transaction = self.unit_of_work.begin().await?;
+        let mail = self
+            .links
+            .issue(transaction.as_ref(), &user, TokenPurpose::ResetPassword)
+            .await?;
+        transaction
+            .enqueue(mail)
+            .await
+            .map_err(|error| match Fault::from(error) {
+                Fault::Unavailable(error) => error,
+                Fault::Unexpected(error) => PortError::Unexpected(error),
+            })?;
+        transaction
+            .audit(user_event(
+                "user.password.reset_requested",
+                Some(user.id),
+                true,
+                &request,
+                json!({ "email": user.email.masked() }),
+            ))
+            .await?;
+        transaction.commit().await
+    }
+}
+
+#[async_trait]
+impl JobHandler for MailPasswordReset {
+    fn kind(&self) -> &'static str {
+        MAIL_PASSWORD_RESET
+    }
+
+    #[tracing::instrument(name = "mail_password_reset", skip_all)]
+    async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
+        let payload: MailPasswordResetPayload = super::parse(payload)?;
+        // Every store failure may pass: the job runs again.
+        self.run(payload)
+            .await
+            .map_err(|error| JobFailure::Retryable(error.into()))
+    }
+}

@@ -4,23 +4,35 @@
 //! PostgreSQL and Redis come from `./scripts/test` (`TWOFA_TEST_DATABASE_URL`,
 //! `TWOFA_TEST_REDIS_URL`); a test that needs them and finds them missing fails, naming the
 //! variable: it is never skipped.
+//!
+//! An app runs no worker loop unless [`AppOptions::background_worker`] asks for one: the test
+//! runs the queued jobs with [`TestApp::run_pending_jobs`].
 
 #![expect(
     clippy::expect_used,
     reason = "test support fails loudly, naming what is missing"
 )]
 
+mod app_options;
 pub mod contract;
+mod jobs;
 mod redis_server;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use figment::providers::Serialized;
 use sea_orm::{ConnectionTrait as _, Database};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use twofa::{Application, Mode, Settings};
+use twofa::{Application, Mode, Settings, backends::Backends};
+use twofa_application::Worker;
+use twofa_domain::JobQueue;
 
+pub use app_options::{AppOptions, Customise};
 pub use redis_server::RedisServer;
 
 /// Which backends the app runs over.
@@ -39,52 +51,6 @@ impl Backend {
     pub const ALL: [Self; 3] = [Self::Memory, Self::Sqlite, Self::PostgresRedis];
 }
 
-/// How to start the app.
-#[derive(Debug, Clone)]
-pub struct AppOptions {
-    /// Backends.
-    pub backend: Backend,
-    /// `--mode`.
-    pub mode: Mode,
-    /// Extra settings, as (dotted key, value), applied last.
-    pub settings: Vec<(String, serde_json::Value)>,
-    /// An existing database to run over (another app's), instead of a fresh one.
-    pub database_url: Option<String>,
-}
-
-impl AppOptions {
-    /// `--mode all` over `backend`.
-    pub fn new(backend: Backend) -> Self {
-        Self {
-            backend,
-            mode: Mode::All,
-            settings: Vec::new(),
-            database_url: None,
-        }
-    }
-
-    /// Runs over `url` (another app's database) instead of a fresh one.
-    #[must_use]
-    pub fn database(mut self, url: &str) -> Self {
-        self.database_url = Some(url.to_owned());
-        self
-    }
-
-    /// Sets a configuration key.
-    #[must_use]
-    pub fn set(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.settings.push((key.to_owned(), value.into()));
-        self
-    }
-
-    /// Sets the mode.
-    #[must_use]
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
-    }
-}
-
 /// A running app and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -98,6 +64,9 @@ pub struct TestApp {
     server: JoinHandle<anyhow::Result<()>>,
     /// Keeps the SQLite folder alive as long as the app.
     pub data_dir: tempfile::TempDir,
+    /// `None` in `--mode api`.
+    worker: Option<Arc<Worker>>,
+    queue: Arc<dyn JobQueue>,
 }
 
 /// The PostgreSQL admin URL from `./scripts/test`.
@@ -145,7 +114,7 @@ fn rand_u128() -> u128 {
         ^ (u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)) << 64)
 }
 
-/// Starts `--mode all` over `backend`.
+/// Starts `--mode all` over `backend`, without a worker loop.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(AppOptions::new(backend)).await
 }
@@ -194,21 +163,47 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         figment = figment.merge(Serialized::default(key, value));
     }
     let settings = Settings::from_figment(&figment).expect("valid test settings");
-    start(settings, options.mode, database_url, data_dir).await
+    launch(
+        settings,
+        options.mode,
+        database_url,
+        data_dir,
+        options.is_background_worker,
+        options.customise,
+    )
+    .await
 }
 
-/// Starts the app over already-built `settings` (restart tests reuse a data folder).
+/// Starts the app over already-built `settings` (restart tests reuse a data folder), without
+/// a worker loop.
 pub async fn start(
     settings: Settings,
     mode: Mode,
     database_url: String,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
+    launch(settings, mode, database_url, data_dir, false, None).await
+}
+
+async fn launch(
+    settings: Settings,
+    mode: Mode,
+    database_url: String,
+    data_dir: tempfile::TempDir,
+    is_background_worker: bool,
+    customise: Option<Customise>,
+) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let application = Application::build(settings.clone(), mode)
+    let customise = customise.unwrap_or_else(|| Box::new(|_| {}));
+    let mut application = Application::build_with(settings.clone(), mode, customise)
         .await
         .expect("the app starts");
+    if !is_background_worker {
+        application = application.without_worker_loop();
+    }
     let address = format!("http://{}", application.local_addr());
+    let worker = application.worker();
+    let queue = application.queue();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(application.run(shutdown.clone()));
     TestApp {
@@ -222,6 +217,8 @@ pub async fn start(
         shutdown,
         server,
         data_dir,
+        worker,
+        queue,
     }
 }
 
@@ -260,7 +257,7 @@ pub async fn connect_sql(url: &str) -> twofa_sql::SqlDatabase {
 }
 
 /// The SQLite URL of `file`.
-pub fn sqlite_url(file: &std::path::Path) -> String {
+pub fn sqlite_url(file: &Path) -> String {
     format!("sqlite://{}?mode=rwc", file.display())
 }
 
@@ -310,8 +307,8 @@ impl TestApp {
     }
 
     /// The app's stores, opened afresh as another process with the same settings would.
-    pub async fn connect_backends(&self) -> twofa::backends::Backends {
-        twofa::backends::Backends::connect(&self.settings)
+    pub async fn connect_backends(&self) -> Backends {
+        Backends::connect(&self.settings)
             .await
             .expect("the stores open")
     }
@@ -484,37 +481,30 @@ impl TestApp {
     }
 
     /// The token of the last link to `path` (`verify-email`, `reset-password`) mailed to
-    /// `to`, waiting for the worker to send it.
+    /// `to`, once the pending jobs have run.
     pub async fn mailed_token(&self, to: &str, path: &str) -> String {
+        self.run_pending_jobs().await;
         let marker = format!("/{path}?token=");
-        let mut token = None;
-        let found = eventually(std::time::Duration::from_secs(10), || {
-            let found = self
-                .outbox()
-                .iter()
-                .rev()
-                .filter(|message| message["to"] == to)
-                .find_map(|message| {
-                    let body = message["body"].as_str()?;
-                    let start = body.find(&marker)? + marker.len();
-                    Some(
-                        body[start..]
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                            .collect::<String>(),
-                    )
-                });
-            token = found;
-            std::future::ready(token.is_some())
-        })
-        .await;
-        assert!(found, "no {path} link was mailed to {to}");
-        token.expect("found above")
+        self.outbox()
+            .iter()
+            .rev()
+            .filter(|message| message["to"] == to)
+            .find_map(|message| {
+                let body = message["body"].as_str()?;
+                let start = body.find(&marker)? + marker.len();
+                Some(
+                    body[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect::<String>(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no {path} link was mailed to {to}"))
     }
 }
 
 /// The JSON lines of a dev outbox (none when the file does not exist yet).
-pub fn read_outbox(path: &std::path::Path) -> Vec<serde_json::Value> {
+pub fn read_outbox(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

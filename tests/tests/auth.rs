@@ -231,6 +231,7 @@ async fn refused_bodies_write_nothing(backend: Backend) {
         )
         .await;
     problem(oversized, 413, "payload_too_large").await;
+    assert_eq!(app.run_pending_jobs().await, [], "no job was queued");
     assert!(app.outbox().is_empty());
     // Nothing was written: the same account signs up now without a conflict.
     assert_eq!(

@@ -6,7 +6,9 @@
 //! variable: it is never skipped.
 //!
 //! An app runs no worker loop unless [`AppOptions::background_worker`] asks for one: the test
-//! runs the queued jobs with [`TestApp::run_pending_jobs`].
+//! runs the queued jobs with [`TestApp::run_pending_jobs`]. A test that leaves a job behind
+//! (waiting, running or dead) fails when its app stops or is dropped, unless it called
+//! [`TestApp::allow_leftover_jobs`].
 
 #![expect(
     clippy::expect_used,
@@ -21,7 +23,7 @@ mod redis_server;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, atomic::AtomicBool},
 };
 
 use figment::providers::Serialized;
@@ -52,6 +54,9 @@ impl Backend {
 }
 
 /// A running app and a client for it.
+///
+/// Stopping or dropping it fails the test when jobs remain in its queue (see
+/// [`TestApp::allow_leftover_jobs`]).
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
@@ -61,12 +66,15 @@ pub struct TestApp {
     pub database_url: String,
     client: reqwest::Client,
     shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<()>>,
-    /// Keeps the SQLite folder alive as long as the app.
-    pub data_dir: tempfile::TempDir,
+    /// Taken by `stop`.
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Keeps the SQLite folder alive as long as the app; taken by `stop`.
+    data_dir: Option<tempfile::TempDir>,
     /// `None` in `--mode api`.
     worker: Option<Arc<Worker>>,
     queue: Arc<dyn JobQueue>,
+    is_leftover_allowed: AtomicBool,
+    is_queue_checked: bool,
 }
 
 /// The PostgreSQL admin URL from `./scripts/test`.
@@ -215,10 +223,12 @@ async fn launch(
             .build()
             .expect("an HTTP client"),
         shutdown,
-        server,
-        data_dir,
+        server: Some(server),
+        data_dir: Some(data_dir),
         worker,
         queue,
+        is_leftover_allowed: AtomicBool::new(false),
+        is_queue_checked: false,
     }
 }
 
@@ -324,7 +334,15 @@ impl TestApp {
 
     /// The messages the console notifiers wrote, one JSON object each.
     pub fn outbox(&self) -> Vec<serde_json::Value> {
-        read_outbox(&self.data_dir.path().join("outbox.jsonl"))
+        read_outbox(&self.data_dir().join("outbox.jsonl"))
+    }
+
+    /// The app's data folder (the SQLite file, the outbox, the development signing key).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir
+            .as_ref()
+            .expect("the data folder is kept until the app stops")
+            .path()
     }
 
     /// The socket address.
@@ -335,14 +353,21 @@ impl TestApp {
             .expect("a socket address")
     }
 
-    /// Stops the app gracefully and waits for it; returns its data folder.
-    pub async fn stop(self) -> tempfile::TempDir {
+    /// Checks that no job was left behind (see [`TestApp::allow_leftover_jobs`]), stops the
+    /// app gracefully and waits for it; returns its data folder.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.check_no_leftover_jobs().await;
+        self.is_queue_checked = true;
         self.shutdown.cancel();
         self.server
+            .take()
+            .expect("a running app has its server task")
             .await
             .expect("the server task ends")
             .expect("the server stops cleanly");
         self.data_dir
+            .take()
+            .expect("the data folder is kept until the app stops")
     }
 }
 

@@ -5,8 +5,9 @@
 //! `TWOFA_TEST_REDIS_URL`); a test that needs them and finds them missing fails, naming the
 //! variable: it is never skipped.
 //!
-//! An app runs no worker loop unless [`AppOptions::background_worker`] asks for one: the test
-//! runs the queued jobs with [`TestApp::run_pending_jobs`]. A test that leaves a job behind
+//! Every app logs into the capture of [`log_capture`] (`TEST_LOG=1` shows the lines too), and
+//! runs no worker loop unless [`AppOptions::background_worker`] asks for one: the test runs
+//! the queued jobs with [`TestApp::run_pending_jobs`]. A test that leaves a job behind
 //! (waiting, running or dead) fails when its app stops or is dropped, unless it called
 //! [`TestApp::allow_leftover_jobs`].
 
@@ -18,6 +19,7 @@
 mod app_options;
 pub mod contract;
 mod jobs;
+pub mod log_capture;
 mod redis_server;
 
 use std::{
@@ -35,6 +37,7 @@ use twofa_application::Worker;
 use twofa_domain::JobQueue;
 
 pub use app_options::{AppOptions, Customise};
+pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
 pub use redis_server::RedisServer;
 
 /// Which backends the app runs over.
@@ -150,8 +153,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         // Cheap Argon2 parameters keep the suite fast; the hasher's own tests and the bench
         // use the defaults.
         .merge(Serialized::default("hashing.memory_kib", 256))
-        .merge(Serialized::default("hashing.iterations", 1))
-        .merge(Serialized::default("log.level", "warn"));
+        .merge(Serialized::default("hashing.iterations", 1));
     match options.backend {
         Backend::Memory => figment = figment.merge(Serialized::default("jobs.backend", "memory")),
         Backend::Sqlite => {}
@@ -202,6 +204,7 @@ async fn launch(
     customise: Option<Customise>,
 ) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    log_capture::install();
     let customise = customise.unwrap_or_else(|| Box::new(|_| {}));
     let mut application = Application::build_with(settings.clone(), mode, customise)
         .await
@@ -368,6 +371,18 @@ impl TestApp {
         self.data_dir
             .take()
             .expect("the data folder is kept until the app stops")
+    }
+
+    /// Every line the service logged so far in this process (see [`log_capture`]).
+    pub fn captured_logs(&self) -> String {
+        captured_logs()
+    }
+
+    /// Panics, listing them (each line shown with the secrets replaced by `<secret>`), when
+    /// any of `secrets` appears in the logs so far; refuses a secret shorter than
+    /// [`log_capture::MIN_SECRET_CHARS`].
+    pub fn assert_no_secret_in_logs(&self, secrets: &[&str]) {
+        assert_no_secret_in_logs(secrets);
     }
 }
 

@@ -39,6 +39,7 @@ pub struct Application {
     local_addr: SocketAddr,
     backends: Backends,
     worker: Option<WorkerLoop>,
+    is_worker_loop_on: bool,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
 }
 
@@ -50,11 +51,25 @@ impl Application {
     /// When a backend cannot be reached, the schema is not migrated in production, a notifier
     /// is misconfigured, or the address cannot be bound; the message says which.
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
+        Self::build_with(settings, mode, |_| {}).await
+    }
+
+    /// [`Application::build`], with `customise` changing the backends once connected, before
+    /// anything is built over them (a test wraps a store in one that fails).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with(
+        settings: Settings,
+        mode: Mode,
+        customise: impl FnOnce(&mut Backends),
+    ) -> anyhow::Result<Self> {
         let unused = settings.unused_sections();
         if !unused.is_empty() {
             tracing::warn!(sections = ?unused, "these configuration sections are not used by this version yet");
         }
-        let backends = Backends::connect(&settings).await?;
+        let mut backends = Backends::connect(&settings).await?;
+        customise(&mut backends);
         let worker = match mode {
             Mode::Worker | Mode::All => Some(worker_loop(&settings, &backends)?),
             Mode::Api => None,
@@ -106,8 +121,28 @@ impl Application {
             local_addr,
             backends,
             worker,
+            is_worker_loop_on: true,
             endpoint,
         })
+    }
+
+    /// Leaves the worker loop (its slots and the maintenance scheduler) out of
+    /// [`Application::run`]: jobs then run only when the caller steps
+    /// [`Application::worker`], as tests do to run them deterministically.
+    #[must_use]
+    pub fn without_worker_loop(mut self) -> Self {
+        self.is_worker_loop_on = false;
+        self
+    }
+
+    /// The worker, when the mode runs one.
+    pub fn worker(&self) -> Option<Arc<Worker>> {
+        self.worker.as_ref().map(|worker| worker.worker.clone())
+    }
+
+    /// The job queue.
+    pub fn queue(&self) -> Arc<dyn twofa_domain::JobQueue> {
+        self.backends.queue.clone()
     }
 
     /// The address the server listens on (the real port when `server.listen` had port 0).
@@ -125,6 +160,7 @@ impl Application {
         tracing::info!(address = %self.local_addr, mode = ?self.mode, version = VERSION, "twofa is listening");
         let worker = self
             .worker
+            .filter(|_| self.is_worker_loop_on)
             .map(|worker| tokio::spawn(worker.run(shutdown.clone())));
         // One drain budget from the moment shutdown starts, for the server and the worker alike.
         let shutdown_started = {

@@ -31,7 +31,10 @@ pub use port::{
     dependency_probe::{DependencyProbe, ProbeError},
     email_renderer::{EmailRenderer, RenderError},
     error::{PortError, error_chain},
-    job_queue::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError},
+    job_queue::{
+        ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError, UnfinishedJob,
+        UnfinishedState,
+    },
     notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},
     password_hasher::{HashError, PasswordHash, PasswordHasher, Verification},
     rate_limiter::{Decision, Limit, LimitError, RateLimiter},

@@ -4,24 +4,41 @@
 //! PostgreSQL and Redis come from `./scripts/test` (`TWOFA_TEST_DATABASE_URL`,
 //! `TWOFA_TEST_REDIS_URL`); a test that needs them and finds them missing fails, naming the
 //! variable: it is never skipped.
+//!
+//! Every app logs into the capture of [`log_capture`] (`TEST_LOG=1` shows the lines too), and
+//! runs no worker loop unless [`AppOptions::background_worker`] asks for one: the test runs
+//! the queued jobs with [`TestApp::run_pending_jobs`]. A test that leaves a job behind
+//! (waiting, running or dead) fails when its app stops or is dropped, unless it called
+//! [`TestApp::allow_leftover_jobs`].
 
 #![expect(
     clippy::expect_used,
     reason = "test support fails loudly, naming what is missing"
 )]
 
+mod app_options;
 pub mod contract;
 pub mod failing_unit_of_work;
+mod jobs;
+pub mod log_capture;
 mod redis_server;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, atomic::AtomicBool},
+};
 
 use figment::providers::Serialized;
 use sea_orm::{ConnectionTrait as _, Database};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use twofa::{Application, Mode, Settings};
+use twofa::{Application, Mode, Settings, backends::Backends};
+use twofa_application::Worker;
+use twofa_domain::JobQueue;
 
+pub use app_options::{AppOptions, Customise};
+pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
 pub use redis_server::RedisServer;
 
 /// Which backends the app runs over.
@@ -40,53 +57,10 @@ impl Backend {
     pub const ALL: [Self; 3] = [Self::Memory, Self::Sqlite, Self::PostgresRedis];
 }
 
-/// How to start the app.
-#[derive(Debug, Clone)]
-pub struct AppOptions {
-    /// Backends.
-    pub backend: Backend,
-    /// `--mode`.
-    pub mode: Mode,
-    /// Extra settings, as (dotted key, value), applied last.
-    pub settings: Vec<(String, serde_json::Value)>,
-    /// An existing database to run over (another app's), instead of a fresh one.
-    pub database_url: Option<String>,
-}
-
-impl AppOptions {
-    /// `--mode all` over `backend`.
-    pub fn new(backend: Backend) -> Self {
-        Self {
-            backend,
-            mode: Mode::All,
-            settings: Vec::new(),
-            database_url: None,
-        }
-    }
-
-    /// Runs over `url` (another app's database) instead of a fresh one.
-    #[must_use]
-    pub fn database(mut self, url: &str) -> Self {
-        self.database_url = Some(url.to_owned());
-        self
-    }
-
-    /// Sets a configuration key.
-    #[must_use]
-    pub fn set(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.settings.push((key.to_owned(), value.into()));
-        self
-    }
-
-    /// Sets the mode.
-    #[must_use]
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
-    }
-}
-
 /// A running app and a client for it.
+///
+/// Stopping or dropping it fails the test when jobs remain in its queue (see
+/// [`TestApp::allow_leftover_jobs`]).
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
@@ -96,9 +70,15 @@ pub struct TestApp {
     pub database_url: String,
     client: reqwest::Client,
     shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<()>>,
-    /// Keeps the SQLite folder alive as long as the app.
-    pub data_dir: tempfile::TempDir,
+    /// Taken by `stop`.
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Keeps the SQLite folder alive as long as the app; taken by `stop`.
+    data_dir: Option<tempfile::TempDir>,
+    /// `None` in `--mode api`.
+    worker: Option<Arc<Worker>>,
+    queue: Arc<dyn JobQueue>,
+    is_leftover_allowed: AtomicBool,
+    is_queue_checked: bool,
 }
 
 /// The PostgreSQL admin URL from `./scripts/test`.
@@ -146,7 +126,7 @@ fn rand_u128() -> u128 {
         ^ (u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)) << 64)
 }
 
-/// Starts `--mode all` over `backend`.
+/// Starts `--mode all` over `backend`, without a worker loop.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(AppOptions::new(backend)).await
 }
@@ -174,8 +154,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         // Cheap Argon2 parameters keep the suite fast; the hasher's own tests and the bench
         // use the defaults.
         .merge(Serialized::default("hashing.memory_kib", 256))
-        .merge(Serialized::default("hashing.iterations", 1))
-        .merge(Serialized::default("log.level", "warn"));
+        .merge(Serialized::default("hashing.iterations", 1));
     match options.backend {
         Backend::Memory => figment = figment.merge(Serialized::default("jobs.backend", "memory")),
         Backend::Sqlite => {}
@@ -195,21 +174,48 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         figment = figment.merge(Serialized::default(key, value));
     }
     let settings = Settings::from_figment(&figment).expect("valid test settings");
-    start(settings, options.mode, database_url, data_dir).await
+    launch(
+        settings,
+        options.mode,
+        database_url,
+        data_dir,
+        options.is_background_worker,
+        options.customise,
+    )
+    .await
 }
 
-/// Starts the app over already-built `settings` (restart tests reuse a data folder).
+/// Starts the app over already-built `settings` (restart tests reuse a data folder), without
+/// a worker loop.
 pub async fn start(
     settings: Settings,
     mode: Mode,
     database_url: String,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
+    launch(settings, mode, database_url, data_dir, false, None).await
+}
+
+async fn launch(
+    settings: Settings,
+    mode: Mode,
+    database_url: String,
+    data_dir: tempfile::TempDir,
+    is_background_worker: bool,
+    customise: Option<Customise>,
+) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let application = Application::build(settings.clone(), mode)
+    log_capture::install();
+    let customise = customise.unwrap_or_else(|| Box::new(|_| {}));
+    let mut application = Application::build_with(settings.clone(), mode, customise)
         .await
         .expect("the app starts");
+    if !is_background_worker {
+        application = application.without_worker_loop();
+    }
     let address = format!("http://{}", application.local_addr());
+    let worker = application.worker();
+    let queue = application.queue();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(application.run(shutdown.clone()));
     TestApp {
@@ -221,8 +227,12 @@ pub async fn start(
             .build()
             .expect("an HTTP client"),
         shutdown,
-        server,
-        data_dir,
+        server: Some(server),
+        data_dir: Some(data_dir),
+        worker,
+        queue,
+        is_leftover_allowed: AtomicBool::new(false),
+        is_queue_checked: false,
     }
 }
 
@@ -261,7 +271,7 @@ pub async fn connect_sql(url: &str) -> twofa_sql::SqlDatabase {
 }
 
 /// The SQLite URL of `file`.
-pub fn sqlite_url(file: &std::path::Path) -> String {
+pub fn sqlite_url(file: &Path) -> String {
     format!("sqlite://{}?mode=rwc", file.display())
 }
 
@@ -311,8 +321,8 @@ impl TestApp {
     }
 
     /// The app's stores, opened afresh as another process with the same settings would.
-    pub async fn connect_backends(&self) -> twofa::backends::Backends {
-        twofa::backends::Backends::connect(&self.settings)
+    pub async fn connect_backends(&self) -> Backends {
+        Backends::connect(&self.settings)
             .await
             .expect("the stores open")
     }
@@ -328,7 +338,15 @@ impl TestApp {
 
     /// The messages the console notifiers wrote, one JSON object each.
     pub fn outbox(&self) -> Vec<serde_json::Value> {
-        read_outbox(&self.data_dir.path().join("outbox.jsonl"))
+        read_outbox(&self.data_dir().join("outbox.jsonl"))
+    }
+
+    /// The app's data folder (the SQLite file, the outbox, the development signing key).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir
+            .as_ref()
+            .expect("the data folder is kept until the app stops")
+            .path()
     }
 
     /// The socket address.
@@ -339,14 +357,33 @@ impl TestApp {
             .expect("a socket address")
     }
 
-    /// Stops the app gracefully and waits for it; returns its data folder.
-    pub async fn stop(self) -> tempfile::TempDir {
+    /// Checks that no job was left behind (see [`TestApp::allow_leftover_jobs`]), stops the
+    /// app gracefully and waits for it; returns its data folder.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.check_no_leftover_jobs().await;
+        self.is_queue_checked = true;
         self.shutdown.cancel();
         self.server
+            .take()
+            .expect("a running app has its server task")
             .await
             .expect("the server task ends")
             .expect("the server stops cleanly");
         self.data_dir
+            .take()
+            .expect("the data folder is kept until the app stops")
+    }
+
+    /// Every line the service logged so far in this process (see [`log_capture`]).
+    pub fn captured_logs(&self) -> String {
+        captured_logs()
+    }
+
+    /// Panics, listing them (each line shown with the secrets replaced by `<secret>`), when
+    /// any of `secrets` appears in the logs so far; refuses a secret shorter than
+    /// [`log_capture::MIN_SECRET_CHARS`].
+    pub fn assert_no_secret_in_logs(&self, secrets: &[&str]) {
+        assert_no_secret_in_logs(secrets);
     }
 }
 
@@ -485,37 +522,30 @@ impl TestApp {
     }
 
     /// The token of the last link to `path` (`verify-email`, `reset-password`) mailed to
-    /// `to`, waiting for the worker to send it.
+    /// `to`, once the pending jobs have run.
     pub async fn mailed_token(&self, to: &str, path: &str) -> String {
+        self.run_pending_jobs().await;
         let marker = format!("/{path}?token=");
-        let mut token = None;
-        let found = eventually(std::time::Duration::from_secs(10), || {
-            let found = self
-                .outbox()
-                .iter()
-                .rev()
-                .filter(|message| message["to"] == to)
-                .find_map(|message| {
-                    let body = message["body"].as_str()?;
-                    let start = body.find(&marker)? + marker.len();
-                    Some(
-                        body[start..]
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                            .collect::<String>(),
-                    )
-                });
-            token = found;
-            std::future::ready(token.is_some())
-        })
-        .await;
-        assert!(found, "no {path} link was mailed to {to}");
-        token.expect("found above")
+        self.outbox()
+            .iter()
+            .rev()
+            .filter(|message| message["to"] == to)
+            .find_map(|message| {
+                let body = message["body"].as_str()?;
+                let start = body.find(&marker)? + marker.len();
+                Some(
+                    body[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect::<String>(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no {path} link was mailed to {to}"))
     }
 }
 
 /// The JSON lines of a dev outbox (none when the file does not exist yet).
-pub fn read_outbox(path: &std::path::Path) -> Vec<serde_json::Value> {
+pub fn read_outbox(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

@@ -82,6 +82,7 @@ async fn register_me_refresh_logout(backend: Backend) {
     if backend != Backend::Memory {
         audited(&app).await;
     }
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -133,6 +134,7 @@ async fn login_failures_look_alike(backend: Backend) {
     )
     .await;
     assert_eq!(strip(wrong), strip(unknown));
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -162,6 +164,7 @@ async fn a_disabled_account_looks_like_a_wrong_password(backend: Backend) {
     .await;
     assert_eq!(strip(disabled), strip(wrong));
     problem(app.refresh(&jane.refresh_token).await, 401, "unauthorized").await;
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -188,6 +191,7 @@ async fn the_sixth_failed_login_is_throttled(backend: Backend) {
     assert_eq!(sixth.headers()["ratelimit-remaining"], "0");
     assert!(sixth.headers().contains_key("ratelimit-reset"));
     problem(sixth, 429, "rate_limited").await;
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -231,6 +235,7 @@ async fn refused_bodies_write_nothing(backend: Backend) {
         )
         .await;
     problem(oversized, 413, "payload_too_large").await;
+    assert_eq!(app.run_pending_jobs().await, [], "no job was queued");
     assert!(app.outbox().is_empty());
     // Nothing was written: the same account signs up now without a conflict.
     assert_eq!(
@@ -239,6 +244,7 @@ async fn refused_bodies_write_nothing(backend: Backend) {
             .status(),
         201
     );
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -259,6 +265,7 @@ async fn instances_share_the_failure_counters() {
         .await;
     }
     problem(second.login("jane", PASSWORD).await, 429, "rate_limited").await;
+    first.run_pending_jobs().await;
     second.stop().await;
     first.stop().await;
 }
@@ -269,6 +276,7 @@ async fn instances_share_the_failure_counters() {
 async fn a_login_upgrades_a_hash_made_under_older_parameters() {
     let before = spawn_app_with(AppOptions::new(Backend::Sqlite)).await;
     let jane = before.signed_up("jane").await;
+    before.run_pending_jobs().await;
     let url = before.database_url.clone();
     let kept = before.stop().await;
 

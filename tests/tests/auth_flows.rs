@@ -111,6 +111,7 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
         "unauthorized",
     )
     .await;
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -144,6 +145,7 @@ async fn a_double_refresh_within_the_grace_keeps_one_session(backend: Backend) {
     ] {
         assert_eq!(claims(token)["sid"], sid.as_str());
     }
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -214,6 +216,7 @@ async fn sessions_are_listed_and_revoked_one_by_one(backend: Backend) {
     )
     .await;
     assert_eq!(app.me(&john.access_token).await.status(), 200);
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -263,6 +266,7 @@ async fn a_password_change_ends_the_other_sessions(backend: Backend) {
         app.login("jane", "a whole new passphrase").await.status(),
         200
     );
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -368,6 +372,7 @@ async fn throttles_key_on_the_client_a_trusted_proxy_reports(backend: Backend) {
     )
     .await;
     assert_eq!(login_from("198.51.100.9").await.unwrap().status(), 200);
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -394,6 +399,7 @@ async fn a_forwarded_header_from_an_untrusted_peer_is_ignored(backend: Backend) 
         .await
         .unwrap();
     problem(forged, 429, "rate_limited").await;
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 

@@ -79,7 +79,7 @@ async fn configured_keys_sign_and_retired_keys_still_verify() {
         ]
     );
     assert!(
-        !app.data_dir.path().join("jwt-signing-key.pem").exists(),
+        !app.data_dir().join("jwt-signing-key.pem").exists(),
         "no key is generated when one is configured"
     );
     app.stop().await;

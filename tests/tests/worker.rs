@@ -1,5 +1,6 @@
-//! The worker end to end: a job enqueued by one process is performed by another; a backlog
-//! enqueued while no worker runs is performed when one starts; health reports queue depth.
+//! The worker end to end: a job enqueued by one process is performed by another's worker loop;
+//! a backlog enqueued while no worker runs is performed when one starts; health reports queue
+//! depth.
 
 #![expect(
     clippy::unwrap_used,
@@ -9,7 +10,7 @@
 use std::time::Duration;
 
 use twofa::Mode;
-use twofa_application::jobs::SendEmailPayload;
+use twofa_application::{StepOutcome, jobs::SendEmailPayload};
 use twofa_domain::{EmailAddress, NewJob};
 use twofa_tests::{AppOptions, Backend, TestApp, eventually, spawn_app_with};
 
@@ -48,6 +49,7 @@ async fn performed_across_processes(jobs_backend: &str) {
     let worker = spawn_app_with(
         AppOptions::new(Backend::PostgresRedis)
             .mode(Mode::Worker)
+            .background_worker()
             .database(&api.database_url)
             .set("jobs.backend", jobs_backend),
     )
@@ -80,12 +82,12 @@ async fn performed_across_processes(jobs_backend: &str) {
 
 #[tokio::test]
 async fn a_job_enqueued_by_the_api_process_is_performed_by_the_worker_process_over_postgres() {
-    performed_across_processes("sql").await;
+    Box::pin(performed_across_processes("sql")).await;
 }
 
 #[tokio::test]
 async fn a_job_enqueued_by_the_api_process_is_performed_by_the_worker_process_over_redis() {
-    performed_across_processes("redis").await;
+    Box::pin(performed_across_processes("redis")).await;
 }
 
 #[tokio::test]
@@ -105,6 +107,7 @@ async fn a_backlog_enqueued_while_no_worker_runs_is_performed_when_one_starts() 
     let worker = spawn_app_with(
         AppOptions::new(Backend::PostgresRedis)
             .mode(Mode::Worker)
+            .background_worker()
             .database(&api.database_url),
     )
     .await;
@@ -147,16 +150,19 @@ async fn health_reports_queue_depth_and_a_dead_letter_degrades_it() {
         .await
         .unwrap();
     transaction.commit().await.unwrap();
-    let degraded = eventually(Duration::from_secs(20), || async {
-        app.health_body().await["status"] == "degraded"
-    })
-    .await;
-    assert!(degraded, "a job in the dead letter degrades health");
+    let ran = app.run_pending_jobs().await;
+    assert!(matches!(ran[..], [StepOutcome::Dead { .. }]), "{ran:?}");
     let health = app.health().await;
     assert_eq!(health.status(), 200, "degraded still answers 200");
     let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(
+        body["status"], "degraded",
+        "a job in the dead letter degrades health"
+    );
     assert_eq!(body["checks"]["queue"]["failed"], 1);
     assert_eq!(app.health_ready().await.status(), 200, "and is still ready");
     backends.close().await;
+    // The dead letter is the point.
+    app.allow_leftover_jobs();
     app.stop().await;
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use twofa_domain::{
     ClaimedJob, Clock, JobId, JobQueue, NewJob, QueueCounts, QueueError, SecretGenerator,
-    time_ordered_id,
+    UnfinishedJob, UnfinishedState, time_ordered_id,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,7 @@ struct Entry {
     lease_until: Option<DateTime<Utc>>,
     lease_token: Option<String>,
     idempotency_key: Option<String>,
+    last_error: Option<String>,
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
 }
@@ -117,6 +118,7 @@ impl JobQueue for MemoryJobQueue {
                 lease_until: None,
                 lease_token: None,
                 idempotency_key: job.idempotency_key,
+                last_error: None,
                 created_at: now,
                 finished_at: None,
             },
@@ -175,22 +177,24 @@ impl JobQueue for MemoryJobQueue {
         &self,
         job: &ClaimedJob,
         at: DateTime<Utc>,
-        _error: &str,
+        error: &str,
     ) -> Result<(), QueueError> {
         let mut jobs = self.jobs();
         let entry = Self::claimed(&mut jobs, job)?;
         entry.state = State::Pending;
         entry.run_at = at;
+        entry.last_error = Some(error.to_owned());
         entry.lease_token = None;
         entry.lease_until = None;
         Ok(())
     }
 
-    async fn bury(&self, job: &ClaimedJob, _error: &str) -> Result<(), QueueError> {
+    async fn bury(&self, job: &ClaimedJob, error: &str) -> Result<(), QueueError> {
         let now = self.clock.now();
         let mut jobs = self.jobs();
         let entry = Self::claimed(&mut jobs, job)?;
         entry.state = State::Dead;
+        entry.last_error = Some(error.to_owned());
         entry.lease_token = None;
         entry.finished_at = Some(now);
         Ok(())
@@ -210,6 +214,36 @@ impl JobQueue for MemoryJobQueue {
             }
         }
         Ok(counts)
+    }
+
+    async fn unfinished(&self, limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
+        let now = self.clock.now();
+        let jobs = self.jobs();
+        let listed = jobs.by_id.iter().filter_map(|(id, entry)| {
+            let state = match (entry.state, entry.lease_until) {
+                (State::Pending, _) => UnfinishedState::Pending {
+                    due_at: entry.run_at,
+                },
+                (State::Running, Some(until)) if until <= now => {
+                    UnfinishedState::Pending { due_at: until }
+                }
+                (State::Running, until) => UnfinishedState::Running {
+                    lease_until: until.unwrap_or(now),
+                },
+                (State::Dead, _) => UnfinishedState::Dead,
+                (State::Done, _) => return None,
+            };
+            Some(UnfinishedJob {
+                id: *id,
+                kind: entry.kind.clone(),
+                state,
+                attempts: entry.attempts,
+                last_error: entry.last_error.clone(),
+            })
+        });
+        Ok(listed
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
     }
 
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError> {

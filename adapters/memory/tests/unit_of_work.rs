@@ -25,7 +25,7 @@ use twofa_domain::{
     RotateOutcome, SessionId, SessionRepository, TokenPurpose, UniqueField, UnitOfWork, UserId,
     UserRepository, UserRepositoryError,
 };
-use twofa_domain::{EmailAddress, Username};
+use twofa_domain::{EmailAddress, UnfinishedJob, Username};
 use twofa_memory::{
     ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue, MemoryUnitOfWork,
     SeededSecretGenerator,
@@ -447,6 +447,10 @@ impl JobQueue for DownQueue {
     async fn counts(&self) -> Result<QueueCounts, QueueError> {
         Err(down())
     }
+    async fn unfinished(&self, _: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
+        Err(down())
+    }
+
     async fn purge(&self, _: DateTime<Utc>) -> Result<u64, QueueError> {
         Err(down())
     }

@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use redis::{Script, ScriptInvocation};
 use twofa_domain::{
     ClaimedJob, Clock, JobId, JobQueue, NewJob, QueueCounts, QueueError, SecretGenerator,
-    time_ordered_id,
+    UnfinishedJob, UnfinishedState, time_ordered_id,
 };
 
 use self::queue_keys::QueueKeys;
@@ -48,6 +48,8 @@ static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scri
 static RETRY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/retry.lua")));
 static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/finish.lua")));
 static COUNTS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/counts.lua")));
+static UNFINISHED: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/unfinished.lua")));
 static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/purge.lua")));
 
 /// Jobs one purge script deletes, so that a large purge does not stall Redis.
@@ -55,6 +57,9 @@ const PURGE_BATCH: u64 = 500;
 
 /// What the claim script answers: id, kind, payload, attempt, `max_attempts`, `created_at`.
 type ClaimReply = Option<(String, String, String, u32, u32, i64)>;
+
+/// What the unfinished script answers per job: id, kind, state, time, attempts, last error.
+type UnfinishedReply = Vec<(String, String, String, i64, u32, String)>;
 
 /// A reliable queue in Redis: leases, delays, retries, a dead letter and idempotency keys.
 pub struct RedisJobQueue {
@@ -245,6 +250,42 @@ impl JobQueue for RedisJobQueue {
             running,
             dead,
         })
+    }
+
+    async fn unfinished(&self, limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = millis(self.clock.now());
+        let mut script = UNFINISHED.prepare_invoke();
+        script
+            .key(self.keys.due())
+            .key(self.keys.inflight())
+            .key(self.keys.dead())
+            .arg(limit)
+            .arg(self.keys.job_prefix());
+        let reply: UnfinishedReply = self.invoke(&script).await?;
+        reply
+            .into_iter()
+            .map(|(id, kind, state, at, attempts, last_error)| {
+                let state = match state.as_str() {
+                    "running" if at > now => UnfinishedState::Running {
+                        lease_until: from_millis(at)?,
+                    },
+                    "running" | "pending" => UnfinishedState::Pending {
+                        due_at: from_millis(at)?,
+                    },
+                    _ => UnfinishedState::Dead,
+                };
+                Ok(UnfinishedJob {
+                    id: parse_id(&id)?,
+                    kind,
+                    state,
+                    attempts,
+                    last_error: Some(last_error).filter(|error| !error.is_empty()),
+                })
+            })
+            .collect()
     }
 
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError> {

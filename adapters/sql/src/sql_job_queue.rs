@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
 use twofa_domain::{
     ClaimedJob, Clock, JobId, JobQueue, NewJob, QueueCounts, QueueError, SecretGenerator,
-    time_ordered_id,
+    UnfinishedJob, UnfinishedState, time_ordered_id,
 };
 
 use crate::db_error::queue_error;
@@ -134,6 +134,31 @@ fn claimed_job(
     })
 }
 
+/// The unfinished job in `row` (the columns `statements::unfinished` returns), as of `now`.
+fn unfinished_job(row: &QueryResult, now: DateTime<Utc>) -> Result<UnfinishedJob, QueueError> {
+    let get_err = |error| queue_error("listing unfinished jobs", error);
+    let state: String = row.try_get("", "state").map_err(get_err)?;
+    let lease_until: Option<DateTime<Utc>> = row.try_get("", "lease_until").map_err(get_err)?;
+    let state = match (state.as_str(), lease_until) {
+        ("running", Some(until)) if until <= now => UnfinishedState::Pending { due_at: until },
+        ("running", until) => UnfinishedState::Running {
+            lease_until: until.unwrap_or(now),
+        },
+        ("dead", _) => UnfinishedState::Dead,
+        _ => UnfinishedState::Pending {
+            due_at: row.try_get("", "run_at").map_err(get_err)?,
+        },
+    };
+    let attempts: i32 = row.try_get("", "attempts").map_err(get_err)?;
+    Ok(UnfinishedJob {
+        id: JobId::from_uuid(row.try_get("", "id").map_err(get_err)?),
+        kind: row.try_get("", "kind").map_err(get_err)?,
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        last_error: row.try_get("", "last_error").map_err(get_err)?,
+    })
+}
+
 fn count(row: &QueryResult, column: &str) -> Result<u64, QueueError> {
     let value: i64 = row
         .try_get("", column)
@@ -222,6 +247,16 @@ impl JobQueue for SqlJobQueue {
             running: count(row, "running")?,
             dead: count(row, "dead")?,
         })
+    }
+
+    async fn unfinished(&self, limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
+        let now = self.clock.now();
+        let rows = self
+            .connection
+            .query_all(&statements::unfinished(limit))
+            .await
+            .map_err(|error| queue_error("listing unfinished jobs", error))?;
+        rows.iter().map(|row| unfinished_job(row, now)).collect()
     }
 
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError> {

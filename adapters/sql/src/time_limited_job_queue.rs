@@ -8,7 +8,7 @@ use std::{future::Future, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use twofa_domain::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError};
+use twofa_domain::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError, UnfinishedJob};
 
 /// `inner`, with every call bounded by `limit` (`database.timeout`).
 pub struct TimeLimitedJobQueue<Q> {
@@ -72,6 +72,10 @@ impl<Q: JobQueue> JobQueue for TimeLimitedJobQueue<Q> {
         self.bounded(self.inner.counts()).await
     }
 
+    async fn unfinished(&self, limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
+        self.bounded(self.inner.unfinished(limit)).await
+    }
+
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError> {
         self.bounded(self.inner.purge(before)).await
     }
@@ -116,6 +120,9 @@ mod tests {
             std::future::pending().await
         }
         async fn counts(&self) -> Result<QueueCounts, QueueError> {
+            std::future::pending().await
+        }
+        async fn unfinished(&self, _limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
             std::future::pending().await
         }
         async fn purge(&self, _before: DateTime<Utc>) -> Result<u64, QueueError> {

@@ -88,6 +88,39 @@ pub struct QueueCounts {
     pub dead: u64,
 }
 
+/// A job that is not done, as [`JobQueue::unfinished`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedJob {
+    /// The job.
+    pub id: JobId,
+    /// Its handler.
+    pub kind: String,
+    /// Where it stands.
+    pub state: UnfinishedState,
+    /// Runs so far (a lease that expired counts as a run).
+    pub attempts: u32,
+    /// The error of its last failed run, if one failed.
+    pub last_error: Option<String>,
+}
+
+/// Where an unfinished job stands; the states [`QueueCounts`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfinishedState {
+    /// Waiting to run, claimable from `due_at` on. A running job whose lease ran out is
+    /// pending, due since its lease ended.
+    Pending {
+        /// When it is (or was) due.
+        due_at: DateTime<Utc>,
+    },
+    /// Claimed by a worker whose lease runs until `lease_until`.
+    Running {
+        /// When the lease runs out unless renewed.
+        lease_until: DateTime<Utc>,
+    },
+    /// In the dead letter.
+    Dead,
+}
+
 /// What a queue may answer.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -141,6 +174,11 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Jobs per state.
     async fn counts(&self) -> Result<QueueCounts, QueueError>;
+
+    /// The jobs that are not done (pending, running or dead), each once, at most `limit` of
+    /// them (which ones, when there are more, is the adapter's choice), in no promised order.
+    /// For inspection: tests that check nothing was left behind, an operator's dead letter.
+    async fn unfinished(&self, limit: u32) -> Result<Vec<UnfinishedJob>, QueueError>;
 
     /// Deletes done and dead jobs that finished before `before`; returns how many.
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, QueueError>;

@@ -13,7 +13,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use serde_json::json;
-use twofa_domain::{JobId, JobQueue, NewJob, QueueCounts, QueueError};
+use twofa_domain::{
+    JobId, JobQueue, NewJob, QueueCounts, QueueError, UnfinishedJob, UnfinishedState,
+};
 use twofa_memory::ManualClock;
 
 /// A backend under test.
@@ -158,6 +160,87 @@ pub async fn buries_into_the_dead_letter(backend: &dyn QueueBackend) {
             dead: 1
         }
     );
+}
+
+/// Every job not done is listed once with its kind, state, attempts and last error; a running
+/// job whose lease ran out is pending, due since the lease ended; the limit bounds the list.
+pub async fn lists_the_unfinished_jobs(backend: &dyn QueueBackend) {
+    let (queue, clock) = one(backend).await;
+    let start = clock_now(&clock);
+    let take = |kind: &'static str, lease: Duration| {
+        let queue = queue.clone();
+        async move {
+            let id = queue.enqueue(job(kind)).await.unwrap();
+            let claimed = queue.claim(lease).await.unwrap().unwrap();
+            assert_eq!(claimed.id, id, "the only due job");
+            claimed
+        }
+    };
+    let done = take("done", LEASE).await;
+    queue.complete(&done).await.unwrap();
+    let dead = take("dead", LEASE).await;
+    queue.bury(&dead, "boom").await.unwrap();
+    let retried = take("retried", LEASE).await;
+    let retry_at = start + TimeDelta::hours(1);
+    queue.retry(&retried, retry_at, "flaky").await.unwrap();
+    let running = take("running", Duration::from_hours(1)).await;
+    let expired = take("expired", LEASE).await;
+    clock.advance(TimeDelta::seconds(31));
+    let waiting = queue.enqueue(job("waiting")).await.unwrap();
+
+    let mut listed = queue.unfinished(100).await.unwrap();
+    listed.sort_by_key(|job| job.id);
+    let expected = |id, kind: &str, state, attempts, last_error: Option<&str>| UnfinishedJob {
+        id,
+        kind: kind.to_owned(),
+        state,
+        attempts,
+        last_error: last_error.map(str::to_owned),
+    };
+    assert_eq!(
+        listed,
+        [
+            expected(dead.id, "dead", UnfinishedState::Dead, 1, Some("boom")),
+            expected(
+                retried.id,
+                "retried",
+                UnfinishedState::Pending { due_at: retry_at },
+                1,
+                Some("flaky")
+            ),
+            expected(
+                running.id,
+                "running",
+                UnfinishedState::Running {
+                    lease_until: start + TimeDelta::hours(1)
+                },
+                1,
+                None
+            ),
+            expected(
+                expired.id,
+                "expired",
+                UnfinishedState::Pending {
+                    due_at: start + TimeDelta::seconds(30)
+                },
+                1,
+                None
+            ),
+            expected(
+                waiting,
+                "waiting",
+                UnfinishedState::Pending {
+                    due_at: start + TimeDelta::seconds(31)
+                },
+                0,
+                None
+            ),
+        ]
+    );
+    let some = queue.unfinished(2).await.unwrap();
+    assert_eq!(some.len(), 2);
+    assert!(some.iter().all(|job| listed.contains(job)), "{some:?}");
+    assert!(queue.unfinished(0).await.unwrap().is_empty());
 }
 
 /// The same idempotency key enqueues once and answers the first id.
@@ -368,6 +451,7 @@ macro_rules! job_queue_contract {
             orders_by_due_time,
             retries_at_the_given_time,
             buries_into_the_dead_letter,
+            lists_the_unfinished_jobs,
             enqueues_once_per_idempotency_key,
             returns_a_job_whose_lease_expired,
             renewing_keeps_the_lease,

@@ -238,6 +238,26 @@ pub(super) fn counts(now: DateTime<Utc>) -> SelectStatement {
         .to_owned()
 }
 
+/// The jobs not done, oldest first, at most `limit`: `id`, `kind`, `state`, `run_at`,
+/// `lease_until`, `attempts`, `last_error`.
+pub(super) fn unfinished(limit: u32) -> SelectStatement {
+    Query::select()
+        .columns([
+            Jobs::Id,
+            Jobs::Kind,
+            Jobs::State,
+            Jobs::RunAt,
+            Jobs::LeaseUntil,
+            Jobs::Attempts,
+            Jobs::LastError,
+        ])
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::State).is_in([PENDING, RUNNING, DEAD]))
+        .order_by(Jobs::Id, Order::Asc)
+        .limit(u64::from(limit))
+        .to_owned()
+}
+
 /// Deletes done and dead jobs finished before `before` (freeing their idempotency keys).
 pub(super) fn purge(before: DateTime<Utc>) -> DeleteStatement {
     Query::delete()

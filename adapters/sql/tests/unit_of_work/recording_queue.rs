@@ -7,7 +7,7 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use twofa_domain::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError};
+use twofa_domain::{ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError, UnfinishedJob};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -112,6 +112,9 @@ impl JobQueue for Recording {
         Err(unused())
     }
     async fn counts(&self) -> Result<QueueCounts, QueueError> {
+        Err(unused())
+    }
+    async fn unfinished(&self, _limit: u32) -> Result<Vec<UnfinishedJob>, QueueError> {
         Err(unused())
     }
     async fn purge(&self, _before: DateTime<Utc>) -> Result<u64, QueueError> {

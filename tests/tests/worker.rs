@@ -166,3 +166,56 @@ async fn health_reports_queue_depth_and_a_dead_letter_degrades_it() {
     app.allow_leftover_jobs();
     app.stop().await;
 }
+
+/// With `jobs.backend = "redis"` a job is written to the database's outbox with its change and
+/// handed to Redis after the commit. A process that crashed between the two leaves the row
+/// behind; a worker relays it, and the job is performed exactly once.
+#[tokio::test]
+async fn a_job_a_crash_left_in_the_outbox_is_relayed_and_performed_once() {
+    use sea_orm::{ConnectionTrait as _, Database};
+
+    let api = spawn_app_with(
+        AppOptions::new(Backend::PostgresRedis)
+            .mode(Mode::Api)
+            .set("jobs.backend", "redis"),
+    )
+    .await;
+    // What a unit of work wrote before its process died: the row, never handed over.
+    let payload = serde_json::to_string(&test_email("ada@example.com").payload).unwrap();
+    let database = Database::connect(&api.database_url).await.unwrap();
+    database
+        .execute_unprepared(&format!(
+            "INSERT INTO job_outbox (id, kind, payload, run_at, idempotency_key, max_attempts, created_at) \
+             VALUES ('{}', 'email.send', '{}', NULL, NULL, 5, now() - interval '1 hour')",
+            uuid::Uuid::from_u128(0x0b0e_0001),
+            payload.replace('\'', "''"),
+        ))
+        .await
+        .unwrap();
+    let worker = spawn_app_with(
+        AppOptions::new(Backend::PostgresRedis)
+            .mode(Mode::Worker)
+            .background_worker()
+            .database(&api.database_url)
+            .set("jobs.backend", "redis"),
+    )
+    .await;
+    assert!(
+        outbox_reaches(&worker, 1).await,
+        "the relayed job was performed"
+    );
+    assert!(queue_drains(&api).await);
+    let left = database
+        .query_one_raw(sea_orm::Statement::from_string(
+            database.get_database_backend(),
+            "SELECT count(*) AS n FROM job_outbox",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0, "the row is gone");
+    assert_eq!(worker.outbox().len(), 1, "performed once");
+    let _ = database.close().await;
+    worker.stop().await;
+    api.stop().await;
+}

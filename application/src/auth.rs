@@ -50,21 +50,21 @@ pub use error::{
     ChangePasswordError, CredentialsError, EmailTokenError, Fault, ForgotPasswordError,
     InvalidField, LoginError, RegisterError, RevokeSessionError, SendVerificationError, Throttled,
 };
-pub use forgot_password::ForgotPassword;
+pub use forgot_password::{ForgotPassword, ForgotPasswordInput};
 pub use get_me::GetMe;
-pub use list_sessions::{ListSessions, SessionPage};
+pub use list_sessions::{ListSessions, ListSessionsInput, SessionPage};
 pub use login::{Login, LoginInput, LoginOutcome, TwoFactorChallenge};
-pub use logout::Logout;
-pub use refresh_session::RefreshSession;
+pub use logout::{Logout, LogoutInput};
+pub use refresh_session::{RefreshSession, RefreshSessionInput};
 pub use register::{Register, RegisterInput};
-pub use reset_password::ResetPassword;
-pub use revoke_all_sessions::RevokeAllSessions;
-pub use revoke_session::RevokeSession;
-pub use send_verification_email::SendVerificationEmail;
+pub use reset_password::{ResetPassword, ResetPasswordInput};
+pub use revoke_all_sessions::{RevokeAllSessions, RevokeAllSessionsInput};
+pub use revoke_session::{RevokeSession, RevokeSessionInput};
+pub use send_verification_email::{SendVerificationEmail, SendVerificationEmailInput};
 pub use session_issuer::SessionIssuer;
 pub use signed_in::{Principal, RequestInfo, SignedIn, TokenPair};
 pub use throttle::client_key;
-pub use verify_email::VerifyEmail;
+pub use verify_email::{VerifyEmail, VerifyEmailInput};
 
 pub(crate) use audit_events::user_event;
 use throttle::LoginThrottle;

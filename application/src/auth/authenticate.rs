@@ -31,6 +31,7 @@ impl Authenticate {
     /// # Errors
     /// `Unauthorized` for a token that does not verify, has expired, or whose session has
     /// ended or belongs to someone else; `Fault` when the session store cannot answer.
+    #[tracing::instrument(name = "authenticate", level = "debug", skip_all)]
     pub async fn execute(&self, access_token: &str) -> Result<Principal, CredentialsError> {
         let claims = self
             .signer

@@ -20,6 +20,8 @@ const MAX_CURRENT_PASSWORD: usize = 1024;
 /// What changing a password takes.
 #[derive(Clone)]
 pub struct ChangePasswordInput {
+    /// The caller; the calling session is kept.
+    pub principal: Principal,
     /// The password now, as typed.
     pub current_password: String,
     /// The new password, checked against the policy.
@@ -31,6 +33,7 @@ pub struct ChangePasswordInput {
 impl std::fmt::Debug for ChangePasswordInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChangePasswordInput")
+            .field("principal", &self.principal)
             .field("current_password", &"[redacted]")
             .field("new_password", &"[redacted]")
             .field("request", &self.request)
@@ -56,12 +59,12 @@ impl ChangePassword {
     /// `RateLimited` while the account's failures are backed off; `InvalidCredentials` for a
     /// wrong current password; `Unauthorized` when the account is gone; `Overloaded` when the
     /// hashing pool is full; `Fault` from the stores.
-    #[tracing::instrument(name = "change_password", skip_all)]
-    pub async fn execute(
-        &self,
-        principal: &Principal,
-        input: ChangePasswordInput,
-    ) -> Result<(), ChangePasswordError> {
+    #[tracing::instrument(
+        name = "change_password",
+        skip_all,
+        fields(user = %input.principal.user_id)
+    )]
+    pub async fn execute(&self, input: ChangePasswordInput) -> Result<(), ChangePasswordError> {
         if input.current_password.is_empty() {
             return Err(ChangePasswordError::invalid(
                 "currentPassword",
@@ -78,7 +81,7 @@ impl ChangePassword {
             .map_err(|error| ChangePasswordError::invalid("newPassword", error.to_string()))?;
         let user = self
             .users
-            .find_by_id(principal.user_id)
+            .find_by_id(input.principal.user_id)
             .await?
             .ok_or(ChangePasswordError::Unauthorized)?;
         let attempts = self.throttle.account_attempts(user.id, input.request.ip);
@@ -108,7 +111,7 @@ impl ChangePassword {
         let mut transaction = self.unit_of_work.begin().await?;
         let ended = transaction
             .sessions()
-            .revoke_all(user.id, Some(principal.session_id))
+            .revoke_all(user.id, Some(input.principal.session_id))
             .await?;
         transaction
             .users()

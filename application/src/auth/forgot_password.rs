@@ -12,6 +12,15 @@ use super::{
 };
 use crate::jobs::{MAIL_PASSWORD_RESET, MailPasswordResetPayload};
 
+/// What asking for a reset link takes.
+#[derive(Debug, Clone)]
+pub struct ForgotPasswordInput {
+    /// The account's e-mail address, as typed.
+    pub email: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
 /// Asks for a password reset link.
 pub struct ForgotPassword {
     pub(crate) limiter: Arc<dyn RateLimiter>,
@@ -33,11 +42,8 @@ impl ForgotPassword {
     /// `RateLimited` past `rate_limits.forgot_per_ip`; `Invalid` for a malformed address;
     /// `Fault` from the stores.
     #[tracing::instrument(name = "forgot_password", skip_all)]
-    pub async fn execute(
-        &self,
-        email: &str,
-        request: &RequestInfo,
-    ) -> Result<(), ForgotPasswordError> {
+    pub async fn execute(&self, input: ForgotPasswordInput) -> Result<(), ForgotPasswordError> {
+        let ForgotPasswordInput { email, request } = input;
         hit_per_client::<ForgotPasswordError>(
             self.limiter.as_ref(),
             "forgot",
@@ -45,7 +51,7 @@ impl ForgotPassword {
             self.limit,
         )
         .await?;
-        let email = EmailAddress::parse(email).map_err(|error| {
+        let email = EmailAddress::parse(&email).map_err(|error| {
             ForgotPasswordError::Invalid(vec![super::InvalidField::new("email", error.to_string())])
         })?;
         let subject = login_subject(email.as_str());
@@ -60,7 +66,7 @@ impl ForgotPassword {
         let payload = MailPasswordResetPayload {
             email,
             ip: request.ip,
-            user_agent: request.user_agent.clone(),
+            user_agent: request.user_agent,
         };
         let job = NewJob::new(
             MAIL_PASSWORD_RESET,

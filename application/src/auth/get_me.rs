@@ -16,6 +16,12 @@ impl GetMe {
     ///
     /// # Errors
     /// `Unauthorized` when it no longer exists; `Fault` from the store.
+    #[tracing::instrument(
+        name = "get_me",
+        level = "debug",
+        skip_all,
+        fields(user = %principal.user_id)
+    )]
     pub async fn execute(&self, principal: &Principal) -> Result<User, CredentialsError> {
         self.users
             .find_by_id(principal.user_id)

@@ -15,6 +15,17 @@ pub struct SessionPage {
     pub next: Option<SessionId>,
 }
 
+/// What listing the caller's sessions takes.
+#[derive(Debug, Clone)]
+pub struct ListSessionsInput {
+    /// The caller.
+    pub principal: Principal,
+    /// The page size, clamped to 1–200.
+    pub limit: u32,
+    /// The session to continue after (a previous page's last one).
+    pub after: Option<SessionId>,
+}
+
 /// Lists the caller's active sessions.
 pub struct ListSessions {
     pub(crate) sessions: Arc<dyn SessionRepository>,
@@ -26,12 +37,18 @@ impl ListSessions {
     ///
     /// # Errors
     /// A `Fault` from the store.
-    pub async fn execute(
-        &self,
-        principal: &Principal,
-        limit: u32,
-        after: Option<SessionId>,
-    ) -> Result<SessionPage, Fault> {
+    #[tracing::instrument(
+        name = "list_sessions",
+        level = "debug",
+        skip_all,
+        fields(user = %input.principal.user_id)
+    )]
+    pub async fn execute(&self, input: ListSessionsInput) -> Result<SessionPage, Fault> {
+        let ListSessionsInput {
+            principal,
+            limit,
+            after,
+        } = input;
         let limit = usize::try_from(limit.clamp(1, 200)).unwrap_or(200);
         let active = self.sessions.list_active(principal.user_id).await?;
         let start = match after {

@@ -12,6 +12,24 @@ use super::{
     tokens::{is_opaque_token, refresh_hash},
 };
 
+/// What signing out takes.
+#[derive(Clone)]
+pub struct LogoutInput {
+    /// The refresh token of the session to end (body or cookie).
+    pub refresh_token: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for LogoutInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutInput")
+            .field("refresh_token", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
 /// Signs a session out.
 pub struct Logout {
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
@@ -22,8 +40,8 @@ pub struct Logout {
 }
 
 impl Logout {
-    /// Ends the session `refresh_token` belongs to; its access tokens fail from the next
-    /// request.
+    /// Ends the session the presented refresh token belongs to; its access tokens fail from
+    /// the next request.
     ///
     /// # Errors
     /// `Unauthorized` for a malformed or unknown token or an ended session; also for a token
@@ -31,18 +49,18 @@ impl Logout {
     /// `security.refresh_token_reuse` (one rotated within the grace still signs out);
     /// `Fault` from the stores.
     #[tracing::instrument(name = "logout", skip_all)]
-    pub async fn execute(
-        &self,
-        refresh_token: &str,
-        request: &RequestInfo,
-    ) -> Result<(), CredentialsError> {
-        if !is_opaque_token(refresh_token) {
+    pub async fn execute(&self, input: LogoutInput) -> Result<(), CredentialsError> {
+        let LogoutInput {
+            refresh_token,
+            request,
+        } = input;
+        if !is_opaque_token(&refresh_token) {
             return Err(CredentialsError::Unauthorized);
         }
         let mut transaction = self.unit_of_work.begin().await?;
         let Some(presented) = transaction
             .sessions()
-            .find_by_refresh_token(refresh_hash(refresh_token))
+            .find_by_refresh_token(refresh_hash(&refresh_token))
             .await?
         else {
             return Err(CredentialsError::Unauthorized);
@@ -74,7 +92,7 @@ impl Logout {
                 action,
                 Some(session.user_id),
                 success,
-                request,
+                &request,
                 json!({ "sessionId": session.id.to_string() }),
             ))
             .await?;

@@ -14,6 +14,24 @@ use super::{
     tokens::{is_opaque_token, refresh_hash},
 };
 
+/// What rotating a refresh token takes.
+#[derive(Clone)]
+pub struct RefreshSessionInput {
+    /// The refresh token presented (body or cookie).
+    pub refresh_token: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for RefreshSessionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSessionInput")
+            .field("refresh_token", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
 /// Rotates refresh tokens.
 pub struct RefreshSession {
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
@@ -24,18 +42,18 @@ pub struct RefreshSession {
 }
 
 impl RefreshSession {
-    /// A new token pair for the session of `refresh_token`.
+    /// A new token pair for the session of the presented refresh token.
     ///
     /// # Errors
     /// `Unauthorized` for a malformed, unknown, expired, revoked or reused token, or when the
     /// account is gone or disabled; `Fault` from the stores.
     #[tracing::instrument(name = "refresh_session", skip_all)]
-    pub async fn execute(
-        &self,
-        refresh_token: &str,
-        request: &RequestInfo,
-    ) -> Result<SignedIn, CredentialsError> {
-        if !is_opaque_token(refresh_token) {
+    pub async fn execute(&self, input: RefreshSessionInput) -> Result<SignedIn, CredentialsError> {
+        let RefreshSessionInput {
+            refresh_token,
+            request,
+        } = input;
+        if !is_opaque_token(&refresh_token) {
             return Err(CredentialsError::Unauthorized);
         }
         let next = self.issuer.refresh_token();
@@ -43,7 +61,7 @@ impl RefreshSession {
         let outcome = transaction
             .sessions()
             .rotate(
-                refresh_hash(refresh_token),
+                refresh_hash(&refresh_token),
                 refresh_hash(&next),
                 self.grace,
                 self.issuer.refresh_expiry(),
@@ -57,7 +75,7 @@ impl RefreshSession {
                         "security.refresh_token_reuse",
                         Some(session.user_id),
                         false,
-                        request,
+                        &request,
                         json!({ "sessionId": session.id.to_string() }),
                     ))
                     .await?;

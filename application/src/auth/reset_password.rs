@@ -16,6 +16,27 @@ use super::{
     tokens::{is_opaque_token, one_time_hash},
 };
 
+/// What using a reset link takes.
+#[derive(Clone)]
+pub struct ResetPasswordInput {
+    /// The link's token.
+    pub token: String,
+    /// The new password, checked against the policy.
+    pub new_password: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for ResetPasswordInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetPasswordInput")
+            .field("token", &"[redacted]")
+            .field("new_password", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
 /// Sets a new password through a reset link.
 pub struct ResetPassword {
     pub(crate) one_time_tokens: Arc<dyn OneTimeTokenRepository>,
@@ -38,20 +59,20 @@ impl ResetPassword {
     /// expired or unknown token; `Overloaded` when the hashing pool is full; `Fault` from the
     /// stores.
     #[tracing::instrument(name = "reset_password", skip_all)]
-    pub async fn execute(
-        &self,
-        token: &str,
-        new_password: String,
-        request: &RequestInfo,
-    ) -> Result<(), EmailTokenError> {
+    pub async fn execute(&self, input: ResetPasswordInput) -> Result<(), EmailTokenError> {
+        let ResetPasswordInput {
+            token,
+            new_password,
+            request,
+        } = input;
         hit_per_client::<EmailTokenError>(self.limiter.as_ref(), "verify", request.ip, self.limit)
             .await?;
         let new_password = Password::new(new_password)
             .map_err(|error| EmailTokenError::invalid("newPassword", error.to_string()))?;
-        if !is_opaque_token(token) {
+        if !is_opaque_token(&token) {
             return Err(EmailTokenError::InvalidToken);
         }
-        let token_hash = one_time_hash(token);
+        let token_hash = one_time_hash(&token);
         // An unknown token is refused before any Argon2 work (no hashing for free), and the
         // new password is hashed before the link is used up (a full hashing pool must not
         // cost the user the link).
@@ -88,7 +109,7 @@ impl ResetPassword {
                 "user.password.reset",
                 Some(user_id),
                 true,
-                request,
+                &request,
                 json!({ "endedSessions": ended.len() }),
             ))
             .await?;

@@ -8,6 +8,15 @@ use twofa_domain::UnitOfWork;
 
 use super::{EndedSessions, Fault, Principal, RequestInfo, audit_events::user_event};
 
+/// What ending every session of the caller takes.
+#[derive(Debug, Clone)]
+pub struct RevokeAllSessionsInput {
+    /// The caller.
+    pub principal: Principal,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
 /// Ends every session of the caller.
 pub struct RevokeAllSessions {
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
@@ -19,8 +28,13 @@ impl RevokeAllSessions {
     ///
     /// # Errors
     /// A `Fault` from the stores.
-    #[tracing::instrument(name = "revoke_all_sessions", skip_all)]
-    pub async fn execute(&self, principal: &Principal, request: &RequestInfo) -> Result<(), Fault> {
+    #[tracing::instrument(
+        name = "revoke_all_sessions",
+        skip_all,
+        fields(user = %input.principal.user_id)
+    )]
+    pub async fn execute(&self, input: RevokeAllSessionsInput) -> Result<(), Fault> {
+        let RevokeAllSessionsInput { principal, request } = input;
         let mut transaction = self.unit_of_work.begin().await?;
         let ended = transaction
             .sessions()
@@ -31,7 +45,7 @@ impl RevokeAllSessions {
                 "session.revoked",
                 Some(principal.user_id),
                 true,
-                request,
+                &request,
                 json!({ "all": true, "count": ended.len() }),
             ))
             .await?;

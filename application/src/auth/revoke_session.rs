@@ -8,6 +8,17 @@ use twofa_domain::{SessionId, UnitOfWork};
 
 use super::{EndedSessions, Principal, RequestInfo, RevokeSessionError, audit_events::user_event};
 
+/// What ending one of the caller's sessions takes.
+#[derive(Debug, Clone)]
+pub struct RevokeSessionInput {
+    /// The caller.
+    pub principal: Principal,
+    /// The session to end (the current one included).
+    pub session_id: SessionId,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
 /// Ends one of the caller's sessions.
 pub struct RevokeSession {
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
@@ -15,18 +26,22 @@ pub struct RevokeSession {
 }
 
 impl RevokeSession {
-    /// Ends the caller's session `id` (the current one included).
+    /// Ends the caller's session `session_id` (the current one included).
     ///
     /// # Errors
-    /// `NotFound` when `id` is not an active session of the caller (another user's alike);
-    /// `Fault` from the stores.
-    #[tracing::instrument(name = "revoke_session", skip_all, fields(session = %id))]
-    pub async fn execute(
-        &self,
-        principal: &Principal,
-        id: SessionId,
-        request: &RequestInfo,
-    ) -> Result<(), RevokeSessionError> {
+    /// `NotFound` when `session_id` is not an active session of the caller (another user's
+    /// alike); `Fault` from the stores.
+    #[tracing::instrument(
+        name = "revoke_session",
+        skip_all,
+        fields(user = %input.principal.user_id, session = %input.session_id)
+    )]
+    pub async fn execute(&self, input: RevokeSessionInput) -> Result<(), RevokeSessionError> {
+        let RevokeSessionInput {
+            principal,
+            session_id: id,
+            request,
+        } = input;
         let mut transaction = self.unit_of_work.begin().await?;
         if !transaction.sessions().revoke(principal.user_id, id).await? {
             return Err(RevokeSessionError::NotFound);
@@ -36,7 +51,7 @@ impl RevokeSession {
                 "session.revoked",
                 Some(principal.user_id),
                 true,
-                request,
+                &request,
                 json!({ "sessionId": id.to_string(), "current": id == principal.session_id }),
             ))
             .await?;

@@ -11,6 +11,15 @@ use super::{
     audit_events::user_event, email_cooldown::CooldownKind,
 };
 
+/// What mailing a new verification link takes.
+#[derive(Debug, Clone)]
+pub struct SendVerificationEmailInput {
+    /// The caller.
+    pub principal: Principal,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
 /// Mails a verification link to the caller.
 pub struct SendVerificationEmail {
     pub(crate) users: Arc<dyn UserRepository>,
@@ -26,12 +35,16 @@ impl SendVerificationEmail {
     /// # Errors
     /// `RateLimited` within the cooldown after the last one (register's included);
     /// `Unauthorized` when the account is gone; `Fault` from the stores.
-    #[tracing::instrument(name = "send_verification_email", skip_all)]
+    #[tracing::instrument(
+        name = "send_verification_email",
+        skip_all,
+        fields(user = %input.principal.user_id)
+    )]
     pub async fn execute(
         &self,
-        principal: &Principal,
-        request: &RequestInfo,
+        input: SendVerificationEmailInput,
     ) -> Result<(), SendVerificationError> {
+        let SendVerificationEmailInput { principal, request } = input;
         let user = self
             .users
             .find_by_id(principal.user_id)
@@ -55,7 +68,7 @@ impl SendVerificationEmail {
                 "user.email.verification_sent",
                 Some(user.id),
                 true,
-                request,
+                &request,
                 json!({ "email": user.email.masked() }),
             ))
             .await?;

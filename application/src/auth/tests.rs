@@ -516,11 +516,10 @@ fn refresh_rotates_and_keeps_the_session() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
     h.advance(TimeDelta::minutes(1));
-    let next = block_on(
-        h.accounts
-            .refresh
-            .execute(&jane.tokens.refresh_token, &from("203.0.113.1")),
-    )
+    let next = block_on(h.accounts.refresh.execute(RefreshSessionInput {
+        refresh_token: jane.tokens.refresh_token.clone(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     assert_ne!(next.tokens.refresh_token, jane.tokens.refresh_token);
     assert_ne!(next.tokens.access_token, jane.tokens.access_token);
@@ -535,7 +534,12 @@ fn refresh_rotates_and_keeps_the_session() {
 fn a_rotated_token_within_the_grace_refreshes_the_same_session_again() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
-    let refresh = |token: &str| block_on(h.accounts.refresh.execute(token, &from("203.0.113.1")));
+    let refresh = |token: &str| {
+        block_on(h.accounts.refresh.execute(RefreshSessionInput {
+            refresh_token: token.to_owned(),
+            request: from("203.0.113.1"),
+        }))
+    };
     let first = refresh(&jane.tokens.refresh_token).unwrap();
     h.advance(TimeDelta::seconds(5));
     let second = refresh(&jane.tokens.refresh_token).unwrap();
@@ -547,7 +551,12 @@ fn a_rotated_token_within_the_grace_refreshes_the_same_session_again() {
 fn reusing_a_rotated_token_ends_the_whole_session_and_is_recorded() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
-    let refresh = |token: &str| block_on(h.accounts.refresh.execute(token, &from("203.0.113.1")));
+    let refresh = |token: &str| {
+        block_on(h.accounts.refresh.execute(RefreshSessionInput {
+            refresh_token: token.to_owned(),
+            request: from("203.0.113.1"),
+        }))
+    };
     let next = refresh(&jane.tokens.refresh_token).unwrap();
     h.advance(TimeDelta::seconds(11));
     assert!(matches!(
@@ -574,7 +583,10 @@ fn malformed_and_unknown_refresh_tokens_are_unauthorized() {
     let h = harness();
     for token in ["", "short", &"A".repeat(43)] {
         assert!(matches!(
-            block_on(h.accounts.refresh.execute(token, &from("203.0.113.1"))),
+            block_on(h.accounts.refresh.execute(RefreshSessionInput {
+                refresh_token: token.to_owned(),
+                request: from("203.0.113.1"),
+            })),
             Err(CredentialsError::Unauthorized)
         ));
     }
@@ -586,11 +598,10 @@ fn logout_ends_that_session_only_and_its_access_token_fails_at_once() {
     let jane = h.register("jane@example.com", "jane");
     let other = h.signed_in("jane");
     assert!(h.principal(&jane.tokens).is_ok());
-    block_on(
-        h.accounts
-            .logout
-            .execute(&jane.tokens.refresh_token, &from("203.0.113.1")),
-    )
+    block_on(h.accounts.logout.execute(LogoutInput {
+        refresh_token: jane.tokens.refresh_token.clone(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     assert!(matches!(
         h.principal(&jane.tokens),
@@ -598,11 +609,10 @@ fn logout_ends_that_session_only_and_its_access_token_fails_at_once() {
     ));
     assert!(h.principal(&other.tokens).is_ok());
     assert!(matches!(
-        block_on(
-            h.accounts
-                .logout
-                .execute(&jane.tokens.refresh_token, &from("203.0.113.1"))
-        ),
+        block_on(h.accounts.logout.execute(LogoutInput {
+            refresh_token: jane.tokens.refresh_token.clone(),
+            request: from("203.0.113.1"),
+        })),
         Err(CredentialsError::Unauthorized)
     ));
     assert!(h.actions().contains(&("user.logout".to_owned(), true)));
@@ -626,7 +636,12 @@ fn sessions_are_listed_newest_first_with_the_current_one_marked_and_revoked_by_i
     h.advance(TimeDelta::seconds(1));
     let second = h.signed_in("jane");
     let me = h.principal(&second.tokens).unwrap();
-    let page = block_on(h.accounts.list_sessions.execute(&me, 50, None)).unwrap();
+    let page = block_on(h.accounts.list_sessions.execute(ListSessionsInput {
+        principal: me.clone(),
+        limit: 50,
+        after: None,
+    }))
+    .unwrap();
     let listed: Vec<(SessionId, bool)> = page.items.iter().map(|(s, c)| (s.id, *c)).collect();
     assert_eq!(
         listed,
@@ -635,26 +650,36 @@ fn sessions_are_listed_newest_first_with_the_current_one_marked_and_revoked_by_i
             (jane.tokens.session_id, false)
         ]
     );
-    let first_page = block_on(h.accounts.list_sessions.execute(&me, 1, None)).unwrap();
+    let first_page = block_on(h.accounts.list_sessions.execute(ListSessionsInput {
+        principal: me.clone(),
+        limit: 1,
+        after: None,
+    }))
+    .unwrap();
     assert_eq!(first_page.next, Some(second.tokens.session_id));
-    let rest = block_on(h.accounts.list_sessions.execute(&me, 1, first_page.next)).unwrap();
+    let rest = block_on(h.accounts.list_sessions.execute(ListSessionsInput {
+        principal: me.clone(),
+        limit: 1,
+        after: first_page.next,
+    }))
+    .unwrap();
     assert_eq!(rest.items[0].0.id, jane.tokens.session_id);
     assert_eq!(rest.next, None);
 
-    block_on(
-        h.accounts
-            .revoke_session
-            .execute(&me, jane.tokens.session_id, &from("203.0.113.1")),
-    )
+    block_on(h.accounts.revoke_session.execute(RevokeSessionInput {
+        principal: me.clone(),
+        session_id: jane.tokens.session_id,
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     assert!(h.principal(&jane.tokens).is_err());
     assert!(h.principal(&second.tokens).is_ok());
     assert!(matches!(
-        block_on(h.accounts.revoke_session.execute(
-            &me,
-            jane.tokens.session_id,
-            &from("203.0.113.1")
-        )),
+        block_on(h.accounts.revoke_session.execute(RevokeSessionInput {
+            principal: me.clone(),
+            session_id: jane.tokens.session_id,
+            request: from("203.0.113.1"),
+        })),
         Err(RevokeSessionError::NotFound)
     ));
 }
@@ -666,11 +691,11 @@ fn another_users_session_is_not_found() {
     let john = h.register("john@example.com", "john");
     let me = h.principal(&john.tokens).unwrap();
     assert!(matches!(
-        block_on(h.accounts.revoke_session.execute(
-            &me,
-            jane.tokens.session_id,
-            &from("203.0.113.1")
-        )),
+        block_on(h.accounts.revoke_session.execute(RevokeSessionInput {
+            principal: me.clone(),
+            session_id: jane.tokens.session_id,
+            request: from("203.0.113.1"),
+        })),
         Err(RevokeSessionError::NotFound)
     ));
     assert!(h.principal(&jane.tokens).is_ok());
@@ -685,17 +710,19 @@ fn revoke_all_sessions_ends_every_session_including_the_current_one() {
     block_on(
         h.accounts
             .revoke_all_sessions
-            .execute(&me, &from("203.0.113.1")),
+            .execute(RevokeAllSessionsInput {
+                principal: me.clone(),
+                request: from("203.0.113.1"),
+            }),
     )
     .unwrap();
     assert!(h.principal(&jane.tokens).is_err());
     assert!(h.principal(&other.tokens).is_err());
     assert!(
-        block_on(
-            h.accounts
-                .refresh
-                .execute(&other.tokens.refresh_token, &from("203.0.113.1"))
-        )
+        block_on(h.accounts.refresh.execute(RefreshSessionInput {
+            refresh_token: other.tokens.refresh_token.clone(),
+            request: from("203.0.113.1"),
+        }))
         .is_err()
     );
 }
@@ -707,14 +734,12 @@ fn a_password_change_keeps_the_calling_session_and_ends_the_others() {
     let other = h.signed_in("jane");
     let me = h.principal(&jane.tokens).unwrap();
     let change = |current: &str, new: &str| {
-        block_on(h.accounts.change_password.execute(
-            &me,
-            ChangePasswordInput {
-                current_password: current.to_owned(),
-                new_password: new.to_owned(),
-                request: from("203.0.113.1"),
-            },
-        ))
+        block_on(h.accounts.change_password.execute(ChangePasswordInput {
+            principal: me.clone(),
+            current_password: current.to_owned(),
+            new_password: new.to_owned(),
+            request: from("203.0.113.1"),
+        }))
     };
     assert!(matches!(
         change("wrong password", "a brand new passphrase"),
@@ -751,11 +776,10 @@ fn forgot_password_answers_alike_and_mails_only_an_existing_account() {
     h.register("jane@example.com", "jane");
     h.mails();
     let forgot = |email: &str| {
-        block_on(
-            h.accounts
-                .forgot_password
-                .execute(email, &from("203.0.113.1")),
-        )
+        block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+            email: email.to_owned(),
+            request: from("203.0.113.1"),
+        }))
     };
     forgot("nobody@example.com").unwrap();
     assert!(h.mails().is_empty());
@@ -772,19 +796,18 @@ fn a_password_reset_ends_every_session_and_its_link_works_once() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
     h.mails();
-    block_on(
-        h.accounts
-            .forgot_password
-            .execute("jane@example.com", &from("203.0.113.1")),
-    )
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "jane@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     let token = h.mailed_token("reset-password");
     let reset = |password: &str| {
-        block_on(h.accounts.reset_password.execute(
-            &token,
-            password.to_owned(),
-            &from("203.0.113.1"),
-        ))
+        block_on(h.accounts.reset_password.execute(ResetPasswordInput {
+            token: token.clone(),
+            new_password: password.to_owned(),
+            request: from("203.0.113.1"),
+        }))
     };
     // A refused password does not use the link up.
     assert!(matches!(
@@ -812,20 +835,19 @@ fn a_reset_link_expires_after_an_hour() {
     let h = harness();
     h.register("jane@example.com", "jane");
     h.mails();
-    block_on(
-        h.accounts
-            .forgot_password
-            .execute("jane@example.com", &from("203.0.113.1")),
-    )
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "jane@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     let token = h.mailed_token("reset-password");
     h.advance(TimeDelta::hours(1));
     assert!(matches!(
-        block_on(h.accounts.reset_password.execute(
-            &token,
-            "a brand new passphrase".to_owned(),
-            &from("203.0.113.1")
-        )),
+        block_on(h.accounts.reset_password.execute(ResetPasswordInput {
+            token: token.clone(),
+            new_password: "a brand new passphrase".to_owned(),
+            request: from("203.0.113.1"),
+        })),
         Err(EmailTokenError::InvalidToken)
     ));
 }
@@ -836,11 +858,10 @@ fn the_verification_link_verifies_the_address_once() {
     let jane = h.register("jane@example.com", "jane");
     let token = h.mailed_token("verify-email");
     let verify = || {
-        block_on(
-            h.accounts
-                .verify_email
-                .execute(&token, &from("203.0.113.1")),
-        )
+        block_on(h.accounts.verify_email.execute(VerifyEmailInput {
+            token: token.clone(),
+            request: from("203.0.113.1"),
+        }))
     };
     verify().unwrap();
     let me = h.principal(&jane.tokens).unwrap();
@@ -862,25 +883,26 @@ fn a_verification_link_expires_after_a_day_and_an_earlier_one_stays_valid() {
     block_on(
         h.accounts
             .send_verification
-            .execute(&me, &from("203.0.113.1")),
+            .execute(SendVerificationEmailInput {
+                principal: me.clone(),
+                request: from("203.0.113.1"),
+            }),
     )
     .unwrap();
     let second = h.mailed_token("verify-email");
     assert_ne!(first, second);
     h.advance(TimeDelta::hours(24) - TimeDelta::minutes(1));
     assert!(matches!(
-        block_on(
-            h.accounts
-                .verify_email
-                .execute(&first, &from("203.0.113.1"))
-        ),
+        block_on(h.accounts.verify_email.execute(VerifyEmailInput {
+            token: first,
+            request: from("203.0.113.1"),
+        })),
         Err(EmailTokenError::InvalidToken)
     ));
-    block_on(
-        h.accounts
-            .verify_email
-            .execute(&second, &from("203.0.113.1")),
-    )
+    block_on(h.accounts.verify_email.execute(VerifyEmailInput {
+        token: second,
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
 }
 
@@ -894,7 +916,10 @@ fn send_verification_waits_for_the_cooldown_that_register_started() {
         block_on(
             h.accounts
                 .send_verification
-                .execute(&me, &from("203.0.113.1")),
+                .execute(SendVerificationEmailInput {
+                    principal: me.clone(),
+                    request: from("203.0.113.1"),
+                }),
         )
     };
     let Err(SendVerificationError::RateLimited(throttled)) = send() else {
@@ -912,18 +937,20 @@ fn a_verified_address_is_mailed_nothing() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
     let token = h.mailed_token("verify-email");
-    block_on(
-        h.accounts
-            .verify_email
-            .execute(&token, &from("203.0.113.1")),
-    )
+    block_on(h.accounts.verify_email.execute(VerifyEmailInput {
+        token,
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     h.advance(TimeDelta::minutes(5));
     let me = h.principal(&jane.tokens).unwrap();
     block_on(
         h.accounts
             .send_verification
-            .execute(&me, &from("203.0.113.1")),
+            .execute(SendVerificationEmailInput {
+                principal: me.clone(),
+                request: from("203.0.113.1"),
+            }),
     )
     .unwrap();
     assert!(h.mails().is_empty());
@@ -951,19 +978,17 @@ fn audit_details_keep_no_secret() {
 fn logout_with_a_token_rotated_past_the_grace_ends_the_session_as_reuse() {
     let h = harness();
     let jane = h.register("jane@example.com", "jane");
-    let next = block_on(
-        h.accounts
-            .refresh
-            .execute(&jane.tokens.refresh_token, &from("203.0.113.1")),
-    )
+    let next = block_on(h.accounts.refresh.execute(RefreshSessionInput {
+        refresh_token: jane.tokens.refresh_token.clone(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     h.advance(TimeDelta::seconds(11));
     assert!(matches!(
-        block_on(
-            h.accounts
-                .logout
-                .execute(&jane.tokens.refresh_token, &from("203.0.113.1"))
-        ),
+        block_on(h.accounts.logout.execute(LogoutInput {
+            refresh_token: jane.tokens.refresh_token.clone(),
+            request: from("203.0.113.1"),
+        })),
         Err(CredentialsError::Unauthorized)
     ));
     assert!(h.principal(&next.tokens).is_err());
@@ -984,7 +1009,10 @@ fn send_verification_after_the_cooldown_sends_and_starts_it_again() {
     block_on(
         h.accounts
             .send_verification
-            .execute(&me, &from("203.0.113.1")),
+            .execute(SendVerificationEmailInput {
+                principal: me.clone(),
+                request: from("203.0.113.1"),
+            }),
     )
     .unwrap();
     assert_eq!(h.mails().len(), 1);
@@ -992,7 +1020,10 @@ fn send_verification_after_the_cooldown_sends_and_starts_it_again() {
         block_on(
             h.accounts
                 .send_verification
-                .execute(&me, &from("203.0.113.1"))
+                .execute(SendVerificationEmailInput {
+                    principal: me.clone(),
+                    request: from("203.0.113.1"),
+                })
         ),
         Err(SendVerificationError::RateLimited(_))
     ));
@@ -1011,6 +1042,53 @@ fn secrets_are_redacted_from_debug_output() {
         request: RequestInfo::default(),
     };
     assert!(!format!("{input:?}").contains(PASSWORD));
+    let me = h.principal(&jane.tokens).unwrap();
+    let token = jane.tokens.refresh_token.clone();
+    let request = RequestInfo::default;
+    for shown in [
+        format!(
+            "{:?}",
+            RefreshSessionInput {
+                refresh_token: token.clone(),
+                request: request(),
+            }
+        ),
+        format!(
+            "{:?}",
+            LogoutInput {
+                refresh_token: token.clone(),
+                request: request(),
+            }
+        ),
+        format!(
+            "{:?}",
+            VerifyEmailInput {
+                token: token.clone(),
+                request: request(),
+            }
+        ),
+        format!(
+            "{:?}",
+            ResetPasswordInput {
+                token: token.clone(),
+                new_password: PASSWORD.to_owned(),
+                request: request(),
+            }
+        ),
+        format!(
+            "{:?}",
+            ChangePasswordInput {
+                principal: me,
+                current_password: PASSWORD.to_owned(),
+                new_password: token.clone(),
+                request: request(),
+            }
+        ),
+    ] {
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(!shown.contains(PASSWORD), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
 }
 
 #[test]
@@ -1019,11 +1097,11 @@ fn an_unknown_reset_token_is_refused_before_any_hashing() {
     // Were the new password hashed, this overloaded pool would answer first.
     h.hasher.overload_next();
     assert!(matches!(
-        block_on(h.accounts.reset_password.execute(
-            &"A".repeat(43),
-            "a brand new passphrase".to_owned(),
-            &from("203.0.113.1")
-        )),
+        block_on(h.accounts.reset_password.execute(ResetPasswordInput {
+            token: "A".repeat(43),
+            new_password: "a brand new passphrase".to_owned(),
+            request: from("203.0.113.1"),
+        })),
         Err(EmailTokenError::InvalidToken)
     ));
 }
@@ -1034,18 +1112,16 @@ fn forgot_password_does_the_same_work_for_any_address() {
     h.register("jane@example.com", "jane");
     h.mails();
     let pending = || block_on(h.queue.counts()).unwrap().pending;
-    block_on(
-        h.accounts
-            .forgot_password
-            .execute("nobody@example.com", &from("203.0.113.1")),
-    )
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "nobody@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     assert_eq!(pending(), 1);
-    block_on(
-        h.accounts
-            .forgot_password
-            .execute("jane@example.com", &from("203.0.113.1")),
-    )
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "jane@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
     .unwrap();
     assert_eq!(pending(), 2);
     // Only the worker tells them apart: one e-mail, to the account's address.

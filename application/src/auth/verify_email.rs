@@ -13,6 +13,24 @@ use super::{
     tokens::{is_opaque_token, one_time_hash},
 };
 
+/// What using a verification link takes.
+#[derive(Clone)]
+pub struct VerifyEmailInput {
+    /// The link's token.
+    pub token: String,
+    /// Where the request came from.
+    pub request: RequestInfo,
+}
+
+impl std::fmt::Debug for VerifyEmailInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyEmailInput")
+            .field("token", &"[redacted]")
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
 /// Verifies an e-mail address through its link.
 pub struct VerifyEmail {
     pub(crate) limiter: Arc<dyn RateLimiter>,
@@ -28,16 +46,17 @@ impl VerifyEmail {
     /// `RateLimited` past `rate_limits.verify_per_ip`; `InvalidToken` for a used, expired or
     /// unknown token; `Fault` from the stores.
     #[tracing::instrument(name = "verify_email", skip_all)]
-    pub async fn execute(&self, token: &str, request: &RequestInfo) -> Result<(), EmailTokenError> {
+    pub async fn execute(&self, input: VerifyEmailInput) -> Result<(), EmailTokenError> {
+        let VerifyEmailInput { token, request } = input;
         hit_per_client::<EmailTokenError>(self.limiter.as_ref(), "verify", request.ip, self.limit)
             .await?;
-        if !is_opaque_token(token) {
+        if !is_opaque_token(&token) {
             return Err(EmailTokenError::InvalidToken);
         }
         let mut transaction = self.unit_of_work.begin().await?;
         let Some(user_id) = transaction
             .one_time_tokens()
-            .consume(TokenPurpose::VerifyEmail, &one_time_hash(token))
+            .consume(TokenPurpose::VerifyEmail, &one_time_hash(&token))
             .await?
         else {
             return Err(EmailTokenError::InvalidToken);
@@ -54,7 +73,7 @@ impl VerifyEmail {
                 "user.email.verified",
                 Some(user_id),
                 true,
-                request,
+                &request,
                 json!({}),
             ))
             .await?;

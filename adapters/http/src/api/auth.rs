@@ -18,8 +18,10 @@ use poem_openapi::{
 };
 use twofa_application::auth::{
     Accounts, ChangePasswordError, ChangePasswordInput, CredentialsError, EmailTokenError, Fault,
-    ForgotPasswordError, LoginError, LoginInput, LoginOutcome, Principal, RegisterError,
-    RegisterInput, RequestInfo, RevokeSessionError, SignedIn,
+    ForgotPasswordError, ForgotPasswordInput, ListSessionsInput, LoginError, LoginInput,
+    LoginOutcome, LogoutInput, Principal, RefreshSessionInput, RegisterError, RegisterInput,
+    RequestInfo, ResetPasswordInput, RevokeAllSessionsInput, RevokeSessionError,
+    RevokeSessionInput, SignedIn,
 };
 use twofa_domain::{SecretGenerator, SessionId};
 
@@ -240,7 +242,10 @@ impl AuthApi {
         let signed_in = state
             .accounts
             .refresh
-            .execute(token, &request_info(request))
+            .execute(RefreshSessionInput {
+                refresh_token: token.to_owned(),
+                request: request_info(request),
+            })
             .await
             .map_err(|error| fail_clearing_cookie(&state, error, is_cookie))?;
         let tokens = AuthTokens::from(&signed_in);
@@ -267,7 +272,10 @@ impl AuthApi {
         state
             .accounts
             .logout
-            .execute(token, &request_info(request))
+            .execute(LogoutInput {
+                refresh_token: token.to_owned(),
+                request: request_info(request),
+            })
             .await
             .map_err(|error| fail_clearing_cookie(&state, error, is_cookie))?;
         let [refresh, csrf] = state.cookies.clear();
@@ -300,7 +308,10 @@ impl AuthApi {
         state
             .accounts
             .revoke_all_sessions
-            .execute(&principal, &request_info(request))
+            .execute(RevokeAllSessionsInput {
+                principal,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(NoContent::Done)
@@ -347,7 +358,11 @@ impl AuthApi {
         let page = state
             .accounts
             .list_sessions
-            .execute(&principal, limit.0, after)
+            .execute(ListSessionsInput {
+                principal,
+                limit: limit.0,
+                after,
+            })
             .await
             .map_err(fail)?;
         Ok(SessionsResponse::Ok(Json(SessionList {
@@ -383,11 +398,11 @@ impl AuthApi {
         state
             .accounts
             .revoke_session
-            .execute(
-                &principal,
-                SessionId::from_uuid(id.0),
-                &request_info(request),
-            )
+            .execute(RevokeSessionInput {
+                principal,
+                session_id: SessionId::from_uuid(id.0),
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(NoContent::Done)
@@ -418,14 +433,12 @@ impl AuthApi {
         state
             .accounts
             .change_password
-            .execute(
-                &principal,
-                ChangePasswordInput {
-                    current_password: body.current_password,
-                    new_password: body.new_password,
-                    request: request_info(request),
-                },
-            )
+            .execute(ChangePasswordInput {
+                principal,
+                current_password: body.current_password,
+                new_password: body.new_password,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(NoContent::Done)
@@ -443,10 +456,14 @@ impl AuthApi {
         request: &Request,
         body: JsonBody<ForgotPasswordRequest>,
     ) -> Result<Accepted, ApiError<{ <ForgotPasswordError as Answered>::ANSWERS }>> {
+        let JsonBody(body) = body;
         state
             .accounts
             .forgot_password
-            .execute(&body.0.email, &request_info(request))
+            .execute(ForgotPasswordInput {
+                email: body.email,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(Accepted::Accepted)
@@ -468,7 +485,11 @@ impl AuthApi {
         state
             .accounts
             .reset_password
-            .execute(&body.token, body.new_password, &request_info(request))
+            .execute(ResetPasswordInput {
+                token: body.token,
+                new_password: body.new_password,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(NoContent::Done)

@@ -11,7 +11,10 @@ use super::{
         views::{EmailStatus, VerifyEmailRequest},
     },
 };
-use twofa_application::auth::{CredentialsError, EmailTokenError, SendVerificationError};
+use twofa_application::auth::{
+    CredentialsError, EmailTokenError, SendVerificationEmailInput, SendVerificationError,
+    VerifyEmailInput,
+};
 
 use super::auth::problems::Answered;
 use crate::{api_error::ApiError, json_body::JsonBody};
@@ -45,7 +48,10 @@ impl EmailApi {
         state
             .accounts
             .send_verification
-            .execute(&principal, &request_info(request))
+            .execute(SendVerificationEmailInput {
+                principal,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(Accepted::Accepted)
@@ -63,10 +69,14 @@ impl EmailApi {
         request: &Request,
         body: JsonBody<VerifyEmailRequest>,
     ) -> Result<NoContent, ApiError<{ <EmailTokenError as Answered>::ANSWERS }>> {
+        let JsonBody(body) = body;
         state
             .accounts
             .verify_email
-            .execute(&body.0.token, &request_info(request))
+            .execute(VerifyEmailInput {
+                token: body.token,
+                request: request_info(request),
+            })
             .await
             .map_err(fail)?;
         Ok(NoContent::Done)

@@ -9,28 +9,13 @@
 
 use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
-use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, spawn_app_with};
+use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, set_cookie, spawn_app_with};
 
 async fn problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "expected {status} {code}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     body
-}
-
-/// The value of the `Set-Cookie` named `name` in `response`.
-fn set_cookie(response: &Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|cookie| {
-            cookie
-                .strip_prefix(&format!("{name}="))
-                .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no {name} cookie was set"))
 }
 
 /// A refresh by the cookie alone needs `X-CSRF-Token` equal to the `csrfToken` cookie; a body

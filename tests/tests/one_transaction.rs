@@ -204,6 +204,17 @@ async fn a_failed_password_change_keeps_the_old_password_and_the_sessions(backen
             .send()
     };
     let change = || async { change().await.unwrap() };
+    let wrong = || async {
+        app.request(Method::POST, "/api/auth/password/change")
+            .bearer_auth(&ada.access_token)
+            .json(&json!({"currentPassword": "not the password", "newPassword": "a brand new passphrase"}))
+            .send()
+            .await
+            .unwrap()
+    };
+    // The failed check's event cannot be written: a 500, and the retry is the plain refusal.
+    fails_at(&faults, Step::Audit, wrong).await;
+    assert_eq!(wrong().await.status(), 401);
     for step in [Step::Audit, Step::Commit] {
         fails_at(&faults, step, change).await;
         assert_eq!(app.me(&other.access_token).await.status(), 200);

@@ -13,24 +13,9 @@ use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
 use twofa_domain::SecretGenerator as _;
 use twofa_tests::{
-    AppOptions, Backend, SignedIn, TestApp, log_capture::secrets_in, secrets_in_logs, spawn_app,
-    spawn_app_with,
+    AppOptions, Backend, SignedIn, TestApp, log_capture::secrets_in, secrets_in_logs, set_cookie,
+    spawn_app, spawn_app_with,
 };
-
-/// The value of the `Set-Cookie` named `name` in `response`.
-fn set_cookie(response: &Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|cookie| {
-            cookie
-                .strip_prefix(&format!("{name}="))
-                .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no {name} cookie was set"))
-}
 
 /// The secrets a flow used, to look for in the logs.
 #[derive(Default)]

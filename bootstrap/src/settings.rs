@@ -549,6 +549,13 @@ impl Settings {
             JobsBackend::Redis if self.redis.url.is_none() => {
                 return refuse("jobs.backend", "redis needs redis.url (TWOFA_REDIS__URL)");
             }
+            JobsBackend::Redis if database == DatabaseKind::Memory => {
+                // Its jobs would have no durable outbox to wait in between a commit and Redis.
+                return refuse(
+                    "jobs.backend",
+                    "redis needs a SQL database.url (its job outbox lives there); with database.url = memory:// use jobs.backend = \"memory\"",
+                );
+            }
             JobsBackend::Sql | JobsBackend::Redis | JobsBackend::Memory => {}
         }
         if self.jobs.concurrency == 0 {

@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, SubsecRound as _, TimeDelta, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DeriveIden, QueryResult,
-    sea_query::{Expr, ExprTrait as _, Func, Order, Query},
+    sea_query::{Cond, Expr, ExprTrait as _, Func, Order, Query},
 };
 use twofa_domain::{
     Clock, JobQueue, NewJob, PortError, QueueError, SecretGenerator, time_ordered_id,
@@ -174,9 +174,10 @@ impl SqlJobOutbox {
     /// over twice (two relays racing, a relay racing a commit) is enqueued once.
     ///
     /// # Errors
-    /// Stops at the first job the queue refuses: `PortError::Unavailable` with dependency
-    /// `"job queue"` when the queue is down, `Unexpected` for any other refusal; the row stays
-    /// for the next relay. `PortError::Unavailable` (`"database"`) when the outbox cannot be
+    /// Stops when the queue is down (`PortError::Unavailable` with dependency `"job queue"`);
+    /// the row stays for the next relay. A row that cannot be read, or a job the queue refuses
+    /// otherwise, is logged and stepped past (it stays in the outbox for an operator), so it
+    /// never holds up the rows behind it. `PortError::Unavailable` (`"database"`) when the outbox cannot be
     /// read or a row deleted.
     pub async fn relay(
         &self,
@@ -198,20 +199,58 @@ impl SqlJobOutbox {
             .limit(BATCH)
             .to_owned();
         let mut relayed = 0;
+        // Keyset pages, so a row that cannot be handed over is stepped past, not re-read.
+        let mut after: Option<(DateTime<Utc>, Uuid)> = None;
         loop {
+            let mut page = select.clone();
+            if let Some((created_at, id)) = after {
+                page.cond_where(
+                    Cond::any()
+                        .add(Expr::col(JobOutbox::CreatedAt).gt(created_at))
+                        .add(
+                            Cond::all()
+                                .add(Expr::col(JobOutbox::CreatedAt).eq(created_at))
+                                .add(Expr::col(JobOutbox::Id).gt(id)),
+                        ),
+                );
+            }
             let rows = self
                 .connection
-                .query_all(&select)
+                .query_all(&page)
                 .await
                 .map_err(|error| port_error(DOING, error))?;
             if rows.is_empty() {
                 return Ok(relayed);
             }
             for row in &rows {
-                let entry = entry(row)?;
-                enqueue(queue, &entry).await.map_err(handover_error)?;
-                delete(&self.connection, entry.id).await?;
-                relayed += 1;
+                let id: Uuid = row
+                    .try_get("", "id")
+                    .map_err(|error| port_error(DOING, error))?;
+                let created_at: DateTime<Utc> = row
+                    .try_get("", "created_at")
+                    .map_err(|error| port_error(DOING, error))?;
+                after = Some((created_at, id));
+                // A row that cannot be read, or a job the queue refuses for good, is left for an
+                // operator (and logged) rather than holding up every row behind it; a queue
+                // that is down stops the relay until the next round.
+                let handed = match entry(row) {
+                    Ok(entry) => enqueue(queue, &entry).await.map_err(handover_error),
+                    Err(error) => Err(error),
+                };
+                match handed {
+                    Ok(()) => {
+                        delete(&self.connection, id).await?;
+                        relayed += 1;
+                    }
+                    Err(error @ PortError::Unavailable { .. }) => return Err(error),
+                    Err(error @ PortError::Unexpected(_)) => {
+                        tracing::error!(
+                            outbox_id = %id,
+                            error = %twofa_domain::error_chain(&error),
+                            "a job in the outbox cannot be handed over; it stays for an operator"
+                        );
+                    }
+                }
             }
         }
     }

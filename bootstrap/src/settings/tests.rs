@@ -217,6 +217,10 @@ fn the_queue_backend_must_match_the_stores() {
         jail.set_env("TWOFA_DATABASE__URL", "memory://");
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("jobs.backend"), "{message}");
+        jail.set_env("TWOFA_JOBS__BACKEND", "redis");
+        jail.set_env("TWOFA_REDIS__URL", "redis://127.0.0.1:6379");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("job outbox"), "{message}");
         jail.set_env("TWOFA_JOBS__BACKEND", "memory");
         assert!(load_in(jail).is_ok());
         Ok(())

@@ -20,6 +20,7 @@ on_both_backends!(
     the_relay_delivers_what_a_crash_left_behind_oldest_first,
     the_relay_stops_at_a_refusing_queue_and_keeps_the_row,
     the_relay_works_through_more_than_one_batch,
+    a_row_that_cannot_be_read_does_not_hold_up_the_rows_behind_it,
 );
 
 async fn a_committed_job_is_handed_over_and_leaves_the_outbox(backend: Backend) {
@@ -239,4 +240,46 @@ async fn the_relay_works_through_more_than_one_batch(backend: Backend) {
     );
     assert_eq!(queue.held().len(), 250);
     assert_eq!(fixture.outbox().pending().await.unwrap(), 0);
+}
+
+async fn a_row_that_cannot_be_read_does_not_hold_up_the_rows_behind_it(backend: Backend) {
+    use sea_orm::ConnectionTrait as _;
+
+    let fixture = Fixture::open(backend).await;
+    let unit_of_work = fixture.unit_of_work(JobsTarget::After(Recording::new(Mode::Refuse)));
+    for n in 0..2 {
+        let mut transaction = unit_of_work.begin().await.unwrap();
+        transaction
+            .enqueue(NewJob::new("email.send", json!({ "n": n }), 5))
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        fixture.clock.advance(TimeDelta::seconds(1));
+    }
+    // The oldest row is corrupt: it can never be handed over.
+    fixture
+        .database
+        .connection()
+        .execute_unprepared(
+            "UPDATE job_outbox SET payload = 'not json' \
+             WHERE created_at = (SELECT min(created_at) FROM job_outbox)",
+        )
+        .await
+        .unwrap();
+    let queue = Recording::new(Mode::Accept);
+    for round in 0..2 {
+        let relayed = fixture
+            .outbox()
+            .relay(queue.as_ref(), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(relayed, 1 - round, "round {round}: the good row, once");
+    }
+    assert_eq!(queue.held().len(), 1);
+    assert_eq!(queue.held()[0].payload, json!({ "n": 1 }));
+    assert_eq!(
+        fixture.outbox().pending().await.unwrap(),
+        1,
+        "the corrupt row stays for an operator"
+    );
 }

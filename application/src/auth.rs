@@ -62,7 +62,7 @@ pub use revoke_all_sessions::{RevokeAllSessions, RevokeAllSessionsInput};
 pub use revoke_session::{RevokeSession, RevokeSessionInput};
 pub use send_verification_email::{SendVerificationEmail, SendVerificationEmailInput};
 pub use session_issuer::SessionIssuer;
-pub use signed_in::{Principal, RequestInfo, SignedIn, TokenPair};
+pub use signed_in::{CutOff, Principal, RequestInfo, SignedIn, TokenPair};
 pub use throttle::client_key;
 pub use verify_email::{VerifyEmail, VerifyEmailInput};
 

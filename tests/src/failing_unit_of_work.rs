@@ -22,7 +22,7 @@ pub struct Faults {
     enqueue: AtomicBool,
     commit: AtomicBool,
     injected: AtomicUsize,
-    held: Mutex<Option<oneshot::Receiver<bool>>>,
+    held: Mutex<Option<(Step, oneshot::Receiver<bool>)>>,
 }
 
 /// A step of a transaction a fault can be injected into.
@@ -70,16 +70,39 @@ impl Faults {
     /// Makes the next commit wait until the returned sender says whether it goes through
     /// (`true`) or fails (`false`, or the sender dropped).
     pub fn hold_next_commit(&self) -> oneshot::Sender<bool> {
+        self.hold_next(Step::Commit)
+    }
+
+    /// Makes the next `step` wait until the returned sender says whether it goes through
+    /// (`true`) or fails (`false`, or the sender dropped).
+    pub fn hold_next(&self, step: Step) -> oneshot::Sender<bool> {
         let (release, held) = oneshot::channel();
-        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(held);
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some((step, held));
         release
     }
 
-    fn take_held(&self) -> Option<oneshot::Receiver<bool>> {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    /// Waits, if `step` is held, for its release; `false` when it is to fail.
+    async fn pass(&self, step: Step) -> bool {
+        let held = {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            match held.take() {
+                Some((at, release)) if at == step => Some(release),
+                other => {
+                    *held = other;
+                    None
+                }
+            }
+        };
+        match held {
+            Some(release) => {
+                let passes = release.await.unwrap_or(false);
+                if !passes {
+                    self.injected.fetch_add(1, Ordering::SeqCst);
+                }
+                passes
+            }
+            None => true,
+        }
     }
 
     /// How many faults were injected so far (a test checks its flow reached the step).
@@ -143,27 +166,21 @@ impl Transaction for FailingTransaction {
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {
-        if self.faults.fails(Step::Enqueue) {
+        if !self.faults.pass(Step::Enqueue).await || self.faults.fails(Step::Enqueue) {
             return Err(QueueError::Unexpected(injected(Step::Enqueue)));
         }
         self.inner.enqueue(job).await
     }
 
     async fn audit(&mut self, event: NewAuditEvent) -> Result<(), PortError> {
-        if self.faults.fails(Step::Audit) {
+        if !self.faults.pass(Step::Audit).await || self.faults.fails(Step::Audit) {
             return Err(PortError::Unexpected(injected(Step::Audit)));
         }
         self.inner.audit(event).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), PortError> {
-        if let Some(held) = self.faults.take_held()
-            && !held.await.unwrap_or(false)
-        {
-            self.faults.injected.fetch_add(1, Ordering::SeqCst);
-            return Err(PortError::Unexpected(injected(Step::Commit)));
-        }
-        if self.faults.fails(Step::Commit) {
+        if !self.faults.pass(Step::Commit).await || self.faults.fails(Step::Commit) {
             return Err(PortError::Unexpected(injected(Step::Commit)));
         }
         self.inner.commit().await

@@ -9,6 +9,7 @@ use poem::{
 };
 use tokio::io::AsyncReadExt as _;
 use tracing::Instrument as _;
+use twofa_application::auth::CutOff;
 use twofa_domain::SecretGenerator;
 
 use crate::{
@@ -41,10 +42,10 @@ const DEFAULT_CSP: &str =
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The shared layer over the routes. The handler runs in a task of its own, so a request cut
-/// off by `server.request_timeout` is answered `503 request_timeout` at once while its work
-/// runs to its end: a change either commits whole (with its audit event, its jobs and what
-/// follows the commit, such as telling the session cache) or not at all; it never stops
-/// between two steps.
+/// off by `server.request_timeout` is answered `503 request_timeout` at once while its work is
+/// never stopped between two steps: the request's `CutOff` is tripped, and a use case that
+/// reaches its commit after that rolls back instead, so the 503 means nothing changed; a
+/// commit already under way finishes whole, with what follows it (telling the session cache).
 pub(crate) struct Layer<E> {
     pub inner: Arc<E>,
     pub config: Arc<LayerConfig>,
@@ -79,14 +80,15 @@ impl<E: Endpoint + 'static> Endpoint for Layer<E> {
 
         async move {
             let started = std::time::Instant::now();
-            let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let cut_off = CutOff::armed();
+            req.extensions_mut().insert(cut_off.clone());
             let outcome = tokio::time::timeout(self.config.request_timeout, async {
                 limit_body(&mut req, self.config.body_limit).await?;
                 let inner = self.inner.clone();
                 let cut_off = cut_off.clone();
                 let work = async move {
                     let outcome = inner.call(req).await.map(IntoResponse::into_response);
-                    if cut_off.load(std::sync::atomic::Ordering::Relaxed) {
+                    if cut_off.is_tripped() {
                         let status = outcome
                             .as_ref()
                             .map_or_else(poem::Error::status, Response::status);
@@ -108,7 +110,7 @@ impl<E: Endpoint + 'static> Endpoint for Layer<E> {
             })
             .await;
             if outcome.is_err() {
-                cut_off.store(true, std::sync::atomic::Ordering::Relaxed);
+                cut_off.trip();
             }
             let mut response = match outcome {
                 Ok(Ok(response)) => as_problem_if_bare_error(response),

@@ -1,10 +1,12 @@
-//! The audit events of the account flows, and the recording of an event that joins no
-//! change (a failed check), in a transaction of its own.
+//! The audit events of the account flows, the recording of an event that joins no change (a
+//! failed check) in a transaction of its own, and the one commit of a flow's transaction.
 
 use serde_json::Value;
-use twofa_domain::{Actor, ActorKind, AuditDetails, NewAuditEvent, PortError, UnitOfWork, UserId};
+use twofa_domain::{
+    Actor, ActorKind, AuditDetails, NewAuditEvent, PortError, Transaction, UnitOfWork, UserId,
+};
 
-use super::RequestInfo;
+use super::{Fault, RequestInfo};
 
 /// An audit event of `action` about `user` (acting on their own account), from `request`.
 pub(crate) fn user_event(
@@ -38,4 +40,24 @@ pub(crate) async fn record_alone(
     let mut transaction = unit_of_work.begin().await?;
     transaction.audit(event).await?;
     transaction.commit().await
+}
+
+/// Commits a flow's `transaction`, unless `request` was cut off (its client already answered
+/// 503 by the request timeout): then the transaction is dropped, so nothing of the change is
+/// left and the client's retry starts afresh.
+pub(crate) async fn commit(
+    transaction: Box<dyn Transaction>,
+    request: &RequestInfo,
+) -> Result<(), Fault> {
+    if request.cut_off.is_tripped() {
+        drop(transaction);
+        tracing::warn!(
+            "the request was cut off by its timeout before its commit; its change is rolled back"
+        );
+        return Err(Fault::Unexpected(anyhow::anyhow!(
+            "the request was cut off before its commit"
+        )));
+    }
+    transaction.commit().await?;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use twofa_domain::{
 
 use super::{
     ChangePasswordError, EndedSessions, Principal, RequestInfo,
-    audit_events::{record_alone, user_event},
+    audit_events::{commit, record_alone, user_event},
     throttle::LoginThrottle,
 };
 
@@ -130,7 +130,7 @@ impl ChangePassword {
                 json!({ "endedSessions": ended.len() }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &input.request).await?;
         self.ended.announce(ended).await;
         if let Err(error) = attempts.clear().await {
             tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");

@@ -7,6 +7,7 @@ use twofa_domain::{EmailAddress, Limit, NewJob, RateLimiter, UnitOfWork};
 
 use super::{
     EmailCooldown, Fault, ForgotPasswordError, RequestInfo,
+    audit_events::commit,
     email_cooldown::CooldownKind,
     throttle::{hit_per_client, login_subject},
 };
@@ -66,7 +67,7 @@ impl ForgotPassword {
         let payload = MailPasswordResetPayload {
             email,
             ip: request.ip,
-            user_agent: request.user_agent,
+            user_agent: request.user_agent.clone(),
         };
         let job = NewJob::new(
             MAIL_PASSWORD_RESET,
@@ -75,7 +76,7 @@ impl ForgotPassword {
         );
         let mut transaction = self.unit_of_work.begin().await?;
         transaction.enqueue(job).await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.cooldown
             .start_after_commit(CooldownKind::Reset, &subject)
             .await;

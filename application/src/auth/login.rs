@@ -13,7 +13,7 @@ use twofa_domain::{
 
 use super::{
     InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
-    audit_events::{record_alone, user_event},
+    audit_events::{commit, record_alone, user_event},
     throttle::{LoginThrottle, hit_per_client, login_subject},
 };
 
@@ -168,7 +168,7 @@ impl Login {
                 json!({ "sessionId": tokens.session_id.to_string(), "amr": ["pwd"] }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &input.request).await?;
         if rehashed.is_some() {
             tracing::info!(user = %user.id, "password hash upgraded to the current parameters");
         }

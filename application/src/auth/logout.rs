@@ -8,7 +8,7 @@ use twofa_domain::{Clock, UnitOfWork, is_within_grace};
 
 use super::{
     CredentialsError, EndedSessions, RequestInfo,
-    audit_events::user_event,
+    audit_events::{commit, user_event},
     tokens::{is_opaque_token, refresh_hash},
 };
 
@@ -96,7 +96,7 @@ impl Logout {
                 json!({ "sessionId": session.id.to_string() }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.ended.announce([session.id]).await;
         if is_reused {
             Err(CredentialsError::Unauthorized)

@@ -10,7 +10,7 @@ use twofa_domain::{RotateOutcome, UnitOfWork};
 
 use super::{
     CredentialsError, EndedSessions, RequestInfo, SessionIssuer, SignedIn,
-    audit_events::user_event,
+    audit_events::{commit, user_event},
     tokens::{is_opaque_token, refresh_hash},
 };
 
@@ -79,7 +79,7 @@ impl RefreshSession {
                         json!({ "sessionId": session.id.to_string() }),
                     ))
                     .await?;
-                transaction.commit().await?;
+                commit(transaction, &request).await?;
                 self.ended.announce([session.id]).await;
                 tracing::warn!(user = %session.user_id, session = %session.id, "a rotated refresh token was reused; the session is revoked");
                 return Err(CredentialsError::Unauthorized);
@@ -95,13 +95,13 @@ impl RefreshSession {
                     .sessions()
                     .revoke(session.user_id, session.id)
                     .await?;
-                transaction.commit().await?;
+                commit(transaction, &request).await?;
                 self.ended.announce([session.id]).await;
                 return Err(CredentialsError::Unauthorized);
             }
         };
         let tokens = self.issuer.token_pair(&session, next)?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         Ok(SignedIn { user, tokens })
     }
 }

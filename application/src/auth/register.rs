@@ -12,7 +12,9 @@ use twofa_domain::{
 
 use super::{
     EmailCooldown, EmailLinks, InvalidField, RegisterError, RequestInfo, SessionIssuer, SignedIn,
-    audit_events::user_event, email_cooldown::CooldownKind, throttle::hit_per_client,
+    audit_events::{commit, user_event},
+    email_cooldown::CooldownKind,
+    throttle::hit_per_client,
 };
 
 /// What signing up takes.
@@ -107,7 +109,7 @@ impl Register {
                 }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &input.request).await?;
         // Register's own e-mail starts the send-verification cooldown. The account is made:
         // a limiter that fails now is logged, not answered.
         self.cooldown

@@ -11,7 +11,7 @@ use twofa_domain::{
 
 use super::{
     EmailTokenError, EndedSessions, RequestInfo,
-    audit_events::user_event,
+    audit_events::{commit, user_event},
     throttle::{LoginThrottle, hit_per_client},
     tokens::{is_opaque_token, one_time_hash},
 };
@@ -113,7 +113,7 @@ impl ResetPassword {
                 json!({ "endedSessions": ended.len() }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.ended.announce(ended).await;
         // The account's hard limit starts over; so does this address's ladder for the id.
         if let Err(error) = self

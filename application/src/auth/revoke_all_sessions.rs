@@ -6,7 +6,10 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::UnitOfWork;
 
-use super::{EndedSessions, Fault, Principal, RequestInfo, audit_events::user_event};
+use super::{
+    EndedSessions, Fault, Principal, RequestInfo,
+    audit_events::{commit, user_event},
+};
 
 /// What ending every session of the caller takes.
 #[derive(Debug, Clone)]
@@ -49,7 +52,7 @@ impl RevokeAllSessions {
                 json!({ "all": true, "count": ended.len() }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.ended.announce(ended).await;
         Ok(())
     }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::{SessionId, UnitOfWork};
 
-use super::{EndedSessions, Principal, RequestInfo, RevokeSessionError, audit_events::user_event};
+use super::{
+    EndedSessions, Principal, RequestInfo, RevokeSessionError,
+    audit_events::{commit, user_event},
+};
 
 /// What ending one of the caller's sessions takes.
 #[derive(Debug, Clone)]
@@ -55,7 +58,7 @@ impl RevokeSession {
                 json!({ "sessionId": id.to_string(), "current": id == principal.session_id }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.ended.announce([id]).await;
         Ok(())
     }

@@ -8,7 +8,8 @@ use twofa_domain::{TokenPurpose, UnitOfWork, UserRepository};
 
 use super::{
     EmailCooldown, EmailLinks, Principal, RequestInfo, SendVerificationError,
-    audit_events::user_event, email_cooldown::CooldownKind,
+    audit_events::{commit, user_event},
+    email_cooldown::CooldownKind,
 };
 
 /// What mailing a new verification link takes.
@@ -72,7 +73,7 @@ impl SendVerificationEmail {
                 json!({ "email": user.email.masked() }),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         self.cooldown
             .start_after_commit(CooldownKind::Verify, &subject)
             .await;

@@ -1,7 +1,13 @@
 //! What the account use cases take from a request and hand back: where a request came from,
 //! who an access token speaks for, and a signed-in user's tokens.
 
-use std::net::IpAddr;
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use twofa_domain::{SessionId, User, UserId};
 
@@ -12,7 +18,46 @@ pub struct RequestInfo {
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// Tripped when the client has been answered without waiting for the work (the request
+    /// timeout): a use case then rolls its transaction back instead of committing, so the
+    /// client's 503 means nothing changed.
+    pub cut_off: CutOff,
 }
+
+/// Whether a request's client was answered before its work finished. The default is never
+/// tripped (a job, a test).
+#[derive(Debug, Clone, Default)]
+pub struct CutOff(Option<Arc<AtomicBool>>);
+
+impl CutOff {
+    /// A flag the HTTP layer can trip.
+    pub fn armed() -> Self {
+        Self(Some(Arc::new(AtomicBool::new(false))))
+    }
+
+    /// The client has been answered: the work must not commit from now on.
+    pub fn trip(&self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether [`CutOff::trip`] was called.
+    pub fn is_tripped(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+}
+
+impl PartialEq for CutOff {
+    /// Two flags are alike when both are tripped or neither is.
+    fn eq(&self, other: &Self) -> bool {
+        self.is_tripped() == other.is_tripped()
+    }
+}
+
+impl Eq for CutOff {}
 
 /// Who an access token speaks for, once its session is known to be live.
 #[derive(Debug, Clone, PartialEq, Eq)]

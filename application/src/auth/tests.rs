@@ -154,6 +154,7 @@ fn from(ip: &str) -> RequestInfo {
     RequestInfo {
         ip: Some(ip.parse::<IpAddr>().unwrap()),
         user_agent: Some("test-agent".to_owned()),
+        cut_off: CutOff::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use twofa_domain::{Limit, RateLimiter, TokenPurpose, UnitOfWork};
 
 use super::{
     EmailTokenError, RequestInfo,
-    audit_events::user_event,
+    audit_events::{commit, user_event},
     throttle::hit_per_client,
     tokens::{is_opaque_token, one_time_hash},
 };
@@ -77,7 +77,7 @@ impl VerifyEmail {
                 json!({}),
             ))
             .await?;
-        transaction.commit().await?;
+        commit(transaction, &request).await?;
         Ok(())
     }
 }

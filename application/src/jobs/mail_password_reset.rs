@@ -10,7 +10,7 @@ use serde_json::json;
 use twofa_domain::{EmailAddress, PortError, TokenPurpose, UnitOfWork, UserRepository};
 
 use crate::{
-    auth::{EmailLinks, Fault, RequestInfo, user_event},
+    auth::{CutOff, EmailLinks, Fault, RequestInfo, user_event},
     worker::{JobFailure, JobHandler},
 };
 
@@ -64,6 +64,8 @@ impl MailPasswordReset {
         let request = RequestInfo {
             ip: payload.ip,
             user_agent: payload.user_agent,
+            // A job has no client to cut it off.
+            cut_off: CutOff::default(),
         };
         let mut transaction = self.unit_of_work.begin().await?;
         let mail = self

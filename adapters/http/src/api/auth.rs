@@ -17,8 +17,8 @@ use poem_openapi::{
     payload::{Json, Response},
 };
 use twofa_application::auth::{
-    Accounts, ChangePasswordError, ChangePasswordInput, CredentialsError, EmailTokenError, Fault,
-    ForgotPasswordError, ForgotPasswordInput, ListSessionsInput, LoginError, LoginInput,
+    Accounts, ChangePasswordError, ChangePasswordInput, CredentialsError, CutOff, EmailTokenError,
+    Fault, ForgotPasswordError, ForgotPasswordInput, ListSessionsInput, LoginError, LoginInput,
     LoginOutcome, LogoutInput, Principal, RefreshSessionInput, RegisterError, RegisterInput,
     RequestInfo, ResetPasswordInput, RevokeAllSessionsInput, RevokeSessionError,
     RevokeSessionInput, SignedIn,
@@ -82,6 +82,11 @@ pub(crate) fn request_info(request: &Request) -> RequestInfo {
             .get(poem::http::header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
+        cut_off: request
+            .extensions()
+            .get::<CutOff>()
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 

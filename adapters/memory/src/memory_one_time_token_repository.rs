@@ -72,11 +72,17 @@ impl OneTimeTokenTable {
             })
     }
 
-    /// Whether a token with `hash` and `purpose` is live at `now`.
-    fn is_live(&self, purpose: TokenPurpose, hash: &OneTimeTokenHash, now: DateTime<Utc>) -> bool {
+    /// The user of the token with `hash` and `purpose`, if it is live at `now`.
+    fn live_owner(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+    ) -> Option<UserId> {
         self.tokens
             .get(hash)
-            .is_some_and(|token| token.purpose == purpose && token.is_live(now))
+            .filter(|token| token.purpose == purpose && token.is_live(now))
+            .map(|token| token.user_id)
     }
 
     /// Marks used at `now` every live token of `user_id` with `purpose`; how many.
@@ -140,15 +146,15 @@ impl OneTimeTokenRepository for MemoryOneTimeTokenRepository {
             .await)
     }
 
-    async fn is_live(
+    async fn live_owner(
         &self,
         purpose: TokenPurpose,
         hash: &OneTimeTokenHash,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Option<UserId>, PortError> {
         let now = self.scope.now();
         Ok(self
             .scope
-            .read(|table: &OneTimeTokenTable| table.is_live(purpose, hash, now))
+            .read(|table: &OneTimeTokenTable| table.live_owner(purpose, hash, now))
             .await)
     }
 

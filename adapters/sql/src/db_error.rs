@@ -71,10 +71,15 @@ fn is_sqlite_busy(code: Option<&str>) -> bool {
         .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
-/// Connection exceptions (class 08), too many connections, shutting down or starting up, and
-/// a statement cancelled by `statement_timeout`.
+/// Connection exceptions (class 08), too many connections, shutting down or starting up, a
+/// statement cancelled by `statement_timeout`, and a transaction PostgreSQL aborted to break a
+/// deadlock or a serialisation conflict (the request may simply be tried again).
 fn is_postgres_unavailable(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "57014")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "53300" | "57P01" | "57P02" | "57P03" | "57014" | "40P01" | "40001"
+        )
 }
 
 #[cfg(test)]
@@ -116,6 +121,7 @@ mod tests {
             is_postgres_unavailable("57014"),
             "cancelled by statement_timeout"
         );
+        assert!(is_postgres_unavailable("40P01"), "a deadlock victim");
         assert!(!is_postgres_unavailable("23505"));
     }
 }

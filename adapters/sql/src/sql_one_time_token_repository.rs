@@ -130,11 +130,11 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
         Ok(Some(UserId::from_uuid(user_id)))
     }
 
-    async fn is_live(
+    async fn live_owner(
         &self,
         purpose: TokenPurpose,
         hash: &OneTimeTokenHash,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Option<UserId>, PortError> {
         const DOING: &str = "looking up a one-time token";
         let now = self.now();
         let select = Query::select()
@@ -146,12 +146,19 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
                     .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str())),
             )
             .to_owned();
-        self.executor
+        let Some(row) = self
+            .executor
             .get()
             .query_one(&select)
             .await
-            .map(|row| row.is_some())
-            .map_err(|error| port_error(DOING, error))
+            .map_err(|error| port_error(DOING, error))?
+        else {
+            return Ok(None);
+        };
+        let user_id: uuid::Uuid = row
+            .try_get("", "user_id")
+            .map_err(|error| port_error(DOING, error))?;
+        Ok(Some(UserId::from_uuid(user_id)))
     }
 
     async fn revoke_all(&self, user_id: UserId, purpose: TokenPurpose) -> Result<u64, PortError> {

@@ -109,13 +109,14 @@ impl ChangePassword {
         }
         let hash = self.hasher.hash(&new_password).await?;
         let mut transaction = self.unit_of_work.begin().await?;
-        let ended = transaction
-            .sessions()
-            .revoke_all(user.id, Some(input.principal.session_id))
-            .await?;
+        // The account's row first, as a reset writes it first (one lock order per account).
         transaction
             .users()
             .update_password_hash(user.id, &hash)
+            .await?;
+        let ended = transaction
+            .sessions()
+            .revoke_all(user.id, Some(input.principal.session_id))
             .await?;
         transaction
             .one_time_tokens()

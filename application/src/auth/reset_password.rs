@@ -76,26 +76,30 @@ impl ResetPassword {
         // An unknown token is refused before any Argon2 work (no hashing for free), and the
         // new password is hashed before the link is used up (a full hashing pool must not
         // cost the user the link).
-        if !self
+        let Some(user_id) = self
             .one_time_tokens
-            .is_live(TokenPurpose::ResetPassword, &token_hash)
-            .await?
-        {
-            return Err(EmailTokenError::InvalidToken);
-        }
-        let hash = self.hasher.hash(&new_password).await?;
-        let mut transaction = self.unit_of_work.begin().await?;
-        let Some(user_id) = transaction
-            .one_time_tokens()
-            .consume(TokenPurpose::ResetPassword, &token_hash)
+            .live_owner(TokenPurpose::ResetPassword, &token_hash)
             .await?
         else {
             return Err(EmailTokenError::InvalidToken);
         };
+        let hash = self.hasher.hash(&new_password).await?;
+        let mut transaction = self.unit_of_work.begin().await?;
+        // The account's row is written first, as a password change writes it first: flows
+        // that change one account take its locks in one order (account, then its tokens and
+        // sessions), so two of them never wait on each other.
         if !transaction
             .users()
             .update_password_hash(user_id, &hash)
             .await?
+        {
+            return Err(EmailTokenError::InvalidToken);
+        }
+        if transaction
+            .one_time_tokens()
+            .consume(TokenPurpose::ResetPassword, &token_hash)
+            .await?
+            != Some(user_id)
         {
             return Err(EmailTokenError::InvalidToken);
         }

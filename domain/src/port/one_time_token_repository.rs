@@ -121,13 +121,24 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
         hash: &OneTimeTokenHash,
     ) -> Result<Option<UserId>, PortError>;
 
-    /// Whether a live token with `hash` and `purpose` exists, changing nothing: lets a flow
-    /// refuse an unknown token before paying for expensive work, then `consume` it.
+    /// The user of the live token with `hash` and `purpose`, if one exists, changing nothing:
+    /// lets a flow refuse an unknown token before paying for expensive work (and lock its
+    /// account first), then `consume` it.
+    async fn live_owner(
+        &self,
+        purpose: TokenPurpose,
+        hash: &OneTimeTokenHash,
+    ) -> Result<Option<UserId>, PortError>;
+
+    /// Whether a live token with `hash` and `purpose` exists, changing nothing
+    /// ([`OneTimeTokenRepository::live_owner`] found one).
     async fn is_live(
         &self,
         purpose: TokenPurpose,
         hash: &OneTimeTokenHash,
-    ) -> Result<bool, PortError>;
+    ) -> Result<bool, PortError> {
+        Ok(self.live_owner(purpose, hash).await?.is_some())
+    }
 
     /// Marks every live token of `user_id` with `purpose` used (after a password reset, every
     /// other reset link dies); answers how many there were. Other users' tokens and other

@@ -91,7 +91,7 @@ pub async fn consumes_a_token_once(backend: &dyn OneTimeTokenRepositoryBackend) 
     assert_eq!(tokens.consume(ResetPassword, &hash(2)).await.unwrap(), None);
 }
 
-/// `is_live` tells a live token of the purpose apart from an unknown, wrong-purpose, used or
+/// `is_live` and `live_owner` tell a live token of the purpose apart from an unknown, wrong-purpose, used or
 /// expired one, and changes nothing.
 pub async fn tells_a_live_token_without_using_it(backend: &dyn OneTimeTokenRepositoryBackend) {
     let (tokens, clock) = one(backend).await;
@@ -104,8 +104,17 @@ pub async fn tells_a_live_token_without_using_it(backend: &dyn OneTimeTokenRepos
         .await
         .unwrap();
     assert!(tokens.is_live(ResetPassword, &hash(1)).await.unwrap());
+    assert_eq!(
+        tokens.live_owner(ResetPassword, &hash(1)).await.unwrap(),
+        Some(user(1)),
+        "its owner, still without using it"
+    );
     assert!(tokens.is_live(ResetPassword, &hash(1)).await.unwrap());
     assert!(!tokens.is_live(VerifyEmail, &hash(1)).await.unwrap());
+    assert_eq!(
+        tokens.live_owner(VerifyEmail, &hash(1)).await.unwrap(),
+        None
+    );
     assert!(!tokens.is_live(ResetPassword, &hash(9)).await.unwrap());
     assert_eq!(
         tokens.consume(ResetPassword, &hash(1)).await.unwrap(),

@@ -1,4 +1,5 @@
-//! The shape of this crate's files: no import cycle between them, and one use case per file.
+//! The shape of this crate's files: no import cycle between them, one use case per file, and
+//! no use case holding a port (or any field) it does not use.
 //!
 //! The graph's nodes are the source files of `src` that the module tree reaches (`lib.rs` is
 //! the crate root, `auth.rs` is `auth`, `auth/register.rs` is `auth::register`). File A has an
@@ -415,6 +416,58 @@ impl Crate {
             .filter(|(_, cases)| !cases.is_empty())
             .collect()
     }
+
+    /// `file: UseCase.field` for every field of a use case that its file's code never reads
+    /// as `self.field`.
+    fn unused_use_case_fields(&self) -> Vec<String> {
+        let mut unused = Vec::new();
+        for file in &self.files {
+            let cases = use_cases_in(&file.syntax.items);
+            if cases.is_empty() {
+                continue;
+            }
+            let mut read = SelfFields::default();
+            for item in &file.syntax.items {
+                if !is_test_only(item_attrs(item)) {
+                    read.visit_item(item);
+                }
+            }
+            for item in &file.syntax.items {
+                let Item::Struct(declared) = item else {
+                    continue;
+                };
+                let name = declared.ident.to_string();
+                if !cases.contains(&name) {
+                    continue;
+                }
+                for field in &declared.fields {
+                    let Some(field) = field.ident.as_ref().map(ToString::to_string) else {
+                        continue;
+                    };
+                    if !read.0.contains(&field) {
+                        unused.push(format!("src/{}: {name}.{field}", file.path));
+                    }
+                }
+            }
+        }
+        unused
+    }
+}
+
+/// The names `self.name` reads in the code visited.
+#[derive(Default)]
+struct SelfFields(BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for SelfFields {
+    fn visit_expr_field(&mut self, field: &'ast syn::ExprField) {
+        if let syn::Expr::Path(base) = field.base.as_ref()
+            && base.path.is_ident("self")
+            && let syn::Member::Named(name) = &field.member
+        {
+            self.0.insert(name.to_string());
+        }
+        visit::visit_expr_field(self, field);
+    }
 }
 
 /// The shortest path of edges from `from` to every file it reaches (`from` itself only
@@ -747,6 +800,33 @@ fn each_use_case_file_holds_one_use_case() {
         crowded.is_empty(),
         "files holding more than one use case:\n{}",
         crowded.join("\n")
+    );
+}
+
+#[test]
+fn no_use_case_holds_a_port_it_does_not_use() {
+    let unused = this_crate().unused_use_case_fields();
+    assert!(
+        unused.is_empty(),
+        "use case fields their code never reads (ports it does not use):\n{}",
+        unused.join("\n")
+    );
+}
+
+#[test]
+fn a_use_case_holding_a_port_it_does_not_use_is_found() {
+    let krate = fixture(&[
+        ("lib.rs", "pub mod auth;"),
+        ("auth.rs", "mod login;"),
+        (
+            "auth/login.rs",
+            "pub struct Login { users: u8, hasher: u8 }
+             impl Login { pub async fn execute(&self) -> u8 { self.users } }",
+        ),
+    ]);
+    assert_eq!(
+        krate.unused_use_case_fields(),
+        vec!["src/auth/login.rs: Login.hasher".to_owned()]
     );
 }
 

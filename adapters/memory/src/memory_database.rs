@@ -124,47 +124,30 @@ pub(crate) trait Table: Clone + Send + 'static {
     fn staged(staged: &mut Staged) -> &mut Option<Self>;
 }
 
-impl Table for UserTable {
-    fn of(tables: &Tables) -> &Self {
-        &tables.users
-    }
+/// Places each table type at its field of [`Tables`] and [`Staged`].
+macro_rules! tables {
+    ($($table:ty => $field:ident),* $(,)?) => {$(
+        impl Table for $table {
+            fn of(tables: &Tables) -> &Self {
+                &tables.$field
+            }
 
-    fn of_mut(tables: &mut Tables) -> &mut Self {
-        &mut tables.users
-    }
+            fn of_mut(tables: &mut Tables) -> &mut Self {
+                &mut tables.$field
+            }
 
-    fn staged(staged: &mut Staged) -> &mut Option<Self> {
-        &mut staged.users
-    }
+            fn staged(staged: &mut Staged) -> &mut Option<Self> {
+                &mut staged.$field
+            }
+        }
+    )*};
 }
 
-impl Table for SessionTable {
-    fn of(tables: &Tables) -> &Self {
-        &tables.sessions
-    }
-
-    fn of_mut(tables: &mut Tables) -> &mut Self {
-        &mut tables.sessions
-    }
-
-    fn staged(staged: &mut Staged) -> &mut Option<Self> {
-        &mut staged.sessions
-    }
-}
-
-impl Table for OneTimeTokenTable {
-    fn of(tables: &Tables) -> &Self {
-        &tables.one_time_tokens
-    }
-
-    fn of_mut(tables: &mut Tables) -> &mut Self {
-        &mut tables.one_time_tokens
-    }
-
-    fn staged(staged: &mut Staged) -> &mut Option<Self> {
-        &mut staged.one_time_tokens
-    }
-}
+tables!(
+    UserTable => users,
+    SessionTable => sessions,
+    OneTimeTokenTable => one_time_tokens,
+);
 
 impl Tables {
     /// Replaces every table `staged` holds a copy of.

@@ -59,6 +59,27 @@ impl SqlOneTimeTokenRepository {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(6)
     }
+
+    /// The `user_id` of the row `statement` answers, if any.
+    async fn user_of(
+        &self,
+        doing: &'static str,
+        statement: &impl sea_orm::StatementBuilder,
+    ) -> Result<Option<UserId>, PortError> {
+        let Some(row) = self
+            .executor
+            .get()
+            .query_one(statement)
+            .await
+            .map_err(|error| port_error(doing, error))?
+        else {
+            return Ok(None);
+        };
+        let user_id: uuid::Uuid = row
+            .try_get("", "user_id")
+            .map_err(|error| port_error(doing, error))?;
+        Ok(Some(UserId::from_uuid(user_id)))
+    }
 }
 
 /// Live tokens at `now`: unused and not expired.
@@ -66,6 +87,13 @@ fn live(now: DateTime<Utc>) -> Cond {
     Cond::all()
         .add(Expr::col(OneTimeTokens::UsedAt).is_null())
         .add(Expr::col(OneTimeTokens::ExpiresAt).gt(now))
+}
+
+/// The token with `hash` and `purpose`, if it is live at `now`.
+fn live_token(now: DateTime<Utc>, purpose: TokenPurpose, hash: &OneTimeTokenHash) -> Cond {
+    live(now)
+        .add(Expr::col(OneTimeTokens::TokenHash).eq(hash.to_hex()))
+        .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str()))
 }
 
 #[async_trait]
@@ -108,26 +136,10 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
         let update = Query::update()
             .table(OneTimeTokens::Table)
             .value(OneTimeTokens::UsedAt, now)
-            .cond_where(
-                live(now)
-                    .add(Expr::col(OneTimeTokens::TokenHash).eq(hash.to_hex()))
-                    .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str())),
-            )
+            .cond_where(live_token(now, purpose, hash))
             .returning_col(OneTimeTokens::UserId)
             .to_owned();
-        let Some(row) = self
-            .executor
-            .get()
-            .query_one(&update)
-            .await
-            .map_err(|error| port_error(DOING, error))?
-        else {
-            return Ok(None);
-        };
-        let user_id: uuid::Uuid = row
-            .try_get("", "user_id")
-            .map_err(|error| port_error(DOING, error))?;
-        Ok(Some(UserId::from_uuid(user_id)))
+        self.user_of(DOING, &update).await
     }
 
     async fn live_owner(
@@ -140,25 +152,9 @@ impl OneTimeTokenRepository for SqlOneTimeTokenRepository {
         let select = Query::select()
             .column(OneTimeTokens::UserId)
             .from(OneTimeTokens::Table)
-            .cond_where(
-                live(now)
-                    .add(Expr::col(OneTimeTokens::TokenHash).eq(hash.to_hex()))
-                    .add(Expr::col(OneTimeTokens::Purpose).eq(purpose.as_str())),
-            )
+            .cond_where(live_token(now, purpose, hash))
             .to_owned();
-        let Some(row) = self
-            .executor
-            .get()
-            .query_one(&select)
-            .await
-            .map_err(|error| port_error(DOING, error))?
-        else {
-            return Ok(None);
-        };
-        let user_id: uuid::Uuid = row
-            .try_get("", "user_id")
-            .map_err(|error| port_error(DOING, error))?;
-        Ok(Some(UserId::from_uuid(user_id)))
+        self.user_of(DOING, &select).await
     }
 
     async fn revoke_all(&self, user_id: UserId, purpose: TokenPurpose) -> Result<u64, PortError> {

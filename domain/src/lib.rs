@@ -37,7 +37,7 @@ pub use port::{
     },
     notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},
     password_hasher::{HashError, PasswordHash, PasswordHasher, Verification},
-    rate_limiter::{Decision, Limit, LimitError, RateLimiter},
+    rate_limiter::{Decision, Limit, LimitError, RateLimiter, is_per_address_key, per_address_key},
     secret_generator::SecretGenerator,
     session_cache::{CachedSession, SessionCache},
     token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},

@@ -30,7 +30,7 @@ pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
 pub use memory_database::MemoryDatabase;
 pub use memory_job_queue::MemoryJobQueue;
 pub use memory_one_time_token_repository::MemoryOneTimeTokenRepository;
-pub use memory_rate_limiter::{FallbackRateLimiter, MemoryRateLimiter};
+pub use memory_rate_limiter::{DEFAULT_MAX_KEYS, FallbackRateLimiter, MemoryRateLimiter};
 pub use memory_session_cache::MemorySessionCache;
 pub use memory_session_repository::MemorySessionRepository;
 pub use memory_unit_of_work::MemoryUnitOfWork;

@@ -29,7 +29,7 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use twofa_domain::{Clock, Decision, Limit, PortError, RateLimiter};
+use twofa_domain::{Clock, Decision, Limit, PortError, RateLimiter, is_per_address_key};
 
 /// Keys a `MemoryRateLimiter` tracks at most, unless built `with_max_keys`.
 ///
@@ -43,12 +43,14 @@ struct Window {
     count: u32,
 }
 
-/// The windows, and the same keys ordered by the end of their window, so that expired
-/// windows are found without a scan.
+/// The windows, and the same keys ordered by the end of their window (all of them, and the
+/// per-address ones apart), so that expired windows and the per-address window to drop first
+/// are found without a scan.
 #[derive(Debug, Default)]
 struct Windows {
     by_key: HashMap<Arc<str>, Window>,
     by_end: BTreeSet<(DateTime<Utc>, Arc<str>)>,
+    per_address_by_end: BTreeSet<(DateTime<Utc>, Arc<str>)>,
 }
 
 impl Windows {
@@ -58,22 +60,37 @@ impl Windows {
         while let Some((end, _)) = self.by_end.first()
             && *end <= now
         {
-            if let Some((_, key)) = self.by_end.pop_first() {
+            if let Some((end, key)) = self.by_end.pop_first() {
                 self.by_key.remove(&key);
+                self.per_address_by_end.remove(&(end, key));
             }
         }
     }
 
-    /// Forgets the window that ends first (the one whose loss forgives the least).
-    fn evict_one(&mut self) {
-        if let Some((_, key)) = self.by_end.pop_first() {
-            self.by_key.remove(&key);
+    /// Drops the per-address window that ends first, if any is left: such a window only
+    /// paces an address's requests, so dropping it forgives no failure.
+    fn drop_per_address_window(&mut self) -> bool {
+        let Some((end, key)) = self.per_address_by_end.pop_first() else {
+            return false;
+        };
+        self.by_key.remove(&key);
+        self.by_end.remove(&(end, key));
+        true
+    }
+
+    fn insert(&mut self, key: Arc<str>, window: Window) {
+        if is_per_address_key(&key) {
+            self.per_address_by_end.insert((window.end, key.clone()));
         }
+        self.by_end.insert((window.end, key.clone()));
+        self.by_key.insert(key, window);
     }
 
     fn remove(&mut self, key: &str) {
         if let Some((key, window)) = self.by_key.remove_entry(key) {
-            self.by_end.remove(&(window.end, key));
+            let entry = (window.end, key);
+            self.by_end.remove(&entry);
+            self.per_address_by_end.remove(&entry);
         }
     }
 }
@@ -81,9 +98,12 @@ impl Windows {
 /// Fixed windows per key in a map behind a mutex: every operation is atomic.
 ///
 /// Memory stays bounded: expired windows are dropped on every call, and at most `max_keys`
-/// windows are tracked. Opening a window beyond that drops the window closest to its end,
-/// which lets that key start afresh early; the cap is set well above what the process's limits
-/// see, so only a flood of distinct keys reaches it.
+/// windows are tracked. A key with no window, arriving when that many are open, first makes
+/// room by dropping the per-address request window ending soonest
+/// ([`twofa_domain::is_per_address_key`]: it only paces an address, so losing it forgives no
+/// failure); when none is left, the new key is refused (`Limited` until the soonest window
+/// ends) and not tracked. A failure counter or a lockout is never forgotten before its window
+/// ends, so a flood of distinct keys can slow new clients down but never let anyone through.
 pub struct MemoryRateLimiter {
     windows: Mutex<Windows>,
     clock: Arc<dyn Clock>,
@@ -150,16 +170,21 @@ impl RateLimiter for MemoryRateLimiter {
             window.count = window.count.saturating_add(1);
             *window
         } else {
-            if windows.by_key.len() >= self.max_keys {
-                windows.evict_one();
+            while windows.by_key.len() >= self.max_keys {
+                if !windows.drop_per_address_window() {
+                    let soonest = windows.by_end.first().map_or(now, |(end, _)| *end);
+                    drop(windows);
+                    let wait = time_left(now, soonest, limit.window).max(Duration::from_secs(1));
+                    return Ok(Decision::Limited {
+                        retry_after: wait.min(limit.window.max(Duration::from_secs(1))),
+                    });
+                }
             }
             let window = Window {
                 end: window_end(now, limit.window),
                 count: 1,
             };
-            let key: Arc<str> = Arc::from(key);
-            windows.by_end.insert((window.end, key.clone()));
-            windows.by_key.insert(key, window);
+            windows.insert(Arc::from(key), window);
             window
         };
         drop(windows);
@@ -197,6 +222,16 @@ impl RateLimiter for MemoryRateLimiter {
 
     async fn clear(&self, key: &str) -> Result<(), PortError> {
         self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), PortError> {
+        let now = self.clock.now();
+        let mut windows = self.lock();
+        windows.prune(now);
+        if let Some(window) = windows.by_key.get_mut(key) {
+            window.count = window.count.saturating_sub(1);
+        }
         Ok(())
     }
 }
@@ -306,6 +341,12 @@ impl RateLimiter for FallbackRateLimiter {
         let primary = self.primary.clear(key).await;
         self.choose(primary, ())
     }
+
+    async fn forgive(&self, key: &str) -> Result<(), PortError> {
+        self.local.forgive(key).await?;
+        let primary = self.primary.forgive(key).await;
+        self.choose(primary, ())
+    }
 }
 
 #[cfg(test)]
@@ -348,19 +389,79 @@ mod tests {
     }
 
     #[test]
-    fn at_the_cap_the_window_closest_to_its_end_is_dropped() {
+    fn at_the_cap_per_address_windows_are_dropped_first_and_failure_counters_kept() {
         let clock = clock();
         let limiter = MemoryRateLimiter::with_max_keys(clock.clone(), 3);
-        for key in ["a", "b", "c"] {
+        for key in ["login-attempts:a", "login:ip:198.51.100.1"] {
             block_on(limiter.hit(key, LIMIT)).unwrap();
             block_on(limiter.hit(key, LIMIT)).unwrap();
             clock.advance(TimeDelta::seconds(1));
         }
-        block_on(limiter.hit("d", LIMIT)).unwrap();
+        block_on(limiter.hit("login-attempts:b", LIMIT)).unwrap();
+        // Full: the per-address window goes, though the failure counter ends sooner.
+        assert!(is_allowed(
+            block_on(limiter.hit("login:ip:198.51.100.2", LIMIT)).unwrap()
+        ));
         assert_eq!(limiter.tracked_keys(), 3);
-        assert!(is_allowed(block_on(limiter.check("a", LIMIT)).unwrap()));
-        assert!(!is_allowed(block_on(limiter.check("b", LIMIT)).unwrap()));
-        assert!(!is_allowed(block_on(limiter.check("c", LIMIT)).unwrap()));
+        assert!(!is_allowed(
+            block_on(limiter.check("login-attempts:a", LIMIT)).unwrap()
+        ));
+        assert!(is_allowed(
+            block_on(limiter.check("login:ip:198.51.100.1", LIMIT)).unwrap()
+        ));
+    }
+
+    #[test]
+    fn when_only_kept_counters_fill_it_new_keys_are_refused_and_nothing_is_forgotten() {
+        let clock = clock();
+        let limiter = MemoryRateLimiter::with_max_keys(clock.clone(), 2);
+        for key in ["login-attempts:a", "login-attempts:b"] {
+            block_on(limiter.hit(key, LIMIT)).unwrap();
+            block_on(limiter.hit(key, LIMIT)).unwrap();
+        }
+        clock.advance(TimeDelta::seconds(20));
+        for n in 0..10 {
+            let flood = block_on(limiter.hit(&format!("login:ip:198.51.100.{n}"), LIMIT)).unwrap();
+            assert_eq!(
+                flood,
+                Decision::Limited {
+                    retry_after: Duration::from_secs(40)
+                }
+            );
+        }
+        assert_eq!(limiter.tracked_keys(), 2);
+        assert!(!is_allowed(
+            block_on(limiter.check("login-attempts:a", LIMIT)).unwrap()
+        ));
+        // Once a window ends, there is room again.
+        clock.advance(TimeDelta::seconds(40));
+        assert!(is_allowed(
+            block_on(limiter.hit("login:ip:198.51.100.1", LIMIT)).unwrap()
+        ));
+    }
+
+    #[test]
+    fn forgive_takes_back_one_attempt_without_moving_the_window() {
+        let clock = clock();
+        let limiter = MemoryRateLimiter::new(clock.clone());
+        block_on(limiter.forgive("k")).unwrap();
+        for _ in 0..3 {
+            block_on(limiter.hit("k", LIMIT)).unwrap();
+        }
+        clock.advance(TimeDelta::seconds(10));
+        block_on(limiter.forgive("k")).unwrap();
+        block_on(limiter.forgive("k")).unwrap();
+        assert_eq!(
+            block_on(limiter.check("k", LIMIT)).unwrap(),
+            Decision::Allowed {
+                remaining: 1,
+                reset: Duration::from_secs(50)
+            }
+        );
+        for _ in 0..5 {
+            block_on(limiter.forgive("k")).unwrap();
+        }
+        assert!(is_allowed(block_on(limiter.hit("k", LIMIT)).unwrap()));
     }
 
     #[test]
@@ -409,6 +510,10 @@ mod tests {
 
         async fn clear(&self, key: &str) -> Result<(), PortError> {
             self.answer(self.inner.clear(key).await)
+        }
+
+        async fn forgive(&self, key: &str) -> Result<(), PortError> {
+            self.answer(self.inner.forgive(key).await)
         }
     }
 
@@ -467,6 +572,9 @@ mod tests {
                 Err(PortError::Unexpected(anyhow::anyhow!("wrong type")))
             }
             async fn clear(&self, _: &str) -> Result<(), PortError> {
+                Err(PortError::Unexpected(anyhow::anyhow!("wrong type")))
+            }
+            async fn forgive(&self, _: &str) -> Result<(), PortError> {
                 Err(PortError::Unexpected(anyhow::anyhow!("wrong type")))
             }
         }

@@ -37,6 +37,8 @@ static CHECK: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/rate_check.lua")));
 static CLEAR: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/rate_clear.lua")));
+static FORGIVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/rate_forgive.lua")));
 
 /// How long Redis keeps a hash past the end of its window (clock drift between us and Redis).
 const EXPIRY_MARGIN_MS: i64 = 1000;
@@ -133,6 +135,13 @@ impl RateLimiter for RedisRateLimiter {
         let mut script = CLEAR.prepare_invoke();
         script.key(self.key(key));
         let _deleted: i64 = self.invoke(&script).await?;
+        Ok(())
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), PortError> {
+        let mut script = FORGIVE.prepare_invoke();
+        script.key(self.key(key)).arg(millis(self.clock.now()));
+        let _left: i64 = self.invoke(&script).await?;
         Ok(())
     }
 }

@@ -98,6 +98,26 @@ pub trait RateLimiter: Send + Sync + 'static {
 
     /// Forgets `key`'s count (a successful login clears its failures).
     async fn clear(&self, key: &str) -> Result<(), PortError>;
+
+    /// Takes back one attempt `hit` counted on `key` in its open window (an attempt answered
+    /// 503 is not a failure): the count drops by one, never below zero, and the window does
+    /// not move. Nothing happens when no window is open.
+    async fn forgive(&self, key: &str) -> Result<(), PortError>;
+}
+
+/// The key of a per-address request window: `{scope}:ip:{client}` (`login:ip:203.0.113.7`).
+///
+/// Such a window only paces the requests of one address; a bounded store that runs out of
+/// room may drop it before its end. Every other key (failure counters, back-off rungs,
+/// markers of known clients, cooldowns) is kept until its window ends.
+pub fn per_address_key(scope: &str, client: &str) -> String {
+    format!("{scope}:ip:{client}")
+}
+
+/// Whether `key` was built by [`per_address_key`]: a scope without `:`, then `ip:`.
+pub fn is_per_address_key(key: &str) -> bool {
+    key.split_once(':')
+        .is_some_and(|(scope, rest)| !scope.is_empty() && rest.starts_with("ip:"))
 }
 
 #[cfg(test)]
@@ -134,6 +154,19 @@ mod tests {
                 window: Duration::from_hours(1)
             })
         );
+    }
+
+    #[test]
+    fn per_address_keys_are_told_from_every_other_key() {
+        assert!(is_per_address_key(&per_address_key("login", "203.0.113.7")));
+        assert!(is_per_address_key(&per_address_key(
+            "register",
+            "2001:db8::/64"
+        )));
+        assert!(!is_per_address_key("login-attempts:user:42:203.0.113.7:r0"));
+        assert!(!is_per_address_key("login-attempts:login:abc:ip:x"));
+        assert!(!is_per_address_key("login-known:user:42:203.0.113.7"));
+        assert!(!is_per_address_key(":ip:203.0.113.7"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `RateLimiter` contract: exactly `max` attempts per fixed window, then `Limited` until
 //! the window ends; `remaining` and `reset`; independent keys; `check` not counting; `clear`
-//! forgetting; handles on one store sharing counts; and exactly `max` allowed out of many
+//! forgetting; `forgive` taking one attempt back; handles on one store sharing counts; and exactly `max` allowed out of many
 //! concurrent attempts over two handles.
 
 #![expect(
@@ -149,6 +149,32 @@ pub async fn clear_forgets_the_key(backend: &dyn RateLimiterBackend) {
     limiter.clear("never-hit").await.unwrap();
 }
 
+/// `forgive` takes back one counted attempt of the open window, never below zero and never
+/// moving the window; on a key with no window it does nothing.
+pub async fn forgive_takes_back_one_attempt(backend: &dyn RateLimiterBackend) {
+    let (limiter, clock) = one(backend).await;
+    limiter.forgive("never-hit").await.unwrap();
+    assert_eq!(
+        limiter.check("never-hit", LIMIT).await.unwrap(),
+        allowed(3, 60)
+    );
+    for _ in 0..=LIMIT.max {
+        limiter.hit("k", LIMIT).await.unwrap();
+    }
+    clock.advance(TimeDelta::seconds(20));
+    assert_eq!(limiter.check("k", LIMIT).await.unwrap(), limited(40));
+    limiter.forgive("k").await.unwrap();
+    limiter.forgive("k").await.unwrap();
+    assert_eq!(limiter.check("k", LIMIT).await.unwrap(), allowed(1, 40));
+    for _ in 0..10 {
+        limiter.forgive("k").await.unwrap();
+    }
+    assert_eq!(limiter.hit("k", LIMIT).await.unwrap(), allowed(2, 40));
+    clock.advance(TimeDelta::seconds(40));
+    limiter.forgive("k").await.unwrap();
+    assert_eq!(limiter.hit("k", LIMIT).await.unwrap(), allowed(2, 60));
+}
+
 /// Two handles on one store (two instances) count against one limit.
 pub async fn two_handles_share_the_count(backend: &dyn RateLimiterBackend) {
     let clock = super::clock();
@@ -211,6 +237,7 @@ macro_rules! rate_limiter_contract {
             keys_are_independent,
             check_does_not_count,
             clear_forgets_the_key,
+            forgive_takes_back_one_attempt,
             two_handles_share_the_count,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -214,6 +214,11 @@ impl SessionCache for MemorySessionCache {
         }
         Ok(())
     }
+
+    async fn forget(&self, id: SessionId) -> Result<(), PortError> {
+        self.lock().remove(id);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,12 @@ impl SessionCache for RedisSessionCache {
             .arg(ttl_millis(ttl));
         self.query::<()>(&command).await
     }
+
+    async fn forget(&self, id: SessionId) -> Result<(), PortError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key(id));
+        self.query::<()>(&command).await
+    }
 }
 
 /// What `RedisConnection::query` reports, split back into "unreachable" and "answered with an

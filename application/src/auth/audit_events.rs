@@ -1,9 +1,10 @@
 //! The audit events of the account flows, the recording of an event that joins no change (a
 //! failed check) in a transaction of its own, and the one commit of a flow's transaction.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use twofa_domain::{
-    Actor, ActorKind, AuditDetails, NewAuditEvent, PortError, Transaction, UnitOfWork, UserId,
+    Actor, ActorKind, AuditDetails, NewAuditEvent, PortError, Session, Transaction, UnitOfWork,
+    UserId,
 };
 
 use super::{Fault, RequestInfo};
@@ -32,13 +33,16 @@ pub(crate) fn user_event(
     }
 }
 
-/// Records `event`, which describes a check that changed nothing, in a transaction of its own.
+/// Records `events`, which describe a check that changed nothing (a failure, and the hard
+/// limit it brought the account to), in one transaction of their own.
 pub(crate) async fn record_alone(
     unit_of_work: &dyn UnitOfWork,
-    event: NewAuditEvent,
+    events: impl IntoIterator<Item = NewAuditEvent>,
 ) -> Result<(), PortError> {
     let mut transaction = unit_of_work.begin().await?;
-    transaction.audit(event).await?;
+    for event in events {
+        transaction.audit(event).await?;
+    }
     transaction.commit().await
 }
 
@@ -60,4 +64,21 @@ pub(crate) async fn commit(
     }
     transaction.commit().await?;
     Ok(())
+}
+
+/// `security.refresh_token_refused`: a refresh token of `session`, which has ended, was
+/// presented.
+pub(crate) fn refused_event(session: &Session, request: &RequestInfo) -> NewAuditEvent {
+    let reason = if session.revoked_at.is_some() {
+        "revoked"
+    } else {
+        "expired"
+    };
+    user_event(
+        "security.refresh_token_refused",
+        Some(session.user_id),
+        false,
+        request,
+        json!({ "sessionId": session.id.to_string(), "reason": reason }),
+    )
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 use twofa_domain::{
-    Password, PasswordHasher, TokenPurpose, UnitOfWork, UserRepository, Verification,
+    Password, PasswordHasher, TokenPurpose, UnitOfWork, User, UserRepository, Verification,
 };
 
 use super::{
     ChangePasswordError, EndedSessions, Principal, RequestInfo,
-    audit_events::{commit, record_alone, user_event},
-    throttle::LoginThrottle,
+    audit_events::{record_alone, user_event},
+    throttle::{Counted, LoginThrottle},
 };
 
 /// The longest current password a change reads (as a login does).
@@ -64,7 +64,7 @@ impl ChangePassword {
         skip_all,
         fields(user = %input.principal.user_id)
     )]
-    pub async fn execute(&self, input: ChangePasswordInput) -> Result<(), ChangePasswordError> {
+    pub async fn execute(&self, mut input: ChangePasswordInput) -> Result<(), ChangePasswordError> {
         if input.current_password.is_empty() {
             return Err(ChangePasswordError::invalid(
                 "currentPassword",
@@ -77,7 +77,7 @@ impl ChangePassword {
                 format!("must be at most {MAX_CURRENT_PASSWORD} characters"),
             ));
         }
-        let new_password = Password::new(input.new_password)
+        let new_password = Password::new(std::mem::take(&mut input.new_password))
             .map_err(|error| ChangePasswordError::invalid("newPassword", error.to_string()))?;
         let user = self
             .users
@@ -85,22 +85,51 @@ impl ChangePassword {
             .await?
             .ok_or(ChangePasswordError::Unauthorized)?;
         let attempts = self.throttle.account_attempts(user.id, input.request.ip);
-        attempts.attempt::<ChangePasswordError>().await?;
+        let counted = attempts.attempt::<ChangePasswordError>().await?;
+        let changed = self.change(&user, new_password, &input, counted).await;
+        match &changed {
+            Ok(()) => {
+                if let Err(error) = attempts.clear().await {
+                    tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
+                }
+            }
+            // Answered 503: not a failure, so not counted as one.
+            Err(ChangePasswordError::Overloaded { .. } | ChangePasswordError::Fault(_)) => {
+                attempts.forgive().await;
+            }
+            Err(_) => {}
+        }
+        changed
+    }
+
+    /// The verdict on a counted attempt: the current password checked, then the change made
+    /// (or the failure recorded).
+    async fn change(
+        &self,
+        user: &User,
+        new_password: Password,
+        input: &ChangePasswordInput,
+        counted: Counted,
+    ) -> Result<(), ChangePasswordError> {
         match self
             .hasher
             .verify(&input.current_password, &user.password_hash)
             .await?
         {
             Verification::Mismatch => {
+                let failure = user_event(
+                    "user.password.changed",
+                    Some(user.id),
+                    false,
+                    &input.request,
+                    json!({ "reason": "wrong_password" }),
+                );
+                let throttled = self
+                    .throttle
+                    .throttled_event(counted, user.id, &input.request);
                 record_alone(
                     self.unit_of_work.as_ref(),
-                    user_event(
-                        "user.password.changed",
-                        Some(user.id),
-                        false,
-                        &input.request,
-                        json!({ "reason": "wrong_password" }),
-                    ),
+                    std::iter::once(failure).chain(throttled),
                 )
                 .await?;
                 return Err(ChangePasswordError::InvalidCredentials);
@@ -131,11 +160,9 @@ impl ChangePassword {
                 json!({ "endedSessions": ended.len() }),
             ))
             .await?;
-        commit(transaction, &input.request).await?;
-        self.ended.announce(ended).await;
-        if let Err(error) = attempts.clear().await {
-            tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
-        }
+        self.ended
+            .end_and_commit(&ended, transaction, &input.request)
+            .await?;
         Ok(())
     }
 }

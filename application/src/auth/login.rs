@@ -14,7 +14,7 @@ use twofa_domain::{
 use super::{
     InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
     audit_events::{commit, record_alone, user_event},
-    throttle::{LoginThrottle, hit_per_client, login_subject},
+    throttle::{Counted, LoginThrottle, hit_per_client},
 };
 
 /// The longest login text or password a login reads; longer input cannot match an account.
@@ -97,26 +97,51 @@ impl Login {
     /// `Invalid` for an empty or overlong field; `RateLimited` past the per-client limit or
     /// while the account's failures are backed off; `InvalidCredentials` for an unknown
     /// login, a wrong password or a disabled account alike; `Overloaded` when the hashing pool
-    /// is full; `Fault` from the stores.
+    /// is full; `Fault` from the stores. An attempt answered `Overloaded` or `Fault` is taken
+    /// back from the failure counters: it is not a failure.
     #[tracing::instrument(name = "login", skip_all)]
     pub async fn execute(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
         validate(&input)?;
         hit_per_client::<LoginError>(self.limiter(), "login", input.request.ip, self.limit).await?;
         let found = self.users.find_by_login(&input.login).await?;
-        let subject = login_subject(&input.login);
-        let mut attempts = self.throttle.attempts(
-            &subject,
+        let mut attempts = self.throttle.login_attempts(
+            found.as_ref().map(|user| user.id),
+            &input.login,
             input.request.ip,
-            found
-                .as_ref()
-                .map_or_else(|| subject.clone(), |user| format!("user:{}", user.id)),
         );
         attempts.recognise_client().await?;
-        attempts.attempt::<LoginError>().await?;
+        let counted = attempts.attempt::<LoginError>().await?;
+        let outcome = self.check(found, &input, counted).await;
+        match &outcome {
+            Ok(_) => {
+                // The session stands: counters that cannot be cleared now are logged, not
+                // answered (they end with their windows).
+                let cleared = async {
+                    attempts.clear().await?;
+                    attempts.remember_client().await
+                };
+                if let Err(error) = cleared.await {
+                    tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
+                }
+            }
+            Err(LoginError::Overloaded { .. } | LoginError::Fault(_)) => attempts.forgive().await,
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// The verdict on a counted attempt: the password checked against `found` (or the dummy
+    /// hash), a failure recorded, or a session started.
+    async fn check(
+        &self,
+        found: Option<User>,
+        input: &LoginInput,
+        counted: Counted,
+    ) -> Result<LoginOutcome, LoginError> {
         let Some(user) = found else {
             self.hasher.verify_dummy(&input.password).await?;
             return Err(self
-                .failed(None, Failure::UnknownUser, &input.request)
+                .failed(None, Failure::UnknownUser, &input.request, counted)
                 .await);
         };
         let needs_rehash = match self
@@ -126,7 +151,7 @@ impl Login {
         {
             Verification::Mismatch => {
                 return Err(self
-                    .failed(Some(&user), Failure::WrongPassword, &input.request)
+                    .failed(Some(&user), Failure::WrongPassword, &input.request, counted)
                     .await);
             }
             Verification::Match { needs_rehash } => needs_rehash,
@@ -135,7 +160,7 @@ impl Login {
             // Counted like a wrong password (the attempt stays on the counters), so neither
             // the answer nor the throttling tells that the password was right.
             return Err(self
-                .failed(Some(&user), Failure::Disabled, &input.request)
+                .failed(Some(&user), Failure::Disabled, &input.request, counted)
                 .await);
         }
         let rehashed = if needs_rehash {
@@ -172,15 +197,6 @@ impl Login {
         if rehashed.is_some() {
             tracing::info!(user = %user.id, "password hash upgraded to the current parameters");
         }
-        // The session stands: counters that cannot be cleared now are logged, not answered
-        // (they end with their windows).
-        let cleared = async {
-            attempts.clear().await?;
-            attempts.remember_client().await
-        };
-        if let Err(error) = cleared.await {
-            tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear the login failure counters");
-        }
         Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
     }
 
@@ -188,19 +204,20 @@ impl Login {
         self.throttle.limiter()
     }
 
-    /// Records a failure (its attempt is already counted); the answer every failure gets.
+    /// Records a failure (its attempt is already counted), with `security.login.throttled`
+    /// when it brings the account to its hard limit, in one commit; the answer every failure
+    /// gets.
     async fn failed(
         &self,
         user: Option<&User>,
         failure: Failure,
         request: &RequestInfo,
+        counted: Counted,
     ) -> LoginError {
-        match record_alone(
-            self.unit_of_work.as_ref(),
-            failure_event(user, failure, request),
-        )
-        .await
-        {
+        let throttled =
+            user.and_then(|user| self.throttle.throttled_event(counted, user.id, request));
+        let events = std::iter::once(failure_event(user, failure, request)).chain(throttled);
+        match record_alone(self.unit_of_work.as_ref(), events).await {
             Ok(()) => LoginError::InvalidCredentials,
             Err(error) => error.into(),
         }

@@ -8,7 +8,7 @@ use twofa_domain::{Clock, UnitOfWork, is_within_grace};
 
 use super::{
     CredentialsError, EndedSessions, RequestInfo,
-    audit_events::{commit, user_event},
+    audit_events::{commit, refused_event, user_event},
     tokens::{is_opaque_token, refresh_hash},
 };
 
@@ -68,6 +68,9 @@ impl Logout {
         let now = self.clock.now();
         let session = presented.session;
         if !session.is_active(now) {
+            // A token of a session that ended: refused, and recorded against its owner.
+            transaction.audit(refused_event(&session, &request)).await?;
+            commit(transaction, &request).await?;
             return Err(CredentialsError::Unauthorized);
         }
         let is_reused = presented
@@ -96,8 +99,9 @@ impl Logout {
                 json!({ "sessionId": session.id.to_string() }),
             ))
             .await?;
-        commit(transaction, &request).await?;
-        self.ended.announce([session.id]).await;
+        self.ended
+            .end_and_commit(&[session.id], transaction, &request)
+            .await?;
         if is_reused {
             Err(CredentialsError::Unauthorized)
         } else {

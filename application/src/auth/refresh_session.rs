@@ -10,7 +10,7 @@ use twofa_domain::{RotateOutcome, UnitOfWork};
 
 use super::{
     CredentialsError, EndedSessions, RequestInfo, SessionIssuer, SignedIn,
-    audit_events::{commit, user_event},
+    audit_events::{commit, refused_event, user_event},
     tokens::{is_opaque_token, refresh_hash},
 };
 
@@ -79,12 +79,25 @@ impl RefreshSession {
                         json!({ "sessionId": session.id.to_string() }),
                     ))
                     .await?;
-                commit(transaction, &request).await?;
-                self.ended.announce([session.id]).await;
+                self.ended
+                    .end_or_log_and_commit(&[session.id], transaction, &request)
+                    .await?;
                 tracing::warn!(user = %session.user_id, session = %session.id, "a rotated refresh token was reused; the session is revoked");
                 return Err(CredentialsError::Unauthorized);
             }
-            RotateOutcome::NotFound | RotateOutcome::Inactive => {
+            RotateOutcome::NotFound => return Err(CredentialsError::Unauthorized),
+            RotateOutcome::Inactive => {
+                // A token of a session that ended: refused, and recorded against its owner.
+                if let Some(presented) = transaction
+                    .sessions()
+                    .find_by_refresh_token(refresh_hash(&refresh_token))
+                    .await?
+                {
+                    transaction
+                        .audit(refused_event(&presented.session, &request))
+                        .await?;
+                    commit(transaction, &request).await?;
+                }
                 return Err(CredentialsError::Unauthorized);
             }
         };
@@ -95,8 +108,18 @@ impl RefreshSession {
                     .sessions()
                     .revoke(session.user_id, session.id)
                     .await?;
-                commit(transaction, &request).await?;
-                self.ended.announce([session.id]).await;
+                transaction
+                    .audit(user_event(
+                        "session.revoked",
+                        Some(session.user_id),
+                        true,
+                        &request,
+                        json!({ "sessionId": session.id.to_string(), "reason": "account_unavailable" }),
+                    ))
+                    .await?;
+                self.ended
+                    .end_or_log_and_commit(&[session.id], transaction, &request)
+                    .await?;
                 return Err(CredentialsError::Unauthorized);
             }
         };

@@ -11,7 +11,7 @@ use twofa_domain::{
 
 use super::{
     EmailTokenError, EndedSessions, RequestInfo,
-    audit_events::{commit, user_event},
+    audit_events::user_event,
     throttle::{LoginThrottle, hit_per_client},
     tokens::{is_opaque_token, one_time_hash},
 };
@@ -117,8 +117,9 @@ impl ResetPassword {
                 json!({ "endedSessions": ended.len() }),
             ))
             .await?;
-        commit(transaction, &request).await?;
-        self.ended.announce(ended).await;
+        self.ended
+            .end_and_commit(&ended, transaction, &request)
+            .await?;
         // The account's hard limit starts over; so does this address's ladder for the id.
         if let Err(error) = self
             .throttle

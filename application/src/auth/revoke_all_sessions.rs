@@ -6,10 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::UnitOfWork;
 
-use super::{
-    EndedSessions, Fault, Principal, RequestInfo,
-    audit_events::{commit, user_event},
-};
+use super::{EndedSessions, Fault, Principal, RequestInfo, audit_events::user_event};
 
 /// What ending every session of the caller takes.
 #[derive(Debug, Clone)]
@@ -52,8 +49,9 @@ impl RevokeAllSessions {
                 json!({ "all": true, "count": ended.len() }),
             ))
             .await?;
-        commit(transaction, &request).await?;
-        self.ended.announce(ended).await;
+        self.ended
+            .end_and_commit(&ended, transaction, &request)
+            .await?;
         Ok(())
     }
 }

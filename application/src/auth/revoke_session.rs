@@ -6,10 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::{SessionId, UnitOfWork};
 
-use super::{
-    EndedSessions, Principal, RequestInfo, RevokeSessionError,
-    audit_events::{commit, user_event},
-};
+use super::{EndedSessions, Principal, RequestInfo, RevokeSessionError, audit_events::user_event};
 
 /// What ending one of the caller's sessions takes.
 #[derive(Debug, Clone)]
@@ -58,8 +55,9 @@ impl RevokeSession {
                 json!({ "sessionId": id.to_string(), "current": id == principal.session_id }),
             ))
             .await?;
-        commit(transaction, &request).await?;
-        self.ended.announce([id]).await;
+        self.ended
+            .end_and_commit(&[id], transaction, &request)
+            .await?;
         Ok(())
     }
 }

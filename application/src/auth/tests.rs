@@ -14,8 +14,8 @@ use twofa_domain::{
     UserRepository,
 };
 use twofa_memory::{
-    FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue,
-    MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork, MemoryUserRepository,
+    DEFAULT_MAX_KEYS, FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryDatabase,
+    MemoryJobQueue, MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork, MemoryUserRepository,
     SeededSecretGenerator,
 };
 
@@ -65,6 +65,7 @@ struct Harness {
     hasher: Arc<FakePasswordHasher>,
     queue: Arc<MemoryJobQueue>,
     audit: Arc<MemoryAuditLog>,
+    limiter: Arc<MemoryRateLimiter>,
     accounts: Accounts,
 }
 
@@ -95,6 +96,19 @@ fn harness() -> Harness {
 }
 
 fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
+    harness_over(limits, hasher, DEFAULT_MAX_KEYS, |clock| {
+        Arc::new(MemorySessionCache::new(clock))
+    })
+}
+
+/// A harness whose limiter tracks at most `limiter_keys` keys and whose session cache is the
+/// one `cache` builds over the harness's clock.
+fn harness_over(
+    limits: AuthLimits,
+    hasher: FakePasswordHasher,
+    limiter_keys: usize,
+    cache: impl FnOnce(Arc<ManualClock>) -> Arc<dyn SessionCache>,
+) -> Harness {
     let clock = Arc::new(ManualClock::new(
         DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
             .unwrap()
@@ -106,7 +120,10 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
     let hasher = Arc::new(hasher);
     let queue = Arc::new(MemoryJobQueue::new(clock.clone(), ids.clone()));
     let audit = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
-    let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    let limiter = Arc::new(MemoryRateLimiter::with_max_keys(
+        clock.clone(),
+        limiter_keys,
+    ));
     let unit_of_work = Arc::new(MemoryUnitOfWork::new(
         &database,
         queue.clone(),
@@ -121,7 +138,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
         &AuthPorts {
             users: users.clone(),
             sessions: database.sessions(),
-            session_cache: Arc::new(MemorySessionCache::new(clock.clone())),
+            session_cache: cache(clock.clone()),
             one_time_tokens: database.one_time_tokens(),
             hasher: hasher.clone(),
             signer: Arc::new(FakeSigner::default()),
@@ -146,6 +163,7 @@ fn harness_with(limits: AuthLimits, hasher: FakePasswordHasher) -> Harness {
         hasher,
         queue,
         audit,
+        limiter,
         accounts,
     }
 }
@@ -240,6 +258,7 @@ fn is_rate_limited(result: &Result<LoginOutcome, LoginError>) -> Option<Throttle
 }
 
 mod email;
+mod hardening;
 mod login;
 mod passwords;
 mod redaction;

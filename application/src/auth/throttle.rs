@@ -2,6 +2,11 @@
 //! /64), and login failure counting per (account, address) with exponential back-off and a
 //! hard per-account limit (NIST SP 800-63B 5.2.2).
 //!
+//! The ladder is keyed on the account when the login names one (so spelling it as username or
+//! as e-mail shares one budget) and on the login text otherwise (so an unknown login costs the
+//! same counter work); the hard limit on the account alike. An attempt that ends unanswered by
+//! a verdict (503: the hashing pool full, a store down) is taken back: it is not a failure.
+//!
 //! The back-off is a ladder of windows: the base limit (`5/15m`) is the first rung; each rung
 //! above allows twice the attempts over four times the window (`10/1h`, `20/4h`), so each
 //! further run of failures waits four times longer. Attempts made while refused count too,
@@ -10,9 +15,11 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use twofa_domain::{Decision, Limit, PortError, RateLimiter};
+use twofa_domain::{Decision, Limit, NewAuditEvent, PortError, RateLimiter, UserId};
 
-use super::Throttled;
+use serde_json::json;
+
+use super::{RequestInfo, Throttled, audit_events::user_event};
 
 /// Rungs of the per-(account, address) ladder.
 const RUNGS: u32 = 3;
@@ -46,7 +53,7 @@ pub(crate) async fn hit_per_client<E: From<Throttled> + From<PortError>>(
     ip: Option<IpAddr>,
     limit: Limit,
 ) -> Result<(), E> {
-    let key = format!("{scope}:ip:{}", client_key(ip));
+    let key = twofa_domain::per_address_key(scope, &client_key(ip));
     match limiter.hit(&key, limit).await? {
         Decision::Allowed { .. } => Ok(()),
         Decision::Limited { retry_after } => Err(Throttled {
@@ -79,37 +86,71 @@ impl LoginThrottle {
         }
     }
 
+    /// `security.login.throttled` for `user`, when the failure of the attempt `counted` is the
+    /// one that brings the account to its hard limit (once per window; the 429s that follow
+    /// stay out of the trail).
+    pub(crate) fn throttled_event(
+        &self,
+        counted: Counted,
+        user: UserId,
+        request: &RequestInfo,
+    ) -> Option<NewAuditEvent> {
+        counted.reaches_hard_limit.then(|| {
+            user_event(
+                "security.login.throttled",
+                Some(user),
+                false,
+                request,
+                json!({
+                    "limit": self.per_account.max,
+                    "windowSeconds": self.per_account.window.as_secs(),
+                }),
+            )
+        })
+    }
+
     /// The limiter the counters live in (for the per-client limits beside them).
     pub(crate) fn limiter(&self) -> &dyn RateLimiter {
         self.limiter.as_ref()
     }
 
-    /// The counters of attempts on `ladder_subject` from `ip` and on `account`.
-    pub(crate) fn attempts(
+    /// The counters of a login from `ip`: keyed on the account `found` (its id) when the login
+    /// named one, else on the login text as typed (canonical and hashed).
+    pub(crate) fn login_attempts(
         &self,
-        ladder_subject: &str,
+        found: Option<UserId>,
+        login: &str,
         ip: Option<IpAddr>,
-        account: String,
     ) -> LoginAttempts<'_> {
+        let subject = found.map_or_else(|| login_subject(login), account_subject);
         LoginAttempts::new(
             self.limiter.as_ref(),
             (self.per_account_ip, self.per_account),
-            ladder_subject,
+            &subject,
             ip,
-            account,
+            subject.clone(),
         )
     }
 
-    /// The counters of the account with id `user` from `ip`, keyed on the account (a password
-    /// change or reset, where no login text was typed).
-    pub(crate) fn account_attempts(
-        &self,
-        user: twofa_domain::UserId,
-        ip: Option<IpAddr>,
-    ) -> LoginAttempts<'_> {
-        let account = format!("user:{user}");
-        self.attempts(&account, ip, account.clone())
+    /// The counters of the account with id `user` from `ip`: the same counters a login naming
+    /// the account from `ip` uses (a password change counts on them, a reset clears them).
+    pub(crate) fn account_attempts(&self, user: UserId, ip: Option<IpAddr>) -> LoginAttempts<'_> {
+        self.login_attempts(Some(user), "", ip)
     }
+}
+
+/// The counter subject of an account.
+fn account_subject(user: UserId) -> String {
+    format!("user:{user}")
+}
+
+/// What counting one attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) struct Counted {
+    /// This attempt is the last the account's hard limit allows in its window: should it fail,
+    /// the account is held back from here on (`security.login.throttled`, once per window).
+    pub(crate) reaches_hard_limit: bool,
 }
 
 /// The login attempt counters of one account from one client. Each attempt is counted before
@@ -117,9 +158,8 @@ impl LoginThrottle {
 /// past a limit between a check and a count; a success clears the counters, so what remains
 /// are consecutive failures.
 ///
-/// The ladder is keyed on the login text as typed (canonical and hashed: unknown and known
-/// logins are throttled alike, and a 429 does not tell which e-mail address belongs to which
-/// username); the hard limit on the account when it exists. The hard limit does not hold back
+/// Both the ladder and the hard limit are keyed on the account when it exists, and on the
+/// login text as typed (canonical and hashed) when it does not. The hard limit does not hold back
 /// a client the account signed in from within 30 days, so no one can keep the owner out of a
 /// familiar address by failing from elsewhere.
 pub(crate) struct LoginAttempts<'a> {
@@ -189,28 +229,54 @@ impl<'a> LoginAttempts<'a> {
                 let limit = rung_limit(self.per_account_ip, rung);
                 (format!("login-attempts:{}:r{rung}", self.ladder), limit)
             })
-            .chain(
-                (!self.is_known_client)
-                    .then(|| (format!("login-attempts:{}", self.account), self.per_account)),
-            )
+            .chain((!self.is_known_client).then(|| (self.account_key(), self.per_account)))
     }
 
     /// Counts this attempt on every counter; refused, with the longest wait among them, when
     /// any is over its limit.
-    pub(crate) async fn attempt<E: From<Throttled> + From<PortError>>(&self) -> Result<(), E> {
+    pub(crate) async fn attempt<E: From<Throttled> + From<PortError>>(&self) -> Result<Counted, E> {
         let mut refusal: Option<Throttled> = None;
+        let mut counted = Counted {
+            reaches_hard_limit: false,
+        };
         for (key, limit) in self.counters() {
-            if let Decision::Limited { retry_after } = self.limiter.hit(&key, limit).await? {
-                let is_longer = refusal.is_none_or(|r| retry_after > r.retry_after);
-                if is_longer {
-                    refusal = Some(Throttled {
-                        limit: limit.max,
-                        retry_after,
-                    });
+            match self.limiter.hit(&key, limit).await? {
+                Decision::Limited { retry_after } => {
+                    let is_longer = refusal.is_none_or(|r| retry_after > r.retry_after);
+                    if is_longer {
+                        refusal = Some(Throttled {
+                            limit: limit.max,
+                            retry_after,
+                        });
+                    }
+                }
+                Decision::Allowed { remaining, .. } => {
+                    if remaining == 0 && self.is_account_counter(&key) {
+                        counted.reaches_hard_limit = true;
+                    }
                 }
             }
         }
-        refusal.map_or(Ok(()), |throttled| Err(throttled.into()))
+        refusal.map_or(Ok(counted), |throttled| Err(throttled.into()))
+    }
+
+    /// Whether `key` is the account's own counter (the hard limit), for an account that exists.
+    fn is_account_counter(&self, key: &str) -> bool {
+        self.account.starts_with("user:") && key == self.account_key()
+    }
+
+    fn account_key(&self) -> String {
+        format!("login-attempts:{}", self.account)
+    }
+
+    /// Takes this attempt back from every counter it was counted on: it was answered 503 (the
+    /// hashing pool was full, a store was down), and such an attempt is not a failure.
+    pub(crate) async fn forgive(&self) {
+        for (key, _) in self.counters() {
+            if let Err(error) = self.limiter.forgive(&key).await {
+                tracing::warn!(error = %twofa_domain::error_chain(&error), "could not take back an attempt answered 503");
+            }
+        }
     }
 
     /// Forgets the attempts (a success, or a password reset), the account's own included.
@@ -219,9 +285,7 @@ impl<'a> LoginAttempts<'a> {
             self.limiter.clear(&key).await?;
         }
         if self.is_known_client {
-            self.limiter
-                .clear(&format!("login-attempts:{}", self.account))
-                .await?;
+            self.limiter.clear(&self.account_key()).await?;
         }
         Ok(())
     }

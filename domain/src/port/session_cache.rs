@@ -51,4 +51,8 @@ pub trait SessionCache: Send + Sync + 'static {
     /// Records that `id` has ended, replacing any answer, for `ttl` (at least an access
     /// token's lifetime, so every token of the session fails until it would have expired).
     async fn end(&self, id: SessionId, ttl: Duration) -> Result<(), PortError>;
+
+    /// Drops any answer held for `id`: undoes an `end` told ahead of a change whose commit then
+    /// failed (the session lives on), so its next lookup asks the session repository.
+    async fn forget(&self, id: SessionId) -> Result<(), PortError>;
 }

@@ -189,6 +189,19 @@ pub async fn end_replaces_a_live_answer(backend: &dyn SessionCacheBackend) {
     assert_eq!(cache.get(sid(2)).await.unwrap(), None);
 }
 
+/// `forget` drops a held answer, `Ended` included, so a later lookup's answer is stored again;
+/// forgetting what is not held does nothing.
+pub async fn forget_drops_the_held_answer(backend: &dyn SessionCacheBackend) {
+    let (cache, clock) = one(backend).await;
+    cache.end(sid(1), ENDED_TTL).await.unwrap();
+    cache.forget(sid(1)).await.unwrap();
+    cache.forget(sid(2)).await.unwrap();
+    assert_eq!(cache.get(sid(1)).await.unwrap(), None);
+    let answer = live(1, far(&clock));
+    cache.put_if_absent(sid(1), answer, TTL).await.unwrap();
+    assert_eq!(cache.get(sid(1)).await.unwrap(), Some(answer));
+}
+
 /// What one handle writes, the other reads (two instances share one store).
 pub async fn what_one_handle_writes_the_other_reads(backend: &dyn SessionCacheBackend) {
     let clock = super::clock();
@@ -287,6 +300,7 @@ macro_rules! session_cache_contract {
             a_put_answer_is_got_back_until_its_ttl_passes,
             put_if_absent_does_not_overwrite_an_existing_answer,
             end_replaces_a_live_answer,
+            forget_drops_the_held_answer,
             what_one_handle_writes_the_other_reads,
             a_live_answer_never_outlives_its_session,
         );

@@ -66,6 +66,7 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
         .unwrap();
     assert_eq!(still.status(), 200);
     let next = set_cookie(&still, "refreshToken");
+    let next_csrf = set_cookie(&still, "csrfToken");
 
     // The body wins over a cookie, without a CSRF token.
     let body_wins = app
@@ -80,8 +81,11 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
     // A refresh cookie that no longer works is refused and cleared.
     let dead = app
         .request(Method::POST, "/api/auth/refresh")
-        .header(header::COOKIE, format!("refreshToken={next}; csrfToken=x"))
-        .header("X-CSRF-Token", "x")
+        .header(
+            header::COOKIE,
+            format!("refreshToken={next}; csrfToken={next_csrf}"),
+        )
+        .header("X-CSRF-Token", &next_csrf)
         .send()
         .await
         .unwrap();
@@ -96,6 +100,71 @@ async fn the_refresh_cookie_needs_its_csrf_token(backend: Backend) {
         "unauthorized",
     )
     .await;
+    app.run_pending_jobs().await;
+    app.stop().await;
+}
+
+/// The CSRF token is bound to the session's refresh token: a pair planted beside a valid
+/// refresh cookie (from a sibling subdomain, say) fails, and so does the pair of another
+/// session; only the pair the service issued with the cookie passes.
+async fn a_csrf_pair_not_issued_with_the_refresh_cookie_fails(backend: Backend) {
+    let app = spawn_app_with(AppOptions::new(backend)).await;
+    let response = app.login_after_signup("jane").await;
+    let refresh = set_cookie(&response, "refreshToken");
+    let csrf = set_cookie(&response, "csrfToken");
+    let other = app.login("jane", PASSWORD).await;
+    let other_csrf = set_cookie(&other, "csrfToken");
+    assert_ne!(other_csrf, csrf);
+    let by_cookie = |path: &'static str, pair: &str| {
+        app.request(Method::POST, path)
+            .header(
+                header::COOKIE,
+                format!("refreshToken={refresh}; csrfToken={pair}"),
+            )
+            .header("X-CSRF-Token", pair)
+            .send()
+    };
+    for path in ["/api/auth/refresh", "/api/auth/logout"] {
+        problem(by_cookie(path, "abc").await.unwrap(), 403, "csrf_failed").await;
+        problem(
+            by_cookie(path, &other_csrf).await.unwrap(),
+            403,
+            "csrf_failed",
+        )
+        .await;
+    }
+    // The refused requests changed nothing: the issued pair still refreshes.
+    let refreshed = by_cookie("/api/auth/refresh", &csrf).await.unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let next = set_cookie(&refreshed, "refreshToken");
+    let next_csrf = set_cookie(&refreshed, "csrfToken");
+    assert_ne!(
+        next_csrf, csrf,
+        "a rotated refresh token comes with its own CSRF token"
+    );
+    // The old pair does not go with the rotated cookie.
+    let stale_pair = app
+        .request(Method::POST, "/api/auth/logout")
+        .header(
+            header::COOKIE,
+            format!("refreshToken={next}; csrfToken={csrf}"),
+        )
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    problem(stale_pair, 403, "csrf_failed").await;
+    let logout = app
+        .request(Method::POST, "/api/auth/logout")
+        .header(
+            header::COOKIE,
+            format!("refreshToken={next}; csrfToken={next_csrf}"),
+        )
+        .header("X-CSRF-Token", &next_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
     app.run_pending_jobs().await;
     app.stop().await;
 }
@@ -403,6 +472,7 @@ impl LoginAfterSignup for twofa_tests::TestApp {
 
 twofa_tests::on_every_backend!(
     the_refresh_cookie_needs_its_csrf_token,
+    a_csrf_pair_not_issued_with_the_refresh_cookie_fails,
     a_double_refresh_within_the_grace_keeps_one_session,
     sessions_are_listed_and_revoked_one_by_one,
     a_password_change_ends_the_other_sessions,

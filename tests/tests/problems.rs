@@ -235,3 +235,29 @@ async fn without_configured_origins_no_cors_headers_are_sent() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_path_parameter_that_does_not_parse_is_named_as_the_route_names_it() {
+    let app = spawn_app(Backend::Memory).await;
+    let jane = app.signed_up("jane").await;
+    let body = problem(
+        app.with_bearer(
+            Method::DELETE,
+            "/api/auth/sessions/not-a-uuid",
+            &jane.access_token,
+        )
+        .await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["field"], "id", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("`id`: "),
+        "{body}"
+    );
+    app.run_pending_jobs().await;
+    app.stop().await;
+}

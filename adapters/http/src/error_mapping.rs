@@ -2,16 +2,21 @@
 //! own business errors with typed problem responses; what reaches this mapping is the
 //! framework's (routing, content type, parameters, body) and the unexpected.
 
+use std::sync::LazyLock;
+
 use poem::{
+    PathPattern,
     error::{MethodNotAllowedError, NotFoundError, ReadBodyError},
     http::StatusCode,
 };
-use poem_openapi::error::{
-    ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+use poem_openapi::{
+    OpenApi as _,
+    error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError},
 };
 
 use crate::{
     api_error::ProblemError,
+    document::Apis,
     json_body::BodyError,
     problem::{FieldError, Problem, ProblemCode},
 };
@@ -32,7 +37,7 @@ pub fn problem_for(error: &poem::Error) -> Problem {
     }
     if let Some(path) = error.downcast_ref::<ParsePathError>() {
         return Problem::validation(vec![FieldError {
-            field: path.name.to_owned(),
+            field: path_parameter_name(error, path.name).to_owned(),
             message: path.reason.clone(),
         }]);
     }
@@ -70,6 +75,63 @@ pub fn problem_for(error: &poem::Error) -> Problem {
         return too_large();
     }
     problem_for_status(error.status())
+}
+
+/// The path template of every operation the service serves, by segment (`{id}` for a
+/// variable).
+static TEMPLATES: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
+    Apis::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .map(|path| segments(&path.path).map(str::to_owned).collect())
+        .collect()
+});
+
+/// The name the route gives its path parameter `name`. poem-openapi routes the operation
+/// `/api/auth/sessions/{id}` as `/api/auth/sessions/:param0` and reports a path parameter that
+/// does not parse under that routing name (`param0`: the route's first variable), so the
+/// variable at that position is looked up in the template of the operation whose route
+/// matched (the pattern poem attaches to the error); `name` itself when none is found.
+fn path_parameter_name(error: &poem::Error, name: &'static str) -> &'static str {
+    let Some(index) = name
+        .strip_prefix("param")
+        .and_then(|index| index.parse::<usize>().ok())
+    else {
+        return name;
+    };
+    let Some(PathPattern(pattern)) = error.data::<PathPattern>() else {
+        return name;
+    };
+    let routed: Vec<&str> = segments(pattern).collect();
+    TEMPLATES
+        .iter()
+        .find(|template| {
+            template.len() == routed.len()
+                && template.iter().zip(&routed).all(|(template, routed)| {
+                    match (variable_of_template(template), routed.strip_prefix(':')) {
+                        (Some(_), Some(_)) => true,
+                        (None, None) => template == routed,
+                        _ => false,
+                    }
+                })
+        })
+        .and_then(|template| {
+            template
+                .iter()
+                .filter_map(|segment| variable_of_template(segment))
+                .nth(index)
+        })
+        .unwrap_or(name)
+}
+
+/// The non-empty segments of a path.
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
+/// The variable of an OpenAPI path segment (`{id}`), if it is one.
+fn variable_of_template(segment: &str) -> Option<&str> {
+    segment.strip_prefix('{')?.strip_suffix('}')
 }
 
 /// The problem for a bare status, when nothing more is known.
@@ -158,6 +220,58 @@ mod tests {
                 (status.as_u16(), code)
             );
         }
+    }
+
+    /// `template` as poem-openapi routes it: `{id}` becomes `:param0`, and so on.
+    fn routed(template: &str) -> String {
+        let mut index = 0;
+        template
+            .split('/')
+            .map(|segment| {
+                if variable_of_template(segment).is_some() {
+                    index += 1;
+                    format!(":param{}", index - 1)
+                } else {
+                    segment.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn every_path_parameter_is_named_as_its_route_names_it() {
+        let mut named = Vec::new();
+        for path in Apis::meta().into_iter().flat_map(|api| api.paths) {
+            let variables: Vec<&str> = segments(&path.path)
+                .filter_map(variable_of_template)
+                .collect();
+            for (index, variable) in variables.iter().enumerate() {
+                let mut error = poem::Error::from(ParsePathError {
+                    name: format!("param{index}").leak(),
+                    reason: "is not a UUID".to_owned(),
+                });
+                error.set_data(PathPattern(routed(&path.path).into()));
+                let problem = problem_for(&error);
+                assert_eq!(problem.code, "validation_failed");
+                assert_eq!(problem.errors.unwrap()[0].field, *variable, "{}", path.path);
+                named.push(path.path.clone());
+            }
+        }
+        assert!(
+            named.iter().any(|path| path == "/api/auth/sessions/{id}"),
+            "{named:?}"
+        );
+    }
+
+    #[test]
+    fn a_path_parameter_of_no_known_route_keeps_its_name() {
+        let mut error = poem::Error::from(ParsePathError {
+            name: "param0",
+            reason: "is not a UUID".to_owned(),
+        });
+        error.set_data(PathPattern("/elsewhere/:param0".into()));
+        assert_eq!(problem_for(&error).errors.unwrap()[0].field, "param0");
     }
 
     #[test]

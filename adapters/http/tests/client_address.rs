@@ -84,3 +84,26 @@ async fn a_trusted_proxy_forwards_the_client() {
     );
     assert_eq!(seen(address, Some("not an address")).await, "127.0.0.1");
 }
+
+#[tokio::test]
+async fn an_unparsable_entry_left_of_the_client_does_not_make_the_proxy_the_client() {
+    let address = serve(&["127.0.0.1/32"]).await;
+    assert_eq!(
+        seen(address, Some("junk, 198.51.100.7")).await,
+        "198.51.100.7"
+    );
+    assert_eq!(
+        seen(address, Some("198.51.100.7:4711")).await,
+        "198.51.100.7"
+    );
+    assert_eq!(
+        seen(address, Some("[2001:db8::7]:443")).await,
+        "2001:db8::7"
+    );
+    // The client's own entry unparsable: the last trusted hop, here the peer.
+    assert_eq!(seen(address, Some("010.0.0.1")).await, "127.0.0.1");
+    assert_eq!(
+        seen(address, Some("198.51.100.7, 127.0.0.1:80, junk")).await,
+        "127.0.0.1"
+    );
+}

@@ -52,7 +52,8 @@ pub struct AuthState {
     pub accounts: Accounts,
     /// How the refresh and CSRF cookies are written.
     pub cookies: CookieSettings,
-    /// Randomness for CSRF tokens.
+    /// Randomness. No route reads it since the CSRF token is derived from the refresh token
+    /// it goes with ([`cookies::csrf_token_for`]).
     pub ids: Arc<dyn SecretGenerator>,
 }
 
@@ -132,8 +133,7 @@ pub(crate) async fn principal<const A: u16>(
 
 /// `body` with the cookies that hand its refresh token to a browser.
 fn with_session_cookies<T>(state: &AuthState, signed_in: &SignedIn, body: T) -> Response<T> {
-    let csrf = state.ids.hex(32);
-    let [refresh, csrf] = state.cookies.issue(&signed_in.tokens.refresh_token, &csrf);
+    let [refresh, csrf] = state.cookies.issue(&signed_in.tokens.refresh_token);
     Response::new(body)
         .header("Set-Cookie", refresh)
         .header("Set-Cookie", csrf)
@@ -150,7 +150,7 @@ fn refresh_token<'a, const A: u16>(
         PresentedRefreshToken::Cookie(token) => Ok((token, true)),
         PresentedRefreshToken::CsrfFailed => Err(ApiError::new(Problem::new(
             ProblemCode::CsrfFailed,
-            "a request authenticated by the refresh cookie needs X-CSRF-Token equal to the csrfToken cookie",
+            "a request authenticated by the refresh cookie needs X-CSRF-Token and the csrfToken cookie both equal to the CSRF token issued with that refresh cookie",
         ))),
         PresentedRefreshToken::Missing => Err(ApiError::new(unauthorized())),
     }

@@ -1,9 +1,16 @@
 //! The refresh cookie (`refreshToken`: `HttpOnly`, `SameSite=Strict`, `Path=/api/auth`,
 //! `Secure` outside development) and its double-submit CSRF companion (`csrfToken`, readable by
 //! scripts, sent back as `X-CSRF-Token`).
+//!
+//! The CSRF token is bound to the session: it is derived from the refresh token it is issued
+//! with ([`csrf_token_for`]), so a `csrfToken` cookie and header planted together (from a
+//! sibling subdomain, which can write cookies but not read the `HttpOnly` refresh cookie) do
+//! not pass, nor does the pair of another session or of a refresh token since rotated.
 
 use std::time::Duration;
 
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit as _, Mac as _};
 use poem::Request;
 use sha2::{Digest as _, Sha256};
 
@@ -29,9 +36,10 @@ impl CookieSettings {
         format!("; SameSite=Strict; Max-Age={max_age}{secure}")
     }
 
-    /// The two `Set-Cookie` values that hand `refresh_token` and a new `csrf_token` to a
-    /// browser.
-    pub fn issue(self, refresh_token: &str, csrf_token: &str) -> [String; 2] {
+    /// The two `Set-Cookie` values that hand `refresh_token` and its CSRF token
+    /// ([`csrf_token_for`]) to a browser.
+    pub fn issue(self, refresh_token: &str) -> [String; 2] {
+        let csrf_token = csrf_token_for(refresh_token);
         let max_age = self.max_age.as_secs();
         [
             format!(
@@ -57,6 +65,23 @@ impl CookieSettings {
     }
 }
 
+/// The domain of the CSRF derivation, so the token is never a value the refresh token serves
+/// for elsewhere (its stored hash is a plain SHA-256).
+const CSRF_DOMAIN: &[u8] = b"twofa csrf v1";
+
+/// The CSRF token that goes with `refresh_token`: base64url (unpadded) of
+/// HMAC-SHA-256 keyed with the refresh token over [`CSRF_DOMAIN`]. Only a holder of the
+/// refresh token can compute it, and it changes with every rotation; it reveals nothing of
+/// the refresh token to the scripts that read it.
+pub fn csrf_token_for(refresh_token: &str) -> String {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it. Were it to, the
+    // empty token answered here is one no request can present (an empty cookie is absent).
+    let Ok(mac) = Hmac::<Sha256>::new_from_slice(refresh_token.as_bytes()) else {
+        return String::new();
+    };
+    URL_SAFE_NO_PAD.encode(mac.chain_update(CSRF_DOMAIN).finalize().into_bytes())
+}
+
 /// The value of cookie `name` in the request, if sent (the first, when sent twice).
 pub fn cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request
@@ -76,9 +101,10 @@ pub fn cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 pub enum PresentedRefreshToken<'a> {
     /// In the body (wins over the cookie; needs no CSRF token).
     Body(&'a str),
-    /// In the cookie, with the matching `X-CSRF-Token`.
+    /// In the cookie, with `X-CSRF-Token` and the `csrfToken` cookie both equal to its CSRF
+    /// token.
     Cookie(&'a str),
-    /// In the cookie, without a matching `X-CSRF-Token`: 403 `csrf_failed`.
+    /// In the cookie, without that `X-CSRF-Token` and `csrfToken` cookie: 403 `csrf_failed`.
     CsrfFailed,
     /// Nowhere: 401.
     Missing,
@@ -95,13 +121,18 @@ pub fn presented_refresh_token<'a>(
     let Some(token) = cookie(request, REFRESH_COOKIE) else {
         return PresentedRefreshToken::Missing;
     };
-    let expected = cookie(request, CSRF_COOKIE);
+    let bound = csrf_token_for(token);
+    let in_cookie = cookie(request, CSRF_COOKIE);
     let sent = request
         .headers()
         .get(CSRF_HEADER)
         .and_then(|value| value.to_str().ok());
-    match (expected, sent) {
-        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => {
+    match (in_cookie, sent) {
+        (Some(in_cookie), Some(sent))
+            if !bound.is_empty()
+                && constant_time_eq(&bound, sent)
+                && constant_time_eq(&bound, in_cookie) =>
+        {
             PresentedRefreshToken::Cookie(token)
         }
         _ => PresentedRefreshToken::CsrfFailed,
@@ -138,20 +169,23 @@ mod tests {
             is_secure: true,
             max_age: Duration::from_mins(1),
         };
-        let [refresh, csrf] = settings.issue("r", "c");
+        let [refresh, csrf] = settings.issue("r");
         assert_eq!(
             refresh,
             "refreshToken=r; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
         );
         assert_eq!(
             csrf,
-            "csrfToken=c; Path=/; SameSite=Strict; Max-Age=60; Secure"
+            format!(
+                "csrfToken={}; Path=/; SameSite=Strict; Max-Age=60; Secure",
+                csrf_token_for("r")
+            )
         );
         let development = CookieSettings {
             is_secure: false,
             ..settings
         };
-        assert!(!development.issue("r", "c")[0].contains("Secure"));
+        assert!(!development.issue("r")[0].contains("Secure"));
         assert!(development.clear()[0].contains("Max-Age=0"));
     }
 
@@ -165,14 +199,62 @@ mod tests {
     }
 
     #[test]
-    fn a_cookie_token_needs_the_matching_csrf_header() {
-        let cookies = "a=b; refreshToken=cookie; csrfToken=xyz";
+    fn the_csrf_token_is_an_hmac_of_the_refresh_token() {
+        // Python: base64.urlsafe_b64encode(hmac.new(b"refresh", b"twofa csrf v1",
+        // hashlib.sha256).digest()).rstrip(b"=")
         assert_eq!(
-            presented_refresh_token(&request(cookies, Some("xyz")), None),
+            csrf_token_for("refresh"),
+            "N86EzhtAhMnY2TOIE2gfXR5m2KOeq8FCcEUwYvUdFWI"
+        );
+        let token = csrf_token_for("refresh");
+        assert_eq!(token.len(), 43);
+        assert_ne!(token, csrf_token_for("refresh2"));
+        assert_ne!(
+            URL_SAFE_NO_PAD.decode(&token).unwrap(),
+            Sha256::digest(b"refresh").to_vec(),
+            "never the stored refresh-token hash"
+        );
+    }
+
+    #[test]
+    fn a_cookie_token_needs_the_csrf_token_bound_to_it() {
+        let csrf = csrf_token_for("cookie");
+        let cookies = format!("a=b; refreshToken=cookie; csrfToken={csrf}");
+        let cookies = cookies.as_str();
+        assert_eq!(
+            presented_refresh_token(&request(cookies, Some(&csrf)), None),
             PresentedRefreshToken::Cookie("cookie")
         );
         assert_eq!(
             presented_refresh_token(&request(cookies, Some("abc")), None),
+            PresentedRefreshToken::CsrfFailed
+        );
+        // A planted pair, equal to each other but not bound to the refresh token.
+        assert_eq!(
+            presented_refresh_token(
+                &request("refreshToken=cookie; csrfToken=abc", Some("abc")),
+                None
+            ),
+            PresentedRefreshToken::CsrfFailed
+        );
+        // The bound token in the header, another in the cookie.
+        assert_eq!(
+            presented_refresh_token(
+                &request("refreshToken=cookie; csrfToken=abc", Some(&csrf)),
+                None
+            ),
+            PresentedRefreshToken::CsrfFailed
+        );
+        // The pair of another refresh token.
+        let other = csrf_token_for("other");
+        assert_eq!(
+            presented_refresh_token(
+                &request(
+                    &format!("refreshToken=cookie; csrfToken={other}"),
+                    Some(&other)
+                ),
+                None
+            ),
             PresentedRefreshToken::CsrfFailed
         );
         assert_eq!(

@@ -100,6 +100,16 @@ pub struct ServerSettings {
     pub cors_origins: Vec<String>,
     /// Request body limit in bytes.
     pub body_limit: usize,
+    /// Most header fields a request may carry (431 above).
+    pub max_headers: usize,
+    /// Most bytes a request's head (request line and header fields) may take (431 above).
+    pub max_header_bytes: usize,
+    /// How long a client has to send a whole request head, from the connection's start or the
+    /// end of its previous request; a connection slower than this is closed unanswered.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: u32,
     /// Per-request timeout.
     #[serde(with = "duration")]
     pub request_timeout: Duration,
@@ -478,11 +488,27 @@ impl Settings {
         if self.server.body_limit == 0 {
             return refuse("server.body_limit", "must be at least 1 byte");
         }
+        if self.server.max_headers == 0 {
+            return refuse("server.max_headers", "must be at least 1");
+        }
+        if self.server.max_header_bytes < MIN_HEADER_BYTES {
+            return refuse(
+                "server.max_header_bytes",
+                &format!("must be at least {MIN_HEADER_BYTES} bytes"),
+            );
+        }
+        if self.server.max_connections == 0 {
+            return refuse("server.max_connections", "must be at least 1");
+        }
         if self.database.max_connections == 0 {
             return refuse("database.max_connections", "must be at least 1");
         }
         for (key, duration) in [
             ("server.request_timeout", self.server.request_timeout),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
             ("database.timeout", self.database.timeout),
             ("redis.timeout", self.redis.timeout),
         ] {
@@ -633,6 +659,9 @@ fn describe(error: &figment::Error) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// The smallest `server.max_header_bytes`: a request line and a few ordinary headers.
+const MIN_HEADER_BYTES: usize = 1024;
 
 /// Sections CONFIG.md names whose capabilities arrive with later work.
 const FUTURE_SECTIONS: [&str; 5] = ["totp", "otp", "devices", "webhooks", "api_keys"];

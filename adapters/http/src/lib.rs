@@ -15,6 +15,7 @@ pub mod error_mapping;
 pub mod json_body;
 mod middleware;
 pub mod problem;
+pub mod server;
 mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -35,6 +36,7 @@ pub use document::openapi_document;
 pub use json_body::{JsonBody, OptionalJsonBody};
 pub use middleware::{RequestContext, is_well_formed_request_id};
 pub use problem::{FieldError, Problem, ProblemCode};
+pub use server::{ConnectionLimits, serve};
 pub use state::AppState;
 
 /// The HTTP settings of the configuration (`server.*`).
@@ -42,6 +44,11 @@ pub use state::AppState;
 pub struct HttpSettings {
     /// `server.body_limit`, in bytes.
     pub body_limit: usize,
+    /// `server.max_headers`: a request with more header fields is answered 431.
+    pub max_headers: usize,
+    /// `server.max_header_bytes`: a request whose head (request line and header fields) is
+    /// longer is answered 431.
+    pub max_header_bytes: usize,
     /// `server.request_timeout`.
     pub request_timeout: Duration,
     /// `server.trusted_proxies`.
@@ -96,7 +103,7 @@ pub fn build_endpoint(
 }
 
 /// Wraps `inner` in the layer every route shares: CORS, panics caught, request id, client
-/// address, body limit, timeout, problem+json for every error, security headers.
+/// address, header and body limits, timeout, problem+json for every error, security headers.
 pub fn with_layer<E: Endpoint + 'static>(
     inner: E,
     settings: &HttpSettings,
@@ -115,6 +122,8 @@ pub fn with_layer<E: Endpoint + 'static>(
         inner: Arc::new(inner),
         config: Arc::new(middleware::LayerConfig {
             body_limit: settings.body_limit,
+            max_headers: settings.max_headers,
+            max_header_bytes: settings.max_header_bytes,
             request_timeout: settings.request_timeout,
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             is_https: settings.is_https,

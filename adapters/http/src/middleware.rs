@@ -1,5 +1,5 @@
-//! The layer every request passes through: request id, client address, tracing span, body
-//! limit, timeout, problem+json for every error, and the security headers.
+//! The layer every request passes through: request id, client address, tracing span, header
+//! and body limits, timeout, problem+json for every error, and the security headers.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
@@ -30,6 +30,8 @@ pub struct RequestContext {
 /// What the layer needs from the configuration.
 pub(crate) struct LayerConfig {
     pub body_limit: usize,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
     pub request_timeout: Duration,
     pub trusted_proxies: TrustedProxies,
     pub is_https: bool,
@@ -82,7 +84,11 @@ impl<E: Endpoint + 'static> Endpoint for Layer<E> {
             let started = std::time::Instant::now();
             let cut_off = CutOff::armed();
             req.extensions_mut().insert(cut_off.clone());
+            let refused = refuse_large_head(&req, &self.config);
             let outcome = tokio::time::timeout(self.config.request_timeout, async {
+                if let Some(problem) = refused {
+                    return Ok(problem.into_response());
+                }
                 limit_body(&mut req, self.config.body_limit).await?;
                 let inner = self.inner.clone();
                 let cut_off = cut_off.clone();
@@ -182,6 +188,47 @@ pub fn is_well_formed_request_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The `431 headers_too_large` problem for a request with more than `server.max_headers`
+/// header fields or a head longer than `server.max_header_bytes`; `None` within both. The head
+/// is measured as sent over HTTP/1.1: the request line and each field with its `: ` and line
+/// end. (hyper answers heads far over these limits itself; see [`crate::server`].)
+fn refuse_large_head(req: &Request, config: &LayerConfig) -> Option<Problem> {
+    let headers = req.headers();
+    let detail = if headers.len() > config.max_headers {
+        format!(
+            "the request has {} header fields; at most {} are accepted",
+            headers.len(),
+            config.max_headers
+        )
+    } else {
+        let request_line = req.method().as_str().len()
+            + req
+                .uri()
+                .path_and_query()
+                .map_or(1, |path| path.as_str().len())
+            + " HTTP/1.1\r\n".len();
+        let fields: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+            .sum();
+        let head = request_line + fields + "\r\n".len();
+        if head <= config.max_header_bytes {
+            return None;
+        }
+        format!(
+            "the request head is {head} bytes; at most {} are accepted",
+            config.max_header_bytes
+        )
+    };
+    Some(Problem {
+        problem_type: "urn:twofa:problem:headers_too_large".to_owned(),
+        title: "Request header fields too large".to_owned(),
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.as_u16(),
+        code: "headers_too_large".to_owned(),
+        ..Problem::new(ProblemCode::BadRequest, detail)
+    })
 }
 
 /// Refuses a body over `limit` (by `Content-Length`, or by counting when there is none) with

@@ -36,6 +36,8 @@ impl WhoAmI {
 async fn serve(trusted_proxies: &[&str]) -> SocketAddr {
     let settings = HttpSettings {
         body_limit: 1024,
+        max_headers: 100,
+        max_header_bytes: 16384,
         request_timeout: Duration::from_secs(5),
         trusted_proxies: trusted_proxies.iter().map(|n| n.parse().unwrap()).collect(),
         cors_origins: Vec::new(),

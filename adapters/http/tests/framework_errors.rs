@@ -47,6 +47,8 @@ impl TestApi {
 fn client() -> TestClient<impl Endpoint> {
     let settings = HttpSettings {
         body_limit: 256,
+        max_headers: 10,
+        max_header_bytes: 1024,
         request_timeout: Duration::from_secs(5),
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
@@ -215,6 +217,8 @@ async fn a_panicking_handler_is_a_generic_internal_problem() {
     }
     let settings = HttpSettings {
         body_limit: 256,
+        max_headers: 100,
+        max_header_bytes: 16384,
         request_timeout: Duration::from_secs(5),
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
@@ -233,4 +237,46 @@ async fn a_panicking_handler_is_a_generic_internal_problem() {
     )
     .await;
     assert!(!body.to_string().contains("secret internal detail"));
+}
+
+#[tokio::test]
+async fn more_header_fields_than_max_headers_are_a_431_problem() {
+    let client = client();
+    let mut request = client.get("/api/items?limit=1");
+    for index in 0..11 {
+        request = request.header(format!("x-field-{index}"), "v");
+    }
+    let body = problem(
+        request.send().await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    )
+    .await;
+    assert_eq!(body["type"], "urn:twofa:problem:headers_too_large");
+}
+
+#[tokio::test]
+async fn a_head_longer_than_max_header_bytes_is_a_431_problem() {
+    problem(
+        client()
+            .get("/api/items?limit=1")
+            .header("x-long", "v".repeat(1024))
+            .send()
+            .await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_head_within_both_header_limits_reaches_the_handler() {
+    let client = client();
+    let mut request = client.get("/api/items?limit=7");
+    for index in 0..9 {
+        request = request.header(format!("x-field-{index}"), "v".repeat(50));
+    }
+    let response = request.send().await;
+    response.assert_status_is_ok();
+    response.assert_text("7").await;
 }

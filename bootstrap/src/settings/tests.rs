@@ -27,6 +27,10 @@ fn the_defaults_are_the_embedded_development_setup() {
         assert!(settings.redis.url.is_none());
         assert_eq!(settings.server.body_limit, 65536);
         assert_eq!(settings.server.request_timeout, Duration::from_secs(30));
+        assert_eq!(settings.server.max_headers, 100);
+        assert_eq!(settings.server.max_header_bytes, 16384);
+        assert_eq!(settings.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.server.max_connections, 1024);
         assert_eq!(settings.redis.timeout, Duration::from_secs(2));
         Ok(())
     });
@@ -433,6 +437,46 @@ fn an_unknown_key_under_rate_limits_hashing_or_auth_is_refused() {
         jail.set_env("TWOFA_RATE_LIMITS__SIGNUP_PER_IP", "10/1h");
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("signup_per_ip"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_connection_limits_must_leave_room_to_serve() {
+    for (variable, value, key) in [
+        ("TWOFA_SERVER__MAX_HEADERS", "0", "server.max_headers"),
+        (
+            "TWOFA_SERVER__MAX_HEADER_BYTES",
+            "1023",
+            "server.max_header_bytes",
+        ),
+        (
+            "TWOFA_SERVER__HEADER_READ_TIMEOUT",
+            "0s",
+            "server.header_read_timeout",
+        ),
+        (
+            "TWOFA_SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains(key), "{variable}={value}: {message}");
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_SERVER__MAX_HEADER_BYTES", "1024");
+        jail.set_env("TWOFA_SERVER__HEADER_READ_TIMEOUT", "500ms");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(settings.server.max_header_bytes, 1024);
+        assert_eq!(
+            settings.server.header_read_timeout,
+            Duration::from_millis(500)
+        );
         Ok(())
     });
 }

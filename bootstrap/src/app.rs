@@ -256,7 +256,6 @@ fn auth_state(
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,
         },
-        ids: backends.ids.clone(),
     }))
 }
 

@@ -23,7 +23,7 @@ use twofa_application::auth::{
     RequestInfo, ResetPasswordInput, RevokeAllSessionsInput, RevokeSessionError,
     RevokeSessionInput, SignedIn,
 };
-use twofa_domain::{SecretGenerator, SessionId};
+use twofa_domain::SessionId;
 
 use self::{
     cookies::{CookieSettings, PresentedRefreshToken, presented_refresh_token},
@@ -52,9 +52,6 @@ pub struct AuthState {
     pub accounts: Accounts,
     /// How the refresh and CSRF cookies are written.
     pub cookies: CookieSettings,
-    /// Randomness. No route reads it since the CSRF token is derived from the refresh token
-    /// it goes with ([`cookies::csrf_token_for`]).
-    pub ids: Arc<dyn SecretGenerator>,
 }
 
 /// An access token: `Authorization: Bearer <JWT>`.

@@ -12,11 +12,24 @@ use twofa_domain::{
 
 use crate::{MemoryDatabase, memory_database::Scope};
 
-/// A refresh token as stored: whose it is and when it was rotated, if it was.
+/// A refresh token as stored: whose it is, when it was rotated, if it was, and when it was
+/// honoured once more under the grace, if it was.
 #[derive(Debug, Clone, Copy)]
 struct Token {
     session: SessionId,
     rotated_at: Option<DateTime<Utc>>,
+    grace_used_at: Option<DateTime<Utc>>,
+}
+
+impl Token {
+    /// A current token of `session`.
+    fn current(session: SessionId) -> Self {
+        Self {
+            session,
+            rotated_at: None,
+            grace_used_at: None,
+        }
+    }
 }
 
 /// Sessions and their refresh tokens, one table so a rotation reads and writes both at once:
@@ -47,13 +60,7 @@ impl SessionTable {
         if self.tokens.contains_key(&first) {
             return Err(duplicate("refresh token hash"));
         }
-        self.tokens.insert(
-            first,
-            Token {
-                session: session.id,
-                rotated_at: None,
-            },
-        );
+        self.tokens.insert(first, Token::current(session.id));
         self.sessions.insert(session.id, session.clone());
         Ok(session)
     }
@@ -89,9 +96,12 @@ impl SessionTable {
         if !session.is_active(now) {
             return Ok(RotateOutcome::Inactive);
         }
-        if let Some(rotated_at) = token.rotated_at
-            && !is_within_grace(rotated_at, now, grace)
-        {
+        let is_current = token.rotated_at.is_none();
+        let is_graced = token.grace_used_at.is_none()
+            && token
+                .rotated_at
+                .is_some_and(|rotated_at| is_within_grace(rotated_at, now, grace));
+        if !is_current && !is_graced {
             session.revoked_at = Some(now);
             return Ok(RotateOutcome::Reused(session.clone()));
         }
@@ -100,18 +110,14 @@ impl SessionTable {
                 "duplicate refresh token hash while rotating a refresh token"
             )));
         }
-        if token.rotated_at.is_none()
-            && let Some(token) = tokens.get_mut(&presented)
-        {
-            token.rotated_at = Some(now);
+        if let Some(token) = tokens.get_mut(&presented) {
+            if is_current {
+                token.rotated_at = Some(now);
+            } else {
+                token.grace_used_at = Some(now);
+            }
         }
-        tokens.insert(
-            next,
-            Token {
-                session: session.id,
-                rotated_at: None,
-            },
-        );
+        tokens.insert(next, Token::current(session.id));
         session.last_used_at = now;
         session.expires_at = expires_at;
         Ok(RotateOutcome::Rotated(session.clone()))

@@ -5,9 +5,13 @@
 //! `FOR UPDATE` (PostgreSQL; SQLite serialises writers, and the transaction begins
 //! `IMMEDIATE`, so it holds the write lock from the start), decides, writes and commits. Of
 //! two processes rotating one token, the second waits for the first and then sees the token
-//! rotated. Inside a unit of work's transaction the rotation is a savepoint of it: the row
-//! lock is held until the outer transaction ends, and the rotation commits or rolls back with
-//! it. Timestamps come from the clock, to the microsecond as both databases keep them.
+//! rotated (and, for a third, its grace used). The write that consumes the token is
+//! conditional besides (`rotated_at IS NULL` for a current token, `grace_used_at IS NULL` for
+//! one honoured under the grace) and its row count is checked, so a token is never honoured
+//! twice the same way even were the lock missing. Inside a unit of work's transaction the
+//! rotation is a savepoint of it: the row lock is held until the outer transaction ends, and
+//! the rotation commits or rolls back with it. Timestamps come from the clock, to the
+//! microsecond as both databases keep them.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
@@ -15,7 +19,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DeriveIden, QueryResult,
-    sea_query::{Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement},
+    sea_query::{
+        Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement, UpdateStatement,
+    },
 };
 use twofa_domain::{
     Clock, NewSession, PortError, PresentedToken, RefreshTokenHash, RotateOutcome, Session,
@@ -45,6 +51,7 @@ enum RefreshTokens {
     SessionId,
     IssuedAt,
     RotatedAt,
+    GraceUsedAt,
 }
 
 const COLUMNS: [Sessions; 9] = [
@@ -167,13 +174,54 @@ async fn insert_token(
 async fn run(
     transaction: &DatabaseTransaction,
     doing: &'static str,
-    statement: &sea_orm::sea_query::UpdateStatement,
+    statement: &UpdateStatement,
 ) -> Result<(), PortError> {
     transaction
         .execute(statement)
         .await
         .map_err(|error| port_error(doing, error))?;
     Ok(())
+}
+
+/// Runs `statement` inside `transaction`; whether it changed a row.
+async fn run_if(
+    transaction: &DatabaseTransaction,
+    doing: &'static str,
+    statement: &UpdateStatement,
+) -> Result<bool, PortError> {
+    let result = transaction
+        .execute(statement)
+        .await
+        .map_err(|error| port_error(doing, error))?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// The write that consumes the presented token, from what its row held: as the current token
+/// (it is rotated now), or as one rotated within the grace and not yet honoured under it (its
+/// grace is used now); `None` when it may not be consumed (reuse). Either write changes the
+/// row only if it still holds what was read (the column it sets is `NULL`).
+fn consume(
+    presented: RefreshTokenHash,
+    rotated_at: Option<DateTime<Utc>>,
+    grace_used_at: Option<DateTime<Utc>>,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Option<UpdateStatement> {
+    let column = match (rotated_at, grace_used_at) {
+        (None, _) => RefreshTokens::RotatedAt,
+        (Some(rotated_at), None) if is_within_grace(rotated_at, now, grace) => {
+            RefreshTokens::GraceUsedAt
+        }
+        (Some(_), _) => return None,
+    };
+    Some(
+        Query::update()
+            .table(RefreshTokens::Table)
+            .value(column, now)
+            .and_where(Expr::col(RefreshTokens::TokenHash).eq(hash_value(presented)))
+            .and_where(Expr::col(column).is_null())
+            .to_owned(),
+    )
 }
 
 /// Rolls back `transaction`, which changed nothing, and answers `outcome`. (Dropping it would
@@ -291,34 +339,33 @@ impl SessionRepository for SqlSessionRepository {
         let rotated_at: Option<DateTime<Utc>> = row
             .try_get("", "rotated_at")
             .map_err(|error| port_error(DOING, error))?;
+        let grace_used_at: Option<DateTime<Utc>> = row
+            .try_get("", "grace_used_at")
+            .map_err(|error| port_error(DOING, error))?;
         if !found.is_active(now) {
             return end_unchanged(transaction, DOING, RotateOutcome::Inactive).await;
         }
         let session_row = Expr::col(Sessions::Id).eq(found.id.as_uuid());
-        match rotated_at {
-            Some(rotated_at) if !is_within_grace(rotated_at, now, grace) => {
-                let revoke = Query::update()
-                    .table(Sessions::Table)
-                    .value(Sessions::RevokedAt, now)
-                    .and_where(session_row)
-                    .to_owned();
-                run(&transaction, DOING, &revoke).await?;
-                transaction
-                    .commit()
-                    .await
-                    .map_err(|error| port_error(DOING, error))?;
-                found.revoked_at = Some(now);
-                return Ok(RotateOutcome::Reused(found));
-            }
-            Some(_) => {}
-            None => {
-                let mark = Query::update()
-                    .table(RefreshTokens::Table)
-                    .value(RefreshTokens::RotatedAt, now)
-                    .and_where(Expr::col(RefreshTokens::TokenHash).eq(hash_value(presented)))
-                    .to_owned();
-                run(&transaction, DOING, &mark).await?;
-            }
+        // The token is consumed only by a write that finds it still unconsumed that way; one
+        // that finds it consumed already (impossible under the row lock) is reuse, the safe
+        // answer.
+        let is_consumed = match consume(presented, rotated_at, grace_used_at, grace, now) {
+            Some(update) => run_if(&transaction, DOING, &update).await?,
+            None => false,
+        };
+        if !is_consumed {
+            let revoke = Query::update()
+                .table(Sessions::Table)
+                .value(Sessions::RevokedAt, now)
+                .and_where(session_row)
+                .to_owned();
+            run(&transaction, DOING, &revoke).await?;
+            transaction
+                .commit()
+                .await
+                .map_err(|error| port_error(DOING, error))?;
+            found.revoked_at = Some(now);
+            return Ok(RotateOutcome::Reused(found));
         }
         insert_token(&transaction, DOING, next, found.id, now).await?;
         let touch = Query::update()
@@ -429,12 +476,13 @@ impl SessionRepository for SqlSessionRepository {
     }
 }
 
-/// `SELECT s.*, t.rotated_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-/// WHERE t.token_hash = $1`.
+/// `SELECT s.*, t.rotated_at, t.grace_used_at FROM refresh_tokens t JOIN sessions s ON
+/// s.id = t.session_id WHERE t.token_hash = $1`.
 fn token_lookup(presented: RefreshTokenHash) -> SelectStatement {
     Query::select()
         .columns(COLUMNS.map(|column| (Sessions::Table, column)))
         .column((RefreshTokens::Table, RefreshTokens::RotatedAt))
+        .column((RefreshTokens::Table, RefreshTokens::GraceUsedAt))
         .from(RefreshTokens::Table)
         .inner_join(
             Sessions::Table,

@@ -1,5 +1,6 @@
 //! The `SessionRepository` port: sessions and their refresh tokens (stored as hashes), with
-//! the atomic rotation that detects the reuse of a rotated token.
+//! the atomic rotation that detects the reuse of a rotated token and honours a just-rotated
+//! one once more within the grace.
 
 use std::time::Duration;
 
@@ -11,11 +12,13 @@ use crate::{NewSession, PortError, RefreshTokenHash, Session, SessionId, UserId}
 /// What presenting a refresh token for rotation answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
-    /// The token was current (or rotated within the grace); the next token is now valid for
-    /// the same session, which is returned as updated.
+    /// The token was current, or rotated within the grace and not yet honoured under it; the
+    /// next token is now valid for the same session, which is returned as updated.
     Rotated(Session),
-    /// The token was rotated longer ago than the grace: a stolen copy may be in use, so the
-    /// session was revoked (every token of it is dead). The session is returned as revoked.
+    /// The token was rotated longer ago than the grace, or within it but already honoured
+    /// once more under it: a stolen copy may be in use, so the session was revoked (every
+    /// token of it is dead, those the grace issued included). The session is returned as
+    /// revoked.
     Reused(Session),
     /// No session ever issued this token.
     NotFound,
@@ -41,9 +44,12 @@ pub struct PresentedToken {
 /// duplicate session id or token hash). Timestamps come from the clock the implementation was
 /// built with.
 ///
-/// `rotate` is one atomic conditional write: of concurrent rotations of one token, from any
-/// number of handles or processes, with no grace exactly one is `Rotated` and every other is
-/// `Reused` (which revokes the session); with a grace, all are `Rotated`.
+/// `rotate` is one atomic conditional write: concurrent rotations of one current token, from
+/// any number of handles or processes, go one after the other. With no grace exactly one is
+/// `Rotated`; with a grace exactly two are (the rotation, and the one more presentation the
+/// grace allows: two tabs refreshing at once). The next one is `Reused`, which revokes the
+/// session, so the tokens the winners got die too (a third presentation ends the session);
+/// every later one finds the session revoked: `Inactive`.
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Stores a new session whose first refresh token hashes to `first`, stamping
@@ -71,11 +77,14 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// - `presented` is current (never rotated): it becomes rotated now, `next` becomes a
     ///   current token of the same session, `last_used_at` becomes now and `expires_at` the
     ///   given value: `Rotated`;
-    /// - `presented` was rotated at most `grace` ago (and `grace` is not zero): the same, but
-    ///   `presented` keeps its rotation time; the tokens earlier rotations issued stay valid
-    ///   (two tabs refreshing at once): `Rotated`;
-    /// - `presented` was rotated longer ago than `grace`: the session is revoked now and every
-    ///   token of it dies: `Reused`.
+    /// - `presented` was rotated at most `grace` ago (and `grace` is not zero) and has not been
+    ///   honoured under the grace yet: the same, but `presented` keeps its rotation time and
+    ///   is marked as having used its grace; the token the first rotation issued stays valid
+    ///   (two tabs refreshing at once): `Rotated`. A token is honoured so once at most: the
+    ///   mark is part of the same conditional write;
+    /// - `presented` was rotated longer ago than `grace`, or within it but has used its grace
+    ///   already (a third presentation): the session is revoked now and every token of it
+    ///   dies: `Reused`.
     async fn rotate(
         &self,
         presented: RefreshTokenHash,

@@ -1,8 +1,9 @@
 //! The `SessionRepository` contract: every field round-trips; rotation keeps the session id
 //! and moves its expiry; a rotated token presented after the grace revokes the whole session,
-//! within the grace it rotates again (two tabs); no grace means immediate reuse; unknown and
-//! ended sessions; concurrent rotations of one token from two handles; revocation by the
-//! owner only, of all but the current session; the active list; the purge.
+//! within the grace it is honoured once more (two tabs) and a third presentation is reuse; no
+//! grace means immediate reuse; unknown and ended sessions; concurrent rotations of one token
+//! from two handles; revocation by the owner only, of all but the current session; the active
+//! list; the purge.
 
 #![expect(
     clippy::unwrap_used,
@@ -248,9 +249,12 @@ pub async fn reuse_after_the_grace_revokes_the_session(backend: &dyn SessionRepo
     assert_eq!(old_again.unwrap(), RotateOutcome::Inactive);
 }
 
-/// A rotated token presented within the grace rotates again (another tab), and both fresh
-/// tokens work; after the grace the old one is reuse.
-pub async fn reuse_within_the_grace_rotates_again(backend: &dyn SessionRepositoryBackend) {
+/// A rotated token presented within the grace is honoured once more (another tab), and both
+/// fresh tokens work; its third presentation, still within the grace, is reuse: the session
+/// ends with every token of it, both fresh ones included.
+pub async fn within_the_grace_a_rotated_token_is_honoured_once_more(
+    backend: &dyn SessionRepositoryBackend,
+) {
     let (sessions, clock) = one(backend).await;
     started(sessions.as_ref(), &clock, 1, 1).await;
     let expires = clock.now() + days(30);
@@ -260,6 +264,7 @@ pub async fn reuse_within_the_grace_rotates_again(backend: &dyn SessionRepositor
             .await
             .unwrap(),
     );
+    // The grace includes its last instant.
     clock.advance(TimeDelta::seconds(10));
     let other_tab = rotated(
         sessions
@@ -269,6 +274,7 @@ pub async fn reuse_within_the_grace_rotates_again(backend: &dyn SessionRepositor
     );
     assert_eq!(other_tab.id, sid(1));
     assert_eq!(other_tab.last_used_at, clock.now());
+    assert_eq!(other_tab.revoked_at, None);
 
     let first_tab = rotated(
         sessions
@@ -285,16 +291,80 @@ pub async fn reuse_within_the_grace_rotates_again(backend: &dyn SessionRepositor
     );
     assert_eq!(second_tab.id, sid(1));
 
-    // The grace runs from the first rotation of `hash(1)`, not from its last presentation.
-    clock.advance(TimeDelta::seconds(1));
-    reused(
+    let revoked = reused(
         sessions
             .rotate(hash(1), hash(6), GRACE, expires)
             .await
             .unwrap(),
     );
-    let dead = sessions.rotate(hash(4), hash(7), GRACE, expires).await;
-    assert_eq!(dead.unwrap(), RotateOutcome::Inactive);
+    assert_eq!(revoked.revoked_at, Some(clock.now()));
+    for fresh in [4, 5] {
+        let dead = sessions
+            .rotate(hash(fresh), hash(10 + fresh), GRACE, expires)
+            .await;
+        assert_eq!(dead.unwrap(), RotateOutcome::Inactive, "hash({fresh})");
+    }
+}
+
+/// The grace runs from a token's rotation, and it is the token's own: a rotated token honoured
+/// once more is reuse on its third presentation even right away, while the token that
+/// rotation issued, rotated in turn, has its own one more presentation; a token presented
+/// again after the grace is reuse though its grace was never used.
+pub async fn each_token_has_its_own_single_grace(backend: &dyn SessionRepositoryBackend) {
+    let (sessions, clock) = one(backend).await;
+    started(sessions.as_ref(), &clock, 1, 1).await;
+    let expires = clock.now() + days(30);
+    rotated(
+        sessions
+            .rotate(hash(1), hash(2), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+    rotated(
+        sessions
+            .rotate(hash(2), hash(3), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+    rotated(
+        sessions
+            .rotate(hash(2), hash(4), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+    rotated(
+        sessions
+            .rotate(hash(1), hash(5), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+    for fresh in [3, 4, 5] {
+        let next = sessions
+            .rotate(hash(fresh), hash(10 + fresh), GRACE, expires)
+            .await;
+        rotated(next.unwrap());
+    }
+    reused(
+        sessions
+            .rotate(hash(2), hash(6), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+
+    started(sessions.as_ref(), &clock, 2, 100).await;
+    rotated(
+        sessions
+            .rotate(hash(100), hash(101), GRACE, expires)
+            .await
+            .unwrap(),
+    );
+    clock.advance(TimeDelta::seconds(11));
+    reused(
+        sessions
+            .rotate(hash(100), hash(102), GRACE, expires)
+            .await
+            .unwrap(),
+    );
 }
 
 /// With no grace, presenting a rotated token again is reuse at once.
@@ -337,71 +407,152 @@ pub async fn unknown_and_expired_tokens_rotate_nothing(backend: &dyn SessionRepo
     assert_eq!(never_issued.unwrap(), RotateOutcome::NotFound);
 }
 
-/// Two handles rotating one current token at once with no grace: exactly one rotates, the
-/// other is reuse (and the session ends).
+/// The kinds of `outcomes`, in order, for a failure message.
+fn kinds(outcomes: &[RotateOutcome]) -> Vec<&'static str> {
+    outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            RotateOutcome::Rotated(_) => "Rotated",
+            RotateOutcome::Reused(_) => "Reused",
+            RotateOutcome::NotFound => "NotFound",
+            RotateOutcome::Inactive => "Inactive",
+        })
+        .collect()
+}
+
+/// How many of `outcomes` were `Rotated`, `Reused` and `Inactive`.
+fn tally(outcomes: &[RotateOutcome]) -> (usize, usize, usize) {
+    let count = |wanted: fn(&RotateOutcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
+    (
+        count(|o| matches!(o, RotateOutcome::Rotated(_))),
+        count(|o| matches!(o, RotateOutcome::Reused(_))),
+        count(|o| matches!(o, RotateOutcome::Inactive)),
+    )
+}
+
+/// Rotates the current token `hash(token)` `RACERS` times at once under `grace`, from both
+/// handles in turn, each into a token of its own (`hash(token + 1)` on); the outcomes.
+async fn race(
+    handles: &(Arc<dyn SessionRepository>, Arc<dyn SessionRepository>),
+    token: u32,
+    grace: Duration,
+    expires: DateTime<Utc>,
+) -> Vec<RotateOutcome> {
+    let racers: Vec<_> = (1..=RACERS)
+        .map(|n| {
+            let sessions = if n % 2 == 0 {
+                handles.0.clone()
+            } else {
+                handles.1.clone()
+            };
+            tokio::spawn(async move {
+                sessions
+                    .rotate(hash(token), hash(token + n), grace, expires)
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for racer in racers {
+        outcomes.push(racer.await.unwrap().unwrap());
+    }
+    outcomes
+}
+
+/// How many rotations of one token race in the concurrent cases.
+const RACERS: u32 = 20;
+
+/// Handles rotating one current token at once with no grace: exactly one rotates; the next
+/// to go is reuse, which ends the session, and every later one finds it ended.
 pub async fn concurrent_rotations_without_grace_let_one_through(
+    backend: &dyn SessionRepositoryBackend,
+) {
+    let clock = super::clock();
+    let handles = backend.open(clock.clone()).await;
+    let expires = clock.now() + days(30);
+    for round in 0..3_u32 {
+        let token = 100 * round;
+        started(handles.0.as_ref(), &clock, u128::from(round), token).await;
+        let outcomes = race(&handles, token, NO_GRACE, expires).await;
+        let racers = usize::try_from(RACERS).unwrap();
+        assert_eq!(
+            tally(&outcomes),
+            (1, 1, racers - 2),
+            "round {round}: {:?}",
+            kinds(&outcomes)
+        );
+        let session = handles
+            .0
+            .find(sid(u128::from(round)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(session.revoked_at.is_some(), "round {round}");
+    }
+}
+
+/// Handles rotating one current token at once within the grace: exactly two rotate (the
+/// current token, and it once more under the grace); the next to go is reuse, which ends the
+/// session, so both fresh tokens die, and every later one finds it ended.
+pub async fn concurrent_rotations_within_grace_let_two_through(
+    backend: &dyn SessionRepositoryBackend,
+) {
+    let clock = super::clock();
+    let handles = backend.open(clock.clone()).await;
+    let expires = clock.now() + days(30);
+    for round in 0..3_u32 {
+        let token = 100 * round;
+        started(handles.0.as_ref(), &clock, u128::from(round), token).await;
+        let outcomes = race(&handles, token, GRACE, expires).await;
+        let racers = usize::try_from(RACERS).unwrap();
+        assert_eq!(
+            tally(&outcomes),
+            (2, 1, racers - 3),
+            "round {round}: {:?}",
+            kinds(&outcomes)
+        );
+        let session = handles
+            .0
+            .find(sid(u128::from(round)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(session.revoked_at.is_some(), "round {round}");
+        // A winner's fresh token belongs to the ended session; a loser's was never issued.
+        for (n, outcome) in (1..=RACERS).zip(&outcomes) {
+            let expected = if matches!(outcome, RotateOutcome::Rotated(_)) {
+                RotateOutcome::Inactive
+            } else {
+                RotateOutcome::NotFound
+            };
+            let fresh = handles
+                .0
+                .rotate(hash(token + n), hash(token + 50 + n), GRACE, expires);
+            assert_eq!(fresh.await.unwrap(), expected, "round {round}, racer {n}");
+        }
+    }
+}
+
+/// Handles rotating one current token at once within the grace, two of them: both rotate, and
+/// both fresh tokens work.
+pub async fn two_concurrent_rotations_within_grace_both_rotate(
     backend: &dyn SessionRepositoryBackend,
 ) {
     let clock = super::clock();
     let (first, second) = backend.open(clock.clone()).await;
     let expires = clock.now() + days(30);
-    for round in 0..5_u32 {
-        let token = 100 * round;
-        started(first.as_ref(), &clock, u128::from(round), token).await;
-        let racers =
-            [(first.clone(), token + 1), (second.clone(), token + 2)].map(|(sessions, next)| {
-                tokio::spawn(async move {
-                    sessions
-                        .rotate(hash(token), hash(next), NO_GRACE, expires)
-                        .await
-                })
-            });
-        let mut outcomes = Vec::new();
-        for racer in racers {
-            outcomes.push(racer.await.unwrap().unwrap());
-        }
-        let wins = outcomes
-            .iter()
-            .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
-            .count();
-        let reuses = outcomes
-            .iter()
-            .filter(|o| matches!(o, RotateOutcome::Reused(_)))
-            .count();
-        assert_eq!((wins, reuses), (1, 1), "round {round}: {outcomes:?}");
-        let session = first.find(sid(u128::from(round))).await.unwrap().unwrap();
-        assert!(session.revoked_at.is_some(), "round {round}");
-    }
-}
-
-/// Handles rotating one current token at once within the grace: every one rotates, and every
-/// fresh token works.
-pub async fn concurrent_rotations_within_grace_all_rotate(backend: &dyn SessionRepositoryBackend) {
-    let clock = super::clock();
-    let (first, second) = backend.open(clock.clone()).await;
-    let expires = clock.now() + days(30);
     started(first.as_ref(), &clock, 1, 1).await;
-    let racers: Vec<_> = (0..6_u32)
-        .map(|n| {
-            let sessions = if n % 2 == 0 {
-                first.clone()
-            } else {
-                second.clone()
-            };
-            tokio::spawn(
-                async move { sessions.rotate(hash(1), hash(10 + n), GRACE, expires).await },
-            )
-        })
-        .collect();
+    let racers = [(first.clone(), 2), (second.clone(), 3)].map(|(sessions, next)| {
+        tokio::spawn(async move { sessions.rotate(hash(1), hash(next), GRACE, expires).await })
+    });
     for racer in racers {
-        let session = rotated(racer.await.unwrap().unwrap());
-        assert_eq!(session.id, sid(1));
+        assert_eq!(rotated(racer.await.unwrap().unwrap()).id, sid(1));
     }
-    for n in 0..6_u32 {
-        let fresh = first
-            .rotate(hash(10 + n), hash(20 + n), GRACE, expires)
+    for fresh in [2, 3] {
+        let next = first
+            .rotate(hash(fresh), hash(10 + fresh), GRACE, expires)
             .await;
-        assert_eq!(rotated(fresh.unwrap()).id, sid(1));
+        assert_eq!(rotated(next.unwrap()).id, sid(1));
     }
 }
 
@@ -535,7 +686,8 @@ macro_rules! session_repository_contract {
             rotates_a_current_token_and_then_the_next,
             finds_a_session_by_its_refresh_token,
             reuse_after_the_grace_revokes_the_session,
-            reuse_within_the_grace_rotates_again,
+            within_the_grace_a_rotated_token_is_honoured_once_more,
+            each_token_has_its_own_single_grace,
             no_grace_means_immediate_reuse,
             unknown_and_expired_tokens_rotate_nothing,
             revokes_only_the_owners_session,
@@ -548,8 +700,12 @@ macro_rules! session_repository_contract {
             $crate::contract::session_repository::concurrent_rotations_without_grace_let_one_through(&$backend).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn concurrent_rotations_within_grace_all_rotate() {
-            $crate::contract::session_repository::concurrent_rotations_within_grace_all_rotate(&$backend).await;
+        async fn concurrent_rotations_within_grace_let_two_through() {
+            $crate::contract::session_repository::concurrent_rotations_within_grace_let_two_through(&$backend).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn two_concurrent_rotations_within_grace_both_rotate() {
+            $crate::contract::session_repository::two_concurrent_rotations_within_grace_both_rotate(&$backend).await;
         }
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

@@ -5,8 +5,9 @@
 //! One use case per file, each a struct holding only the ports it uses, with one `execute`.
 //! Steps several share are small collaborators: [`SessionIssuer`] (start a session, sign its
 //! tokens), [`EndedSessions`] (tell the session cache), [`EmailLinks`] (one-time tokens and
-//! their mails), [`EmailCooldown`], the throttling counters, and the token helpers. A change,
-//! its audit event and its jobs commit in one transaction of the [`UnitOfWork`].
+//! their mails, for the jobs that mail links: a use case queues such a job, never a link),
+//! [`EmailCooldown`], the throttling counters, and the token helpers. A change, its audit
+//! event and its jobs commit in one transaction of the [`UnitOfWork`].
 
 mod audit_events;
 mod authenticate;
@@ -44,7 +45,7 @@ use twofa_domain::{
 pub use authenticate::Authenticate;
 pub use change_password::{ChangePassword, ChangePasswordInput};
 pub use email_cooldown::EmailCooldown;
-pub use email_links::{EmailLinkPolicy, EmailLinks};
+pub use email_links::{EmailLinkPolicy, EmailLinks, LinkMail};
 pub use ended_sessions::EndedSessions;
 pub use error::{
     ChangePasswordError, CredentialsError, EmailTokenError, Fault, ForgotPasswordError,
@@ -218,8 +219,8 @@ impl Accounts {
             send_verification: SendVerificationEmail {
                 users: ports.users.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
-                links: built.links(),
                 cooldown: built.cooldown(),
+                email_max_attempts: policy.links.email_max_attempts,
             },
             verify_email: VerifyEmail {
                 limiter: ports.limiter.clone(),
@@ -251,14 +252,6 @@ impl Parts<'_> {
         EndedSessions::new(self.ports.session_cache.clone(), self.policy.access_ttl)
     }
 
-    fn links(&self) -> EmailLinks {
-        EmailLinks::new(
-            self.ports.clock.clone(),
-            self.ports.ids.clone(),
-            self.policy.links.clone(),
-        )
-    }
-
     fn cooldown(&self) -> EmailCooldown {
         EmailCooldown::new(self.ports.limiter.clone(), self.policy.email_cooldown)
     }
@@ -278,9 +271,9 @@ impl Parts<'_> {
             unit_of_work: self.ports.unit_of_work.clone(),
             ids: self.ports.ids.clone(),
             issuer: self.issuer(),
-            links: self.links(),
             cooldown: self.cooldown(),
             limit: self.policy.limits.register_per_ip,
+            email_max_attempts: self.policy.links.email_max_attempts,
         }
     }
 

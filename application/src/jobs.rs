@@ -1,12 +1,22 @@
-//! The job kinds the worker runs, one handler each, and their payloads.
+//! The job kinds the worker runs, one handler each, and their payloads; and the [`Mailer`]
+//! the e-mail jobs share.
+//!
+//! No payload holds a live secret (a payload stays readable in the queue's store until the
+//! purge): a job that mails a link mints the link when it runs and sends the e-mail itself.
 
+pub mod mail_email_verification;
 pub mod mail_password_reset;
+pub mod mailer;
 pub mod purge_expired;
 pub mod schedule_maintenance;
 pub mod send_email;
 pub mod send_sms;
 
+pub use mail_email_verification::{
+    MAIL_EMAIL_VERIFICATION, MailEmailVerification, MailEmailVerificationPayload,
+};
 pub use mail_password_reset::{MAIL_PASSWORD_RESET, MailPasswordReset, MailPasswordResetPayload};
+pub use mailer::Mailer;
 pub use purge_expired::{PURGE_EXPIRED, PurgeExpired};
 pub use schedule_maintenance::ScheduleMaintenance;
 pub use send_email::{SEND_EMAIL, SendEmail, SendEmailPayload};

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
     auth::{Accounts, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks},
-    jobs::{MailPasswordReset, PurgeExpired, ScheduleMaintenance, SendEmail, SendSms},
+    jobs::{
+        MailEmailVerification, MailPasswordReset, Mailer, PurgeExpired, ScheduleMaintenance,
+        SendEmail, SendSms,
+    },
 };
 use twofa_crypto::{
     Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
@@ -300,25 +303,34 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
     let jobs = &settings.jobs;
     let notifiers = Notifiers::build(settings, backends.clock.clone())?;
     let retry = RetryPolicy::new(jobs.retry_base, jobs.retry_max, backends.ids.clone());
+    let mailer = Mailer::new(notifiers.renderer, notifiers.email);
+    // The link jobs mint their links when they run: no link is ever queued.
+    let links = || {
+        EmailLinks::new(
+            backends.clock.clone(),
+            backends.ids.clone(),
+            email_link_policy(settings),
+        )
+    };
     let worker = Worker::new(
         backends.queue.clone(),
         backends.clock.clone(),
         retry,
         jobs.lease,
     )
-    .with_handler(Arc::new(SendEmail::new(
-        notifiers.renderer,
-        notifiers.email,
-    )))
+    .with_handler(Arc::new(SendEmail::new(mailer.clone())))
     .with_handler(Arc::new(SendSms::new(notifiers.sms)))
+    .with_handler(Arc::new(MailEmailVerification::new(
+        backends.users.clone(),
+        backends.unit_of_work.clone(),
+        links(),
+        mailer.clone(),
+    )))
     .with_handler(Arc::new(MailPasswordReset::new(
         backends.users.clone(),
         backends.unit_of_work.clone(),
-        EmailLinks::new(
-            backends.clock.clone(),
-            backends.ids.clone(),
-            email_link_policy(settings),
-        ),
+        links(),
+        mailer,
     )))
     .with_handler(Arc::new(
         PurgeExpired::new(

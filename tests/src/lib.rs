@@ -22,6 +22,7 @@ pub mod failing_unit_of_work;
 mod jobs;
 pub mod log_capture;
 mod redis_server;
+mod stored_jobs;
 
 use std::{
     net::SocketAddr,

@@ -54,7 +54,10 @@ async fn an_unprocessed_job_fails_the_test_when_the_app_is_dropped() {
             ),
             "{backend:?}: {message}"
         );
-        assert!(message.contains("email.send"), "{backend:?}: {message}");
+        assert!(
+            message.contains("auth.email_verification.mail"),
+            "{backend:?}: {message}"
+        );
     }
 }
 

@@ -1,21 +1,23 @@
-//! `Register`: a sign-up. Creates the account, starts its first session, issues the
-//! verification link and queues its e-mail, and records `user.registered`, in one commit; then
-//! starts the send-verification cooldown.
+//! `Register`: a sign-up. Creates the account, starts its first session, queues the job that
+//! mails the verification link (the job mints the link when it runs, so no live link is ever
+//! queued), and records `user.registered`, in one commit; then starts the send-verification
+//! cooldown.
 
 use std::sync::Arc;
 
 use serde_json::json;
 use twofa_domain::{
     EmailAddress, Limit, NewUser, Password, PasswordHasher, RateLimiter, SecretGenerator,
-    TokenPurpose, UnitOfWork, UserId, UserRepositoryError, Username,
+    UnitOfWork, UserId, UserRepositoryError, Username,
 };
 
 use super::{
-    EmailCooldown, EmailLinks, InvalidField, RegisterError, RequestInfo, SessionIssuer, SignedIn,
+    EmailCooldown, InvalidField, RegisterError, RequestInfo, SessionIssuer, SignedIn,
     audit_events::{commit, user_event},
     email_cooldown::CooldownKind,
     throttle::hit_per_client,
 };
+use crate::jobs::MailEmailVerificationPayload;
 
 /// What signing up takes.
 #[derive(Clone)]
@@ -48,10 +50,11 @@ pub struct Register {
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
     pub(crate) ids: Arc<dyn SecretGenerator>,
     pub(crate) issuer: SessionIssuer,
-    pub(crate) links: EmailLinks,
     pub(crate) cooldown: EmailCooldown,
     /// `rate_limits.register_per_ip`.
     pub(crate) limit: Limit,
+    /// Runs the verification mail job gets.
+    pub(crate) email_max_attempts: u32,
 }
 
 impl Register {
@@ -91,11 +94,11 @@ impl Register {
                 &input.request,
             )
             .await?;
-        let mail = self
-            .links
-            .issue(transaction.as_ref(), &user, TokenPurpose::VerifyEmail)
+        transaction
+            .enqueue(
+                MailEmailVerificationPayload { user_id: user.id }.into_job(self.email_max_attempts),
+            )
             .await?;
-        transaction.enqueue(mail).await?;
         transaction
             .audit(user_event(
                 "user.registered",

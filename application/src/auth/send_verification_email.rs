@@ -1,16 +1,18 @@
-//! `SendVerificationEmail`: mails a new verification link (after a cooldown), the token, its
-//! e-mail job and `user.email.verification_sent` in one commit.
+//! `SendVerificationEmail`: mails a new verification link (after a cooldown): the job that
+//! mails it (and mints it when it runs, so no live link is ever queued) and
+//! `user.email.verification_sent` in one commit.
 
 use std::sync::Arc;
 
 use serde_json::json;
-use twofa_domain::{TokenPurpose, UnitOfWork, UserRepository};
+use twofa_domain::{UnitOfWork, UserRepository};
 
 use super::{
-    EmailCooldown, EmailLinks, Principal, RequestInfo, SendVerificationError,
+    EmailCooldown, Principal, RequestInfo, SendVerificationError,
     audit_events::{commit, user_event},
     email_cooldown::CooldownKind,
 };
+use crate::jobs::MailEmailVerificationPayload;
 
 /// What mailing a new verification link takes.
 #[derive(Debug, Clone)]
@@ -25,8 +27,9 @@ pub struct SendVerificationEmailInput {
 pub struct SendVerificationEmail {
     pub(crate) users: Arc<dyn UserRepository>,
     pub(crate) unit_of_work: Arc<dyn UnitOfWork>,
-    pub(crate) links: EmailLinks,
     pub(crate) cooldown: EmailCooldown,
+    /// Runs the verification mail job gets.
+    pub(crate) email_max_attempts: u32,
 }
 
 impl SendVerificationEmail {
@@ -59,11 +62,11 @@ impl SendVerificationEmail {
             .check(CooldownKind::Verify, &subject)
             .await??;
         let mut transaction = self.unit_of_work.begin().await?;
-        let mail = self
-            .links
-            .issue(transaction.as_ref(), &user, TokenPurpose::VerifyEmail)
+        transaction
+            .enqueue(
+                MailEmailVerificationPayload { user_id: user.id }.into_job(self.email_max_attempts),
+            )
             .await?;
-        transaction.enqueue(mail).await?;
         transaction
             .audit(user_event(
                 "user.email.verification_sent",

@@ -10,19 +10,22 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::executor::block_on;
 use twofa_domain::{
-    AccessClaims, AuditLog, AuditQuery, JobQueue, Limit, SessionId, TokenError, TokenSigner,
-    UserRepository,
+    AccessClaims, AuditLog, AuditQuery, EmailAddress, EmailMessage, EmailRenderer, JobQueue, Limit,
+    RenderError, SendError, SessionId, TokenError, TokenSigner, UserId, UserRepository,
 };
 use twofa_memory::{
     DEFAULT_MAX_KEYS, FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryDatabase,
     MemoryJobQueue, MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork, MemoryUserRepository,
-    SeededSecretGenerator,
+    RecordingEmailSender, SeededSecretGenerator,
 };
 
 use super::*;
 use crate::{
-    jobs::{MAIL_PASSWORD_RESET, MailPasswordReset, SEND_EMAIL, SendEmailPayload},
-    worker::JobHandler as _,
+    jobs::{
+        MAIL_EMAIL_VERIFICATION, MAIL_PASSWORD_RESET, MailEmailVerification,
+        MailEmailVerificationPayload, MailPasswordReset, Mailer,
+    },
+    worker::{JobFailure, JobHandler as _},
 };
 
 /// Signs claims as readable text: the use cases only need sign and verify to agree.
@@ -58,9 +61,42 @@ impl TokenSigner for FakeSigner {
     }
 }
 
+/// Renders a link e-mail as its template (the subject) and its link (the text).
+struct LinkRenderer;
+
+impl EmailRenderer for LinkRenderer {
+    fn render(
+        &self,
+        to: EmailAddress,
+        template: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<EmailMessage, RenderError> {
+        let link = params
+            .get("link")
+            .and_then(|link| link.as_str())
+            .ok_or_else(|| RenderError::MissingParameter {
+                template: template.to_owned(),
+                parameter: "link".to_owned(),
+            })?;
+        Ok(EmailMessage {
+            to,
+            subject: template.to_owned(),
+            text: link.to_owned(),
+            html: None,
+        })
+    }
+}
+
 struct Harness {
     clock: Arc<ManualClock>,
+    verification_mailer: MailEmailVerification,
     reset_mailer: MailPasswordReset,
+    /// What the link jobs sent.
+    sender: Arc<RecordingEmailSender>,
+    /// How many of `sender`'s e-mails a look has seen.
+    mails_seen: Mutex<usize>,
+    /// The payload of every job the worker ran, as JSON text.
+    payloads: Mutex<Vec<String>>,
     users: Arc<MemoryUserRepository>,
     hasher: Arc<FakePasswordHasher>,
     queue: Arc<MemoryJobQueue>,
@@ -129,10 +165,19 @@ fn harness_over(
         queue.clone(),
         audit.clone(),
     ));
+    let sender = Arc::new(RecordingEmailSender::new());
+    let mailer = Mailer::new(Arc::new(LinkRenderer), sender.clone());
+    let verification_mailer = MailEmailVerification::new(
+        users.clone(),
+        unit_of_work.clone(),
+        EmailLinks::new(clock.clone(), ids.clone(), link_policy()),
+        mailer.clone(),
+    );
     let reset_mailer = MailPasswordReset::new(
         users.clone(),
         unit_of_work.clone(),
         EmailLinks::new(clock.clone(), ids.clone(), link_policy()),
+        mailer,
     );
     let accounts = Accounts::new(
         &AuthPorts {
@@ -158,7 +203,11 @@ fn harness_over(
     );
     Harness {
         clock,
+        verification_mailer,
         reset_mailer,
+        sender,
+        mails_seen: Mutex::new(0),
+        payloads: Mutex::new(Vec::new()),
         users,
         hasher,
         queue,
@@ -219,35 +268,57 @@ impl Harness {
             .collect()
     }
 
-    /// The e-mails waiting in the queue, oldest first, once the reset requests queued before
-    /// them have run (as the worker runs them).
-    fn mails(&self) -> Vec<SendEmailPayload> {
-        let mut mails = Vec::new();
+    /// Runs the jobs waiting in the queue, as the worker runs them, completing each that
+    /// succeeds (a failed one is left running, for the test to look at); their outcomes.
+    fn run_jobs(&self) -> Vec<Result<(), JobFailure>> {
+        let mut outcomes = Vec::new();
         while let Some(job) = block_on(self.queue.claim(Duration::from_secs(30))).unwrap() {
-            match job.kind.as_str() {
-                SEND_EMAIL => mails.push(serde_json::from_value(job.payload.clone()).unwrap()),
-                MAIL_PASSWORD_RESET => block_on(self.reset_mailer.handle(&job.payload)).unwrap(),
+            self.payloads.lock().unwrap().push(job.payload.to_string());
+            let outcome = match job.kind.as_str() {
+                MAIL_EMAIL_VERIFICATION => block_on(self.verification_mailer.handle(&job.payload)),
+                MAIL_PASSWORD_RESET => block_on(self.reset_mailer.handle(&job.payload)),
                 other => panic!("unexpected job {other}"),
+            };
+            if outcome.is_ok() {
+                block_on(self.queue.complete(&job)).unwrap();
             }
-            block_on(self.queue.complete(&job)).unwrap();
+            outcomes.push(outcome);
         }
-        mails
+        outcomes
+    }
+
+    /// The e-mails sent since the last look, oldest first, once the jobs queued before them
+    /// have run.
+    fn mails(&self) -> Vec<EmailMessage> {
+        for outcome in self.run_jobs() {
+            outcome.unwrap();
+        }
+        let sent = self.sender.sent();
+        let mut seen = self.mails_seen.lock().unwrap();
+        let new = sent[*seen..].to_vec();
+        *seen = sent.len();
+        new
     }
 
     /// The token of the only link mailed since the last look.
     fn mailed_token(&self, path: &str) -> String {
         let mails = self.mails();
         assert_eq!(mails.len(), 1, "{mails:?}");
-        let link = mails[0].params["link"].as_str().unwrap().to_owned();
-        let prefix = format!("https://auth.example.com/{path}?token=");
-        link.strip_prefix(&prefix)
-            .unwrap_or_else(|| panic!("{link} does not start with {prefix}"))
-            .to_owned()
+        token_of(&mails[0], path)
     }
 
     fn advance(&self, by: TimeDelta) {
         self.clock.advance(by);
     }
+}
+
+/// The token of the link to `path` that `mail` carries.
+fn token_of(mail: &EmailMessage, path: &str) -> String {
+    let prefix = format!("https://auth.example.com/{path}?token=");
+    mail.text
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{} does not start with {prefix}", mail.text))
+        .to_owned()
 }
 
 fn is_rate_limited(result: &Result<LoginOutcome, LoginError>) -> Option<Throttled> {

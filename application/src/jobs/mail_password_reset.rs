@@ -1,6 +1,12 @@
 //! `auth.password_reset.mail`: looks up the account a reset link was asked for and, when an
-//! active one has the address, issues the reset token, queues its e-mail and records
-//! `user.password.reset_requested`, in one commit.
+//! active one has the address, issues the reset token and records
+//! `user.password.reset_requested` in one commit, then sends the e-mail itself. The job mints
+//! the link: its payload holds the address asked for and the request's origin, and the link
+//! is never queued, so no live link is readable in the queue's store (or a dump of it).
+//!
+//! A send that fails retryably fails the run, and the next run mints (and records) a fresh
+//! link: the one minted before was never mailed and stays valid until it expires (as any
+//! earlier link does, API.md), unknown to anyone. A send that fails permanently buries the job.
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -9,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use twofa_domain::{EmailAddress, PortError, TokenPurpose, UnitOfWork, UserRepository};
 
+use super::Mailer;
 use crate::{
-    auth::{CutOff, EmailLinks, Fault, RequestInfo, user_event},
+    auth::{CutOff, EmailLinks, LinkMail, RequestInfo, user_event},
     worker::{JobFailure, JobHandler},
 };
 
@@ -37,29 +44,37 @@ pub struct MailPasswordReset {
     users: Arc<dyn UserRepository>,
     unit_of_work: Arc<dyn UnitOfWork>,
     links: EmailLinks,
+    mailer: Mailer,
 }
 
 impl MailPasswordReset {
-    /// Looks accounts up in `users`, issues links with `links`, in transactions of
-    /// `unit_of_work`.
+    /// Looks accounts up in `users`, issues links with `links` in transactions of
+    /// `unit_of_work`, and mails them with `mailer`.
     pub fn new(
         users: Arc<dyn UserRepository>,
         unit_of_work: Arc<dyn UnitOfWork>,
         links: EmailLinks,
+        mailer: Mailer,
     ) -> Self {
         Self {
             users,
             unit_of_work,
             links,
+            mailer,
         }
     }
 
-    async fn run(&self, payload: MailPasswordResetPayload) -> Result<(), PortError> {
+    /// The e-mail of a new reset link for the active account with the address asked for, its
+    /// token and audit event committed; `None` when no active account has the address.
+    async fn issue(
+        &self,
+        payload: MailPasswordResetPayload,
+    ) -> Result<Option<LinkMail>, PortError> {
         let Some(user) = self.users.find_by_login(payload.email.as_str()).await? else {
-            return Ok(());
+            return Ok(None);
         };
         if !user.is_active {
-            return Ok(());
+            return Ok(None);
         }
         let request = RequestInfo {
             ip: payload.ip,
@@ -73,13 +88,6 @@ impl MailPasswordReset {
             .issue(transaction.as_ref(), &user, TokenPurpose::ResetPassword)
             .await?;
         transaction
-            .enqueue(mail)
-            .await
-            .map_err(|error| match Fault::from(error) {
-                Fault::Unavailable(error) => error,
-                Fault::Unexpected(error) => PortError::Unexpected(error),
-            })?;
-        transaction
             .audit(user_event(
                 "user.password.reset_requested",
                 Some(user.id),
@@ -88,7 +96,8 @@ impl MailPasswordReset {
                 json!({ "email": user.email.masked() }),
             ))
             .await?;
-        transaction.commit().await
+        transaction.commit().await?;
+        Ok(Some(mail))
     }
 }
 
@@ -102,8 +111,13 @@ impl JobHandler for MailPasswordReset {
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
         let payload: MailPasswordResetPayload = super::parse(payload)?;
         // Every store failure may pass: the job runs again.
-        self.run(payload)
+        let Some(mail) = self
+            .issue(payload)
             .await
-            .map_err(|error| JobFailure::Retryable(error.into()))
+            .map_err(|error| JobFailure::Retryable(error.into()))?
+        else {
+            return Ok(());
+        };
+        self.mailer.send(mail.to, mail.template, &mail.params).await
     }
 }

@@ -1,18 +1,19 @@
 //! `email.send`: renders a template and sends it.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use twofa_domain::{EmailAddress, EmailRenderer, EmailSender, NewJob};
+use twofa_domain::{EmailAddress, NewJob};
 
+use super::Mailer;
 use crate::worker::{JobFailure, JobHandler};
 
 /// The job kind.
 pub const SEND_EMAIL: &str = "email.send";
 
-/// What an `email.send` job carries: the recipient, a template and its parameters (links and
-/// codes the message must show; nothing else secret).
+/// What an `email.send` job carries: the recipient, a template and its parameters. Nothing
+/// secret: a job payload is readable in the queue's store (and its backups) until purged, so
+/// a message that carries a link or a code is sent by the job that mints it, never queued
+/// here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendEmailPayload {
     /// The recipient.
@@ -37,14 +38,13 @@ impl SendEmailPayload {
 
 /// Renders and sends e-mail.
 pub struct SendEmail {
-    renderer: Arc<dyn EmailRenderer>,
-    sender: Arc<dyn EmailSender>,
+    mailer: Mailer,
 }
 
 impl SendEmail {
-    /// Renders with `renderer`, sends with `sender`.
-    pub fn new(renderer: Arc<dyn EmailRenderer>, sender: Arc<dyn EmailSender>) -> Self {
-        Self { renderer, sender }
+    /// Renders and sends with `mailer`.
+    pub fn new(mailer: Mailer) -> Self {
+        Self { mailer }
     }
 }
 
@@ -56,22 +56,19 @@ impl JobHandler for SendEmail {
 
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
         let payload: SendEmailPayload = super::parse(payload)?;
-        let message = self
-            .renderer
-            .render(payload.to, &payload.template, &payload.params)
-            .map_err(|error| JobFailure::Permanent(error.into()))?;
-        self.sender
-            .send(&message)
+        self.mailer
+            .send(payload.to, &payload.template, &payload.params)
             .await
-            .map_err(super::from_send_error)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures::executor::block_on;
     use serde_json::json;
-    use twofa_domain::{EmailMessage, RenderError};
+    use twofa_domain::{EmailMessage, EmailRenderer, RenderError};
     use twofa_memory::RecordingEmailSender;
 
     use super::*;
@@ -117,8 +114,10 @@ mod tests {
     #[test]
     fn renders_and_sends() {
         let sender = Arc::new(RecordingEmailSender::new());
-        block_on(SendEmail::new(Arc::new(Hello), sender.clone()).handle(&payload("hello")))
-            .unwrap();
+        block_on(
+            SendEmail::new(Mailer::new(Arc::new(Hello), sender.clone())).handle(&payload("hello")),
+        )
+        .unwrap();
         let sent = sender.sent();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to.as_str(), "ada@example.com");
@@ -128,8 +127,9 @@ mod tests {
     #[test]
     fn an_unknown_template_is_permanent_and_sends_nothing() {
         let sender = Arc::new(RecordingEmailSender::new());
-        let outcome =
-            block_on(SendEmail::new(Arc::new(Hello), sender.clone()).handle(&payload("nope")));
+        let outcome = block_on(
+            SendEmail::new(Mailer::new(Arc::new(Hello), sender.clone())).handle(&payload("nope")),
+        );
         assert!(matches!(outcome, Err(JobFailure::Permanent(_))));
         assert!(sender.sent().is_empty());
     }

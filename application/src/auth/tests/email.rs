@@ -1,4 +1,4 @@
-//! E-mail verification links and their cooldown.
+//! E-mail verification links, their cooldown, and the jobs that mint and mail the links.
 
 use super::*;
 
@@ -134,5 +134,116 @@ fn send_verification_after_the_cooldown_sends_and_starts_it_again() {
                 })
         ),
         Err(SendVerificationError::RateLimited(_))
+    ));
+}
+
+#[test]
+fn no_job_payload_holds_a_mailed_link() {
+    let h = harness();
+    let jane = h.register("jane@example.com", "jane");
+    let mut tokens = vec![h.mailed_token("verify-email")];
+    h.advance(TimeDelta::minutes(1));
+    let me = h.principal(&jane.tokens).unwrap();
+    block_on(
+        h.accounts
+            .send_verification
+            .execute(SendVerificationEmailInput {
+                principal: me,
+                request: from("203.0.113.1"),
+            }),
+    )
+    .unwrap();
+    tokens.push(h.mailed_token("verify-email"));
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "jane@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    tokens.push(h.mailed_token("reset-password"));
+    let payloads = h.payloads.lock().unwrap().clone();
+    assert_eq!(payloads.len(), 3, "{payloads:?}");
+    for token in &tokens {
+        for payload in &payloads {
+            assert!(!payload.contains(token.as_str()), "{payload} holds {token}");
+        }
+    }
+}
+
+#[test]
+fn the_verification_job_mails_nothing_to_an_account_gone_deactivated_or_verified() {
+    let h = harness();
+    let jane = h.register("jane@example.com", "jane");
+    let bob = h.register("bob@example.com", "bob");
+    h.mails();
+    let queue = |user_id| {
+        block_on(
+            h.queue
+                .enqueue(MailEmailVerificationPayload { user_id }.into_job(8)),
+        )
+        .unwrap();
+    };
+    queue(UserId::from_uuid(uuid::Uuid::from_u128(42)));
+    assert!(block_on(h.users.set_active(bob.user.id, false)).unwrap());
+    queue(bob.user.id);
+    assert!(block_on(h.users.set_email_verified(jane.user.id, true)).unwrap());
+    queue(jane.user.id);
+    assert!(
+        h.mails().is_empty(),
+        "the three jobs are done, mailing nothing"
+    );
+    assert_eq!(block_on(h.queue.counts()).unwrap().pending, 0);
+}
+
+#[test]
+fn a_verification_mail_that_fails_to_send_is_retried_with_a_fresh_link() {
+    let h = harness();
+    h.sender
+        .fail_next(SendError::Retryable(anyhow::anyhow!("the server is busy")));
+    let jane = h.register("jane@example.com", "jane");
+    let outcomes = h.run_jobs();
+    assert!(
+        matches!(outcomes.as_slice(), [Err(JobFailure::Retryable(_))]),
+        "{outcomes:?}"
+    );
+    // The run comes again once its lease runs out (the worker's retry, here): a new link.
+    h.advance(TimeDelta::minutes(1));
+    let token = h.mailed_token("verify-email");
+    block_on(h.accounts.verify_email.execute(VerifyEmailInput {
+        token,
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    let me = h.principal(&jane.tokens).unwrap();
+    assert!(block_on(h.accounts.me.execute(&me)).unwrap().email_verified);
+}
+
+#[test]
+fn a_reset_mail_that_fails_to_send_is_retried_with_a_fresh_link() {
+    let h = harness();
+    h.register("jane@example.com", "jane");
+    h.mails();
+    h.sender
+        .fail_next(SendError::Retryable(anyhow::anyhow!("the server is busy")));
+    block_on(h.accounts.forgot_password.execute(ForgotPasswordInput {
+        email: "jane@example.com".to_owned(),
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    let outcomes = h.run_jobs();
+    assert!(
+        matches!(outcomes.as_slice(), [Err(JobFailure::Retryable(_))]),
+        "{outcomes:?}"
+    );
+    h.advance(TimeDelta::minutes(1));
+    let token = h.mailed_token("reset-password");
+    block_on(h.accounts.reset_password.execute(ResetPasswordInput {
+        token,
+        new_password: "a brand new passphrase".to_owned(),
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    assert!(matches!(
+        h.login("jane", "a brand new passphrase", "203.0.113.1"),
+        Ok(LoginOutcome::SignedIn(_))
     ));
 }

@@ -11,6 +11,8 @@ pub mod port;
 pub mod value;
 
 pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
+pub use entity::factor::{Destination, Factor, FactorKind, NewFactor};
+pub use entity::trusted_device::{DEVICE_NAME_LIMIT, NewTrustedDevice, TrustedDevice};
 pub use entity::user::{NewUser, Role, User};
 pub use port::one_time_token_repository::{
     NewOneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenPurpose,
@@ -27,10 +29,14 @@ pub use port::{
         Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,
         NewAuditEvent,
     },
+    backup_code_repository::BackupCodeRepository,
+    challenge_store::{ChallengeStore, StoredEntry},
     clock::Clock,
     dependency_probe::{DependencyProbe, ProbeError},
+    device_repository::DeviceRepository,
     email_renderer::{EmailRenderer, RenderError},
     error::{PortError, error_chain},
+    factor_repository::FactorRepository,
     job_queue::{
         ClaimedJob, JobId, JobQueue, NewJob, QueueCounts, QueueError, UnfinishedJob,
         UnfinishedState,
@@ -38,16 +44,23 @@ pub use port::{
     notifier::{EmailMessage, EmailSender, SendError, SmsMessage, SmsSender},
     password_hasher::{HashError, PasswordHash, PasswordHasher, Verification},
     rate_limiter::{Decision, Limit, LimitError, RateLimiter, is_per_address_key, per_address_key},
+    secret_cipher::{CipherError, SealedSecret, SecretCipher},
     secret_generator::SecretGenerator,
     session_cache::{CachedSession, SessionCache},
     token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},
     unit_of_work::{Transaction, UnitOfWork},
 };
 pub use value::{
+    backup_code::{
+        BACKUP_CODE_COUNT, BACKUP_CODE_LENGTH, BACKUP_CODES_LOW, BackupCode, BackupCodeError,
+    },
     email_address::{EmailAddress, EmailAddressError},
-    ids::UserId,
+    ids::{DeviceId, FactorId, UserId},
+    otp_code::{OTP_CODE_DIGITS, OtpCode},
     password::{Password, PasswordError},
     phone_number::{PhoneNumber, PhoneNumberError},
+    secret_digest::SecretDigest,
     time_ordered_id::time_ordered_id,
+    totp::{TOTP_SECRET_BYTES, TotpAlgorithm, TotpPolicy, TotpSecret, base32, hotp},
     username::{Username, UsernameError},
 };

@@ -1,8 +1,12 @@
 //! Value objects: validated on construction, so a value of the type is always well-formed.
 
+pub mod backup_code;
 pub mod email_address;
 pub mod ids;
 pub mod password;
+pub mod otp_code;
 pub mod phone_number;
+pub mod secret_digest;
 pub mod time_ordered_id;
+pub mod totp;
 pub mod username;

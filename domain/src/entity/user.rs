@@ -67,6 +67,8 @@ pub struct User {
     pub email_verified: bool,
     /// Whether the account may sign in (an admin may deactivate it).
     pub is_active: bool,
+    /// Whether the account has an enabled second factor (so a login needs it).
+    pub two_factor_enabled: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When a stored field last changed.
@@ -129,6 +131,7 @@ impl NewUser {
             role: self.role,
             email_verified: self.email_verified,
             is_active: self.is_active,
+            two_factor_enabled: false,
             created_at: now,
             updated_at: now,
         }

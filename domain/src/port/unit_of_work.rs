@@ -15,8 +15,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository,
-    UserRepository,
+    BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent, NewJob,
+    OneTimeTokenRepository, PortError, QueueError, SessionRepository, UserRepository,
 };
 
 /// Starts transactions.
@@ -53,6 +53,15 @@ pub trait Transaction: Send + Sync {
 
     /// E-mail verification and password reset tokens, inside this transaction.
     fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository;
+
+    /// Second factors, inside this transaction.
+    fn factors(&self) -> &dyn FactorRepository;
+
+    /// Backup codes, inside this transaction.
+    fn backup_codes(&self) -> &dyn BackupCodeRepository;
+
+    /// Trusted devices, inside this transaction.
+    fn devices(&self) -> &dyn DeviceRepository;
 
     /// Enqueues a job that exists only if this transaction commits. (Its id is not known
     /// before the commit: an idempotency key may map it to an existing job.)

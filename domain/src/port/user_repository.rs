@@ -88,6 +88,11 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Marks the e-mail address verified or not; `false` when no account has `id`.
     async fn set_email_verified(&self, id: UserId, is_verified: bool) -> Result<bool, PortError>;
 
+    /// Sets whether the account has an enabled second factor (kept in the same transaction
+    /// as the factor change, so `/me` reads it with the account); answers whether it exists.
+    async fn set_two_factor_enabled(&self, id: UserId, is_enabled: bool)
+    -> Result<bool, PortError>;
+
     /// Activates or deactivates the account; `false` when no account has `id`.
     async fn set_active(&self, id: UserId, is_active: bool) -> Result<bool, PortError>;
 

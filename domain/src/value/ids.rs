@@ -1,4 +1,4 @@
-//! Identifiers: `UserId`, a UUID newtype. Ids are never made here; fresh ones come from the
+//! Identifiers: `UserId`, `FactorId` and `DeviceId`, UUID newtypes. Ids are never made here; fresh ones come from the
 //! `SecretGenerator` port (`SecretGenerator::uuid_v4`), so tests can make them repeatable.
 
 use std::fmt;
@@ -50,6 +50,49 @@ impl FromStr for UserId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Uuid::parse_str(s).map(Self)
     }
+}
+
+/// A UUID newtype shown and parsed like [`UserId`].
+macro_rules! uuid_id {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    )*};
+}
+
+uuid_id! {
+    /// The identity of a second factor (a TOTP authenticator, a phone number, an address).
+    FactorId;
+    /// The identity of a trusted device.
+    DeviceId;
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ mod verify_email;
 use std::{sync::Arc, time::Duration};
 
 use twofa_domain::{
-    Clock, Limit, OneTimeTokenRepository, PasswordHasher, RateLimiter, SecretGenerator,
+    BackupCodeRepository, ChallengeStore, Clock, DeviceRepository, FactorRepository, Limit,
+    OneTimeTokenRepository, PasswordHasher, RateLimiter, SecretCipher, SecretGenerator,
     SessionCache, SessionRepository, TokenSigner, UnitOfWork, UserRepository,
 };
 
@@ -67,8 +68,10 @@ pub use signed_in::{CutOff, Principal, RequestInfo, SignedIn, TokenPair};
 pub use throttle::client_key;
 pub use verify_email::{VerifyEmail, VerifyEmailInput};
 
-pub(crate) use audit_events::user_event;
-use throttle::LoginThrottle;
+pub(crate) use audit_events::{commit, user_event};
+pub(crate) use error::hash_failure;
+pub(crate) use throttle::{LoginThrottle, hit_per_client};
+pub(crate) use tokens::{is_opaque_token, opaque_token};
 
 /// The ports the account and session use cases are built over; each use case takes only
 /// the ones it uses.
@@ -93,6 +96,16 @@ pub struct AuthPorts {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub ids: Arc<dyn SecretGenerator>,
+    /// Second factors (reads outside a transaction).
+    pub factors: Arc<dyn FactorRepository>,
+    /// Backup codes (reads outside a transaction).
+    pub backup_codes: Arc<dyn BackupCodeRepository>,
+    /// Trusted devices (reads outside a transaction).
+    pub devices: Arc<dyn DeviceRepository>,
+    /// Login challenges and pending codes.
+    pub challenges: Arc<dyn ChallengeStore>,
+    /// Stored secrets and keyed digests.
+    pub cipher: Arc<dyn SecretCipher>,
 }
 
 /// The rate limits of the account flows (`rate_limits.*`).
@@ -127,6 +140,8 @@ pub struct AuthPolicy {
     pub email_cooldown: Duration,
     /// The rate limits.
     pub limits: AuthLimits,
+    /// The second factors' settings.
+    pub two_factor: crate::two_factor::TwoFactorPolicy,
 }
 
 /// Every account and session use case.
@@ -285,6 +300,8 @@ impl Parts<'_> {
             issuer: self.issuer(),
             throttle: self.throttle(),
             limit: self.policy.limits.login_per_ip,
+            second_step: crate::two_factor::Collaborators::new(self.ports, &self.policy.two_factor)
+                .challenges,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod mailer;
 pub mod purge_expired;
 pub mod schedule_maintenance;
 pub mod send_email;
+pub mod send_second_factor_code;
 pub mod send_sms;
 
 pub use mail_email_verification::{
@@ -20,6 +21,9 @@ pub use mailer::Mailer;
 pub use purge_expired::{PURGE_EXPIRED, PurgeExpired};
 pub use schedule_maintenance::ScheduleMaintenance;
 pub use send_email::{SEND_EMAIL, SendEmail, SendEmailPayload};
+pub use send_second_factor_code::{
+    SEND_SECOND_FACTOR_CODE, SendSecondFactorCode, SendSecondFactorCodePayload,
+};
 pub use send_sms::{SEND_SMS, SendSms, SendSmsPayload};
 
 use crate::worker::JobFailure;

@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod check_health;
 pub mod jobs;
+pub mod two_factor;
+pub mod webhook_events;
 pub mod worker;
 
 pub use check_health::{CheckHealth, DependencyHealth, HealthReport, HealthStatus, QueueHealth};

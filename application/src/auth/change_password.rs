@@ -143,6 +143,8 @@ impl ChangePassword {
             .users()
             .update_password_hash(user.id, &hash)
             .await?;
+        // Every trusted device ends with the password (SECURITY.md).
+        transaction.devices().revoke_all(user.id).await?;
         let ended = transaction
             .sessions()
             .revoke_all(user.id, Some(input.principal.session_id))

@@ -1,7 +1,7 @@
 //! `Login`: the password step. Rate-limits per client and per account, verifies the password
 //! on the hashing pool (an unknown login pays one dummy hash), and starts a session with an
 //! outdated hash upgraded, in one commit; an account with a second factor gets a challenge
-//! instead (the second factors arrive with their own flow; until then no account has one).
+//! instead (no token, no session), unless it presents a live trusted-device token of its own.
 
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use twofa_domain::{
     Limit, NewAuditEvent, Password, PasswordHash, PasswordHasher, UnitOfWork, User, UserRepository,
     Verification,
 };
+
+use crate::two_factor::SecondStep;
 
 use super::{
     InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
@@ -27,6 +29,8 @@ pub struct LoginInput {
     pub login: String,
     /// The password as typed.
     pub password: String,
+    /// A trusted-device token from an earlier second-factor verification, if presented.
+    pub device_token: Option<String>,
     /// Where the request came from.
     pub request: RequestInfo,
 }
@@ -36,6 +40,7 @@ impl std::fmt::Debug for LoginInput {
         f.debug_struct("LoginInput")
             .field("login", &self.login)
             .field("password", &"[redacted]")
+            .field("device_token", &self.device_token.as_ref().map(|_| "[redacted]"))
             .field("request", &self.request)
             .finish()
     }
@@ -88,6 +93,8 @@ pub struct Login {
     pub(crate) throttle: LoginThrottle,
     /// `rate_limits.login_per_ip`.
     pub(crate) limit: Limit,
+    /// The second step, for accounts with a second factor.
+    pub(crate) second_step: crate::two_factor::LoginChallenges,
 }
 
 impl Login {
@@ -168,6 +175,20 @@ impl Login {
         } else {
             None
         };
+        let amr = match self
+            .second_step
+            .begin(&user, input.device_token.as_deref(), &input.request)
+            .await?
+        {
+            None => vec!["pwd".to_owned()],
+            Some(SecondStep::TrustedDevice(_)) => vec!["pwd".to_owned(), "device".to_owned()],
+            Some(SecondStep::Challenge(challenge)) => {
+                if let Some(hash) = &rehashed {
+                    self.store_rehash(&user, hash).await;
+                }
+                return Ok(LoginOutcome::TwoFactorRequired(challenge));
+            }
+        };
         let mut transaction = self.unit_of_work.begin().await?;
         if let Some(hash) = &rehashed {
             transaction
@@ -177,12 +198,7 @@ impl Login {
         }
         let tokens = self
             .issuer
-            .start(
-                transaction.as_ref(),
-                &user,
-                vec!["pwd".to_owned()],
-                &input.request,
-            )
+            .start(transaction.as_ref(), &user, amr.clone(), &input.request)
             .await?;
         transaction
             .audit(user_event(
@@ -190,7 +206,7 @@ impl Login {
                 Some(user.id),
                 true,
                 &input.request,
-                json!({ "sessionId": tokens.session_id.to_string(), "amr": ["pwd"] }),
+                json!({ "sessionId": tokens.session_id.to_string(), "amr": amr }),
             ))
             .await?;
         commit(transaction, &input.request).await?;
@@ -220,6 +236,19 @@ impl Login {
         match record_alone(self.unit_of_work.as_ref(), events).await {
             Ok(()) => LoginError::InvalidCredentials,
             Err(error) => error.into(),
+        }
+    }
+
+    /// Stores an upgraded hash on its own (the login waits for its second factor); a failure
+    /// is logged and the next login tries again.
+    async fn store_rehash(&self, user: &User, hash: &PasswordHash) {
+        let stored = async {
+            let transaction = self.unit_of_work.begin().await?;
+            transaction.users().update_password_hash(user.id, hash).await?;
+            transaction.commit().await
+        };
+        if let Err(error) = stored.await {
+            tracing::warn!(user = %user.id, error = %twofa_domain::error_chain(&error), "could not store an upgraded password hash");
         }
     }
 

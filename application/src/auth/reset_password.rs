@@ -95,6 +95,8 @@ impl ResetPassword {
         {
             return Err(EmailTokenError::InvalidToken);
         }
+        // Every trusted device ends with the password (SECURITY.md).
+        transaction.devices().revoke_all(user_id).await?;
         if transaction
             .one_time_tokens()
             .consume(TokenPurpose::ResetPassword, &token_hash)

@@ -1,0 +1,143 @@
+//! `SecondFactorSignIn`: the end of a login that passed its second factor — the session (with
+//! `amr` naming both factors), the trusted device when asked for, and the events, in the
+//! transaction that consumed the code.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use twofa_domain::{
+    Clock, DEVICE_NAME_LIMIT, DeviceId, NewAuditEvent, NewTrustedDevice, SecretGenerator,
+    Transaction, User,
+};
+
+use super::keys::token_digest;
+use crate::{
+    auth::{Fault, RequestInfo, SessionIssuer, SignedIn, opaque_token, user_event},
+    webhook_events::record,
+};
+
+/// A login that passed its second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The account and its new tokens.
+    pub signed_in: SignedIn,
+    /// The trusted-device token, when `trustDevice` was asked for (shown once).
+    pub device_token: Option<String>,
+}
+
+/// Whether, and as what, the device is to be trusted.
+#[derive(Debug, Clone, Default)]
+pub struct TrustDevice {
+    /// `trustDevice`.
+    pub is_wanted: bool,
+    /// `deviceName`.
+    pub name: Option<String>,
+}
+
+/// Signs a user in after the second factor.
+pub(crate) struct SecondFactorSignIn {
+    pub(crate) issuer: SessionIssuer,
+    pub(crate) ids: Arc<dyn SecretGenerator>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) trust_ttl: std::time::Duration,
+}
+
+impl SecondFactorSignIn {
+    /// Starts the session in `transaction` with `amr` `["pwd", "mfa", method]`, trusts the
+    /// device if asked, records `2fa.verified`, `user.login.succeeded` and `events`, and
+    /// commits.
+    pub(crate) async fn finish(
+        &self,
+        mut transaction: Box<dyn Transaction>,
+        user: &User,
+        method: &str,
+        details: serde_json::Value,
+        trust: &TrustDevice,
+        events: Vec<NewAuditEvent>,
+        request: &RequestInfo,
+    ) -> Result<Verified, Fault> {
+        let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
+        let tokens = self
+            .issuer
+            .start(transaction.as_ref(), user, amr.clone(), request)
+            .await?;
+        let device_token = if trust.is_wanted {
+            Some(self.trust(transaction.as_mut(), user, trust, request).await?)
+        } else {
+            None
+        };
+        let mut verified = details;
+        verified["sessionId"] = json!(tokens.session_id.to_string());
+        verified["method"] = json!(method);
+        record(
+            transaction.as_mut(),
+            user_event("2fa.verified", Some(user.id), true, request, verified),
+        )
+        .await?;
+        for event in events {
+            record(transaction.as_mut(), event).await?;
+        }
+        record(
+            transaction.as_mut(),
+            user_event(
+                "user.login.succeeded",
+                Some(user.id),
+                true,
+                request,
+                json!({ "sessionId": tokens.session_id.to_string(), "amr": amr }),
+            ),
+        )
+        .await?;
+        crate::auth::commit(transaction, request).await?;
+        Ok(Verified {
+            signed_in: SignedIn {
+                user: user.clone(),
+                tokens,
+            },
+            device_token,
+        })
+    }
+
+    /// Trusts the requesting device: a 256-bit token stored as its SHA-256 for
+    /// `devices.trust_ttl`, recorded as `device.trusted`; the token.
+    async fn trust(
+        &self,
+        transaction: &mut dyn Transaction,
+        user: &User,
+        trust: &TrustDevice,
+        request: &RequestInfo,
+    ) -> Result<String, Fault> {
+        let token = opaque_token(self.ids.as_ref());
+        let id = DeviceId::from_uuid(self.ids.uuid_v4());
+        let name = trust
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| name.chars().take(DEVICE_NAME_LIMIT).collect::<String>());
+        transaction
+            .devices()
+            .add(NewTrustedDevice {
+                id,
+                user_id: user.id,
+                token_hash: token_digest(&token),
+                name: name.clone(),
+                ip: request.ip,
+                user_agent: request.user_agent.clone(),
+                expires_at: self.clock.after(self.trust_ttl),
+            })
+            .await?;
+        record(
+            transaction,
+            user_event(
+                "device.trusted",
+                Some(user.id),
+                true,
+                request,
+                json!({ "deviceId": id.to_string(), "name": name }),
+            ),
+        )
+        .await?;
+        Ok(token)
+    }
+}

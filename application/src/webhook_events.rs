@@ -1,0 +1,160 @@
+//! The webhook events: which audit actions are also webhook event types (API.md's catalogue),
+//! and `record`, which writes an audit event and, for those, queues its webhook event in the
+//! same transaction, so the event exists exactly when its change committed.
+//!
+//! A queued event is a `webhook.event` job: `{type, userId, data}`, `data` being the audit
+//! event's details (ids and masked values, never a secret). Its handler fans it out to the
+//! endpoints that subscribe; endpoints arrive with the webhooks capability, and until then
+//! the handler finds none and the job completes.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use twofa_domain::{NewAuditEvent, NewJob, Transaction, UserId};
+
+use crate::{
+    auth::Fault,
+    worker::{JobFailure, JobHandler},
+};
+
+/// The job kind of a webhook event.
+pub const WEBHOOK_EVENT: &str = "webhook.event";
+
+/// Runs of a `webhook.event` job before it is buried.
+const WEBHOOK_EVENT_ATTEMPTS: u32 = 10;
+
+/// Every event type the service emits to webhooks (API.md "Webhook delivery").
+pub const WEBHOOK_EVENT_TYPES: [&str; 22] = [
+    "user.registered",
+    "user.login.succeeded",
+    "user.login.failed",
+    "user.email.verified",
+    "user.password.changed",
+    "user.password.reset",
+    "user.disabled",
+    "user.enabled",
+    "session.revoked",
+    "security.refresh_token_reuse",
+    "2fa.enabled",
+    "2fa.disabled",
+    "2fa.verified",
+    "2fa.failed",
+    "2fa.backup_codes.generated",
+    "2fa.backup_code.used",
+    "2fa.backup_codes.low",
+    "device.trusted",
+    "device.revoked",
+    "api_key.created",
+    "api_key.revoked",
+    "webhook.test",
+];
+
+/// Whether `action` is a webhook event type.
+pub fn is_webhook_event(action: &str) -> bool {
+    WEBHOOK_EVENT_TYPES.contains(&action)
+}
+
+/// What a `webhook.event` job carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEventPayload {
+    /// The event type (`2fa.enabled`, …).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The user it is about, if any.
+    pub user_id: Option<UserId>,
+    /// The event's data: ids and masked values.
+    pub data: serde_json::Value,
+}
+
+impl WebhookEventPayload {
+    /// The webhook event of `event`, if its action is a webhook event type.
+    pub fn of(event: &NewAuditEvent) -> Option<Self> {
+        is_webhook_event(&event.action).then(|| Self {
+            event_type: event.action.clone(),
+            user_id: event.user_id,
+            data: event.details.to_value(),
+        })
+    }
+
+    /// The job that fans the event out.
+    pub fn into_job(self) -> NewJob {
+        NewJob::new(
+            WEBHOOK_EVENT,
+            serde_json::to_value(self).unwrap_or_default(),
+            WEBHOOK_EVENT_ATTEMPTS,
+        )
+    }
+}
+
+/// Writes `event` to the audit trail of `transaction` and, when its action is a webhook event
+/// type, queues the webhook event in the same transaction.
+pub(crate) async fn record(
+    transaction: &mut dyn Transaction,
+    event: NewAuditEvent,
+) -> Result<(), Fault> {
+    let webhook = WebhookEventPayload::of(&event);
+    transaction.audit(event).await?;
+    if let Some(webhook) = webhook {
+        transaction.enqueue(webhook.into_job()).await?;
+    }
+    Ok(())
+}
+
+/// Records `events` (a check that changed nothing: a failure) in a transaction of their own,
+/// with their webhook events.
+pub(crate) async fn record_alone(
+    unit_of_work: &dyn twofa_domain::UnitOfWork,
+    events: impl IntoIterator<Item = NewAuditEvent>,
+) -> Result<(), Fault> {
+    let mut transaction = unit_of_work.begin().await?;
+    for event in events {
+        record(transaction.as_mut(), event).await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Runs `webhook.event`: fans the event out to the endpoints subscribed to it. No endpoint
+/// store exists in this version (webhook endpoints come with their own capability), so no
+/// endpoint subscribes and the run completes.
+#[derive(Debug, Default)]
+pub struct DispatchWebhookEvent;
+
+#[async_trait]
+impl JobHandler for DispatchWebhookEvent {
+    fn kind(&self) -> &'static str {
+        WEBHOOK_EVENT
+    }
+
+    async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
+        let payload: WebhookEventPayload = serde_json::from_value(payload.clone())
+            .map_err(|error| JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}")))?;
+        tracing::debug!(event = %payload.event_type, "no webhook endpoint subscribes to the event");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use twofa_domain::{Actor, AuditDetails};
+
+    use super::*;
+
+    #[test]
+    fn only_catalogued_actions_become_webhook_events() {
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(1));
+        let mut event = NewAuditEvent::new("2fa.enabled", Actor::user(user), true);
+        event.user_id = Some(user);
+        event.details = AuditDetails::new(serde_json::json!({ "factorId": "f", "type": "totp" }));
+        let payload = WebhookEventPayload::of(&event).unwrap();
+        assert_eq!(payload.event_type, "2fa.enabled");
+        assert_eq!(payload.user_id, Some(user));
+        assert_eq!(payload.data["type"], "totp");
+        let job = payload.into_job();
+        assert_eq!(job.kind, WEBHOOK_EVENT);
+        assert_eq!(job.payload["type"], "2fa.enabled");
+
+        let internal = NewAuditEvent::new("security.login.throttled", Actor::user(user), false);
+        assert!(WebhookEventPayload::of(&internal).is_none());
+    }
+}

@@ -16,7 +16,8 @@ use twofa_tests::{AppOptions, Backend, PASSWORD, TestApp, spawn_app_with};
 /// Concurrent requests per race.
 const RACERS: usize = 8;
 
-/// Both instances seal and open secrets under one key, as a deployment does.
+/// Both instances seal and open secrets under one key (and sign with one key), as a
+/// deployment does.
 const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 async fn two_instances() -> (TestApp, TestApp) {
@@ -24,7 +25,11 @@ async fn two_instances() -> (TestApp, TestApp) {
     let second = spawn_app_with(
         AppOptions::new(Backend::PostgresRedis)
             .database(&first.database_url)
-            .set("secrets.key", SECRETS_KEY),
+            .set("secrets.key", SECRETS_KEY)
+            .set(
+                "tokens.dev_key_file",
+                first.data_dir().join("jwt-signing-key.pem").to_str().unwrap(),
+            ),
     )
     .await;
     (first, second)

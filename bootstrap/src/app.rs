@@ -14,6 +14,7 @@ use twofa_application::{
         MailEmailVerification, MailPasswordReset, Mailer, PurgeExpired, ScheduleMaintenance,
         SendEmail, SendSms,
     },
+    two_factor::SecondFactors,
 };
 use twofa_crypto::{
     Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
@@ -224,40 +225,40 @@ fn auth_state(
     )
     .context("hashing.*")?;
     let limits = &settings.rate_limits;
-    let accounts = Accounts::new(
-        &AuthPorts {
-            users: backends.users.clone(),
-            sessions: backends.sessions.clone(),
-            session_cache: backends.session_cache.clone(),
-            one_time_tokens: backends.one_time_tokens.clone(),
-            hasher: Arc::new(hasher),
-            signer: state.token_signer.clone(),
-            limiter: backends.rate_limiter.clone(),
-            unit_of_work: backends.unit_of_work.clone(),
-            clock: backends.clock.clone(),
-            ids: backends.ids.clone(),
+    let ports = AuthPorts {
+        users: backends.users.clone(),
+        sessions: backends.sessions.clone(),
+        session_cache: backends.session_cache.clone(),
+        one_time_tokens: backends.one_time_tokens.clone(),
+        hasher: Arc::new(hasher),
+        signer: state.token_signer.clone(),
+        limiter: backends.rate_limiter.clone(),
+        unit_of_work: backends.unit_of_work.clone(),
+        clock: backends.clock.clone(),
+        ids: backends.ids.clone(),
+    };
+    let policy = AuthPolicy {
+        access_ttl: settings.tokens.access_ttl,
+        refresh_ttl: settings.tokens.refresh_ttl,
+        refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
+        links: email_link_policy(settings),
+        email_cooldown: settings.auth.verification_resend_cooldown,
+        limits: AuthLimits {
+            login_per_ip: limits.login_per_ip,
+            register_per_ip: limits.register_per_ip,
+            forgot_per_ip: limits.forgot_per_ip,
+            verify_per_ip: limits.verify_per_ip,
+            failures_per_account_ip: limits.failures_per_account_ip,
+            failures_per_account: limits.failures_per_account,
         },
-        &AuthPolicy {
-            access_ttl: settings.tokens.access_ttl,
-            refresh_ttl: settings.tokens.refresh_ttl,
-            refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
-            links: email_link_policy(settings),
-            email_cooldown: settings.auth.verification_resend_cooldown,
-            limits: AuthLimits {
-                login_per_ip: limits.login_per_ip,
-                register_per_ip: limits.register_per_ip,
-                forgot_per_ip: limits.forgot_per_ip,
-                verify_per_ip: limits.verify_per_ip,
-                failures_per_account_ip: limits.failures_per_account_ip,
-                failures_per_account: limits.failures_per_account,
-            },
-        },
-    );
+    };
     Ok(Arc::new(AuthState {
-        accounts,
+        accounts: Accounts::new(&ports, &policy),
+        second_factors: SecondFactors::new(&ports, &policy),
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,
+            device_max_age: policy.two_factor.trust_ttl,
         },
     }))
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod email;
 pub mod health;
 pub mod jwks;
+pub mod two_factor;
 
 use poem_openapi::Tags;
 
@@ -18,4 +19,6 @@ pub enum ApiTags {
     Auth,
     /// E-mail address verification.
     Email,
+    /// Second factors: setup, the login challenge, factors, backup codes and trusted devices.
+    TwoFactor,
 }

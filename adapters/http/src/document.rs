@@ -11,15 +11,22 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::{
-    api::{auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi},
+    api::{
+        auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi,
+    },
     problem::Problem,
 };
 
 /// Every API of the service.
-pub(crate) type Apis = (HealthApi, JwksApi, AuthApi, EmailApi);
+pub(crate) type Apis = (HealthApi, JwksApi, AuthApi, EmailApi, TwoFactorApi);
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
-    OpenApiService::new((HealthApi, JwksApi, AuthApi, EmailApi), "twofa", version).description(
+    OpenApiService::new(
+        (HealthApi, JwksApi, AuthApi, EmailApi, TwoFactorApi),
+        "twofa",
+        version,
+    )
+    .description(
         "A self-hosted two-factor authentication service. Every error is RFC 9457 \
          application/problem+json with a stable `code`; every response carries `X-Request-Id`.",
     )
@@ -226,6 +233,111 @@ mod tests {
         assert!(
             !csp.contains("'unsafe-inline'; img") || !csp.contains("script-src 'unsafe-inline'")
         );
+    }
+
+    #[test]
+    fn every_second_factor_route_is_documented_with_bearer_auth_where_it_needs_it() {
+        let document = document();
+        let routes = [
+            ("post", "/api/2fa/totp/setup", "setupTotp", true),
+            ("post", "/api/2fa/totp/verify-setup", "confirmTotp", true),
+            ("post", "/api/2fa/sms/setup", "setupSms", true),
+            ("post", "/api/2fa/sms/verify-setup", "confirmSms", true),
+            ("post", "/api/2fa/email/setup", "setupEmailFactor", true),
+            (
+                "post",
+                "/api/2fa/email/verify-setup",
+                "confirmEmailFactor",
+                true,
+            ),
+            ("post", "/api/2fa/verify", "verifySecondFactor", false),
+            (
+                "post",
+                "/api/2fa/verify-backup-code",
+                "verifyBackupCode",
+                false,
+            ),
+            ("post", "/api/2fa/resend", "resendSecondFactorCode", false),
+            ("get", "/api/2fa/methods", "listSecondFactors", true),
+            (
+                "delete",
+                "/api/2fa/methods/{id}",
+                "removeSecondFactor",
+                true,
+            ),
+            (
+                "get",
+                "/api/2fa/backup-codes/count",
+                "countBackupCodes",
+                true,
+            ),
+            (
+                "post",
+                "/api/2fa/backup-codes/generate",
+                "generateBackupCodes",
+                true,
+            ),
+            ("get", "/api/2fa/devices", "listTrustedDevices", true),
+            (
+                "delete",
+                "/api/2fa/devices/{id}",
+                "revokeTrustedDevice",
+                true,
+            ),
+            (
+                "delete",
+                "/api/2fa/devices",
+                "revokeAllTrustedDevices",
+                true,
+            ),
+        ];
+        for (method, path, id, is_bearer) in routes {
+            let operation = &document["paths"][path][method];
+            assert_eq!(operation["operationId"], id, "{method} {path}");
+            assert_eq!(operation["tags"][0], "TwoFactor", "{id}");
+            assert_eq!(operation["security"].is_array(), is_bearer, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_status_of_several_causes_describes_each_the_operation_declares() {
+        let document = document();
+        let verify = &document["paths"]["/api/2fa/verify"]["post"]["responses"];
+        let unauthorized = verify["401"]["description"].as_str().unwrap();
+        assert!(unauthorized.contains("`invalid_code`"), "{unauthorized}");
+        assert!(
+            unauthorized.contains("`challenge_expired`"),
+            "{unauthorized}"
+        );
+        assert!(!unauthorized.contains("`unauthorized`"), "{unauthorized}");
+        assert!(verify.get("403").is_none() && verify.get("404").is_none());
+        let confirm = &document["paths"]["/api/2fa/totp/verify-setup"]["post"]["responses"];
+        let unauthorized = confirm["401"]["description"].as_str().unwrap();
+        assert!(unauthorized.contains("`unauthorized`") && unauthorized.contains("`invalid_code`"));
+        assert!(!unauthorized.contains("`challenge_expired`"));
+        let setup = &document["paths"]["/api/2fa/sms/setup"]["post"]["responses"];
+        assert_eq!(
+            setup["403"]["description"],
+            "The account's e-mail address is not verified yet (`email_not_verified`)."
+        );
+    }
+
+    #[test]
+    fn a_recent_authentication_body_is_optional() {
+        let document = document();
+        for (method, path) in [
+            ("delete", "/api/2fa/methods/{id}"),
+            ("post", "/api/2fa/backup-codes/generate"),
+        ] {
+            let operation = &document["paths"][path][method];
+            assert_eq!(operation["requestBody"]["required"], false, "{path}");
+            assert!(
+                operation["responses"]["403"]["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`reauthentication_required`")
+            );
+        }
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct HttpSettings {
 /// Which routes a process serves.
 pub enum Surface {
     /// The whole API, the document and the docs page (`--mode api`, `--mode all`), with what
-    /// the account routes need.
+    /// the account and second-factor routes need.
     Api(Arc<AuthState>),
     /// Only the health routes (`--mode worker`), so orchestrators probe workers alike.
     WorkerProbes,

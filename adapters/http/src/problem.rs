@@ -25,12 +25,21 @@ pub enum ProblemCode {
     Unauthorized,
     /// A used, expired or unknown e-mail verification or reset token.
     InvalidToken,
+    /// A wrong, used or expired second-factor code.
+    InvalidCode,
+    /// An unknown, used or expired login challenge (`tempToken`), or one after its 5th wrong
+    /// code.
+    ChallengeExpired,
     /// The state of a resource does not allow the change (a taken e-mail address).
     Conflict,
     /// A cookie-authenticated request without the matching `X-CSRF-Token`.
     CsrfFailed,
     /// Authenticated (or not needed), but not allowed: a refused CORS origin, a role.
     Forbidden,
+    /// A second factor's setup before the account's e-mail address is verified.
+    EmailNotVerified,
+    /// A sensitive change without the current password or a second-factor code.
+    ReauthenticationRequired,
     /// Too many attempts; see `Retry-After`.
     RateLimited,
     /// No route matches the path.
@@ -61,9 +70,13 @@ impl ProblemCode {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidCode => "invalid_code",
+            Self::ChallengeExpired => "challenge_expired",
             Self::Conflict => "conflict",
             Self::CsrfFailed => "csrf_failed",
             Self::Forbidden => "forbidden",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::RateLimited => "rate_limited",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -83,9 +96,15 @@ impl ProblemCode {
             | Self::ValidationFailed
             | Self::BadRequest
             | Self::InvalidToken => StatusCode::BAD_REQUEST,
-            Self::InvalidCredentials | Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials
+            | Self::Unauthorized
+            | Self::InvalidCode
+            | Self::ChallengeExpired => StatusCode::UNAUTHORIZED,
             Self::Conflict => StatusCode::CONFLICT,
-            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::Forbidden
+            | Self::CsrfFailed
+            | Self::EmailNotVerified
+            | Self::ReauthenticationRequired => StatusCode::FORBIDDEN,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -107,9 +126,13 @@ impl ProblemCode {
             Self::InvalidCredentials => "Invalid credentials",
             Self::Unauthorized => "Unauthorized",
             Self::InvalidToken => "Invalid token",
+            Self::InvalidCode => "Invalid code",
+            Self::ChallengeExpired => "Challenge expired",
             Self::Conflict => "Conflict",
             Self::CsrfFailed => "CSRF check failed",
             Self::Forbidden => "Forbidden",
+            Self::EmailNotVerified => "E-mail address not verified",
+            Self::ReauthenticationRequired => "Reauthentication required",
             Self::RateLimited => "Too many requests",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
@@ -132,9 +155,13 @@ impl ProblemCode {
             | Self::InvalidCredentials
             | Self::Unauthorized
             | Self::InvalidToken
+            | Self::InvalidCode
+            | Self::ChallengeExpired
             | Self::Conflict
             | Self::CsrfFailed
             | Self::Forbidden
+            | Self::EmailNotVerified
+            | Self::ReauthenticationRequired
             | Self::RateLimited
             | Self::NotFound
             | Self::MethodNotAllowed

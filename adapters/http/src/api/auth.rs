@@ -23,10 +23,13 @@ use twofa_application::auth::{
     RequestInfo, ResetPasswordInput, RevokeAllSessionsInput, RevokeSessionError,
     RevokeSessionInput, SignedIn,
 };
+use twofa_application::two_factor::SecondFactors;
 use twofa_domain::SessionId;
 
 use self::{
-    cookies::{CookieSettings, PresentedRefreshToken, presented_refresh_token},
+    cookies::{
+        CookieSettings, DEVICE_COOKIE, PresentedRefreshToken, cookie, presented_refresh_token,
+    },
     problems::{Answered, unauthorized},
     responses::{
         Accepted, LoginResponse, MeResponse, NoContent, RegisterResponse, SessionsResponse,
@@ -46,11 +49,13 @@ use crate::{
     problem::{Problem, ProblemCode},
 };
 
-/// What the account routes need.
+/// What the account and second-factor routes need.
 pub struct AuthState {
-    /// The use cases.
+    /// The account use cases.
     pub accounts: Accounts,
-    /// How the refresh and CSRF cookies are written.
+    /// The second-factor use cases.
+    pub second_factors: SecondFactors,
+    /// How the refresh, CSRF and trusted-device cookies are written.
     pub cookies: CookieSettings,
 }
 
@@ -91,7 +96,7 @@ pub(crate) fn request_info(request: &Request) -> RequestInfo {
 /// The problem of a use case's `error`, as an answer of an operation that declares the
 /// statuses `A`; a route that does not declare every status its use case can answer does not
 /// compile.
-pub(crate) fn fail<E: Answered, const A: u16>(error: E) -> ApiError<A> {
+pub(crate) fn fail<E: Answered, const A: u32>(error: E) -> ApiError<A> {
     const {
         assert!(
             A & E::ANSWERS == E::ANSWERS,
@@ -103,7 +108,7 @@ pub(crate) fn fail<E: Answered, const A: u16>(error: E) -> ApiError<A> {
 
 /// The problem of `error`; a refresh cookie that is refused (401) is cleared with it, so a
 /// browser stops presenting it.
-fn fail_clearing_cookie<const A: u16>(
+fn fail_clearing_cookie<const A: u32>(
     state: &AuthState,
     error: CredentialsError,
     is_cookie: bool,
@@ -116,7 +121,7 @@ fn fail_clearing_cookie<const A: u16>(
 }
 
 /// The principal of a bearer token whose session is live.
-pub(crate) async fn principal<const A: u16>(
+pub(crate) async fn principal<const A: u32>(
     state: &AuthState,
     auth: &BearerAuth,
 ) -> Result<Principal, ApiError<A>> {
@@ -129,7 +134,11 @@ pub(crate) async fn principal<const A: u16>(
 }
 
 /// `body` with the cookies that hand its refresh token to a browser.
-fn with_session_cookies<T>(state: &AuthState, signed_in: &SignedIn, body: T) -> Response<T> {
+pub(crate) fn with_session_cookies<T>(
+    state: &AuthState,
+    signed_in: &SignedIn,
+    body: T,
+) -> Response<T> {
     let [refresh, csrf] = state.cookies.issue(&signed_in.tokens.refresh_token);
     Response::new(body)
         .header("Set-Cookie", refresh)
@@ -138,7 +147,7 @@ fn with_session_cookies<T>(state: &AuthState, signed_in: &SignedIn, body: T) -> 
 
 /// The refresh token of a refresh or logout request (and whether it came from the cookie), or
 /// its problem.
-fn refresh_token<'a, const A: u16>(
+fn refresh_token<'a, const A: u32>(
     request: &'a Request,
     body: Option<&'a RefreshTokenRequest>,
 ) -> Result<(&'a str, bool), ApiError<A>> {
@@ -189,7 +198,9 @@ impl AuthApi {
     }
 
     /// Signs in with a password. Every failure (unknown login, wrong password, disabled
-    /// account) is the same 401 `invalid_credentials`.
+    /// account) is the same 401 `invalid_credentials`. An account with a second factor gets a
+    /// challenge for `POST /api/2fa/verify`, unless the request presents a live trusted-device
+    /// token of it (`deviceToken` in the body, else the `deviceToken` cookie).
     #[oai(path = "/api/auth/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -204,6 +215,10 @@ impl AuthApi {
             .execute(LoginInput {
                 login: body.email_or_username,
                 password: body.password,
+                device_token: body
+                    .device_token
+                    .filter(|token| !token.is_empty())
+                    .or_else(|| cookie(request, DEVICE_COOKIE).map(str::to_owned)),
                 request: request_info(request),
             })
             .await

@@ -1,6 +1,8 @@
 //! The refresh cookie (`refreshToken`: `HttpOnly`, `SameSite=Strict`, `Path=/api/auth`,
-//! `Secure` outside development) and its double-submit CSRF companion (`csrfToken`, readable by
-//! scripts, sent back as `X-CSRF-Token`).
+//! `Secure` outside development), its double-submit CSRF companion (`csrfToken`, readable by
+//! scripts, sent back as `X-CSRF-Token`), and the trusted-device cookie (`deviceToken`, with
+//! the refresh cookie's attributes, for `devices.trust_ttl`), which login reads when the body
+//! carries no `deviceToken`.
 //!
 //! The CSRF token is bound to the session: it is derived from the refresh token it is issued
 //! with ([`csrf_token_for`]), so a `csrfToken` cookie and header planted together (from a
@@ -20,6 +22,8 @@ pub const REFRESH_COOKIE: &str = "refreshToken";
 pub const CSRF_COOKIE: &str = "csrfToken";
 /// The header that must repeat the CSRF cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The trusted-device cookie's name (the same as the body field).
+pub const DEVICE_COOKIE: &str = "deviceToken";
 
 /// How the cookies are written.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +32,8 @@ pub struct CookieSettings {
     pub is_secure: bool,
     /// The refresh cookie's `Max-Age` (`tokens.refresh_ttl`).
     pub max_age: Duration,
+    /// The trusted-device cookie's `Max-Age` (`devices.trust_ttl`).
+    pub device_max_age: Duration,
 }
 
 impl CookieSettings {
@@ -51,6 +57,15 @@ impl CookieSettings {
                 self.attributes(max_age)
             ),
         ]
+    }
+
+    /// The `Set-Cookie` value that hands a trusted-device token to a browser: `HttpOnly`,
+    /// scoped to the auth routes, where login reads it.
+    pub fn trust_device(self, device_token: &str) -> String {
+        format!(
+            "{DEVICE_COOKIE}={device_token}; Path=/api/auth; HttpOnly{}",
+            self.attributes(self.device_max_age.as_secs())
+        )
     }
 
     /// The two `Set-Cookie` values that remove both cookies.
@@ -168,6 +183,7 @@ mod tests {
         let settings = CookieSettings {
             is_secure: true,
             max_age: Duration::from_mins(1),
+            device_max_age: Duration::from_hours(1),
         };
         let [refresh, csrf] = settings.issue("r");
         assert_eq!(
@@ -187,6 +203,26 @@ mod tests {
         };
         assert!(!development.issue("r")[0].contains("Secure"));
         assert!(development.clear()[0].contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn the_device_cookie_is_http_only_strict_scoped_to_the_auth_routes_for_the_trust_ttl() {
+        let settings = CookieSettings {
+            is_secure: true,
+            max_age: Duration::from_mins(1),
+            device_max_age: Duration::from_hours(720),
+        };
+        assert_eq!(
+            settings.trust_device("d"),
+            "deviceToken=d; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age=2592000; Secure"
+        );
+        let development = CookieSettings {
+            is_secure: false,
+            ..settings
+        };
+        assert!(!development.trust_device("d").contains("Secure"));
+        let request = request("a=b; deviceToken=d", None);
+        assert_eq!(cookie(&request, DEVICE_COOKIE), Some("d"));
     }
 
     #[test]

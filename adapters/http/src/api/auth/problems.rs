@@ -17,7 +17,7 @@ use crate::{
 /// A use case error with its problem mapping.
 pub trait Answered: Sized {
     /// The error statuses its variants answer, as bits of [`crate::api_error::answers`].
-    const ANSWERS: u16;
+    const ANSWERS: u32;
 
     /// The problem answering this error.
     fn into_problem(self) -> Problem;
@@ -27,10 +27,10 @@ pub trait Answered: Sized {
 /// status and the problem; `ANSWERS` is the union of the bits.
 macro_rules! answered {
     ($error:ty { $($pattern:pat => $answer:expr, $problem:expr;)* }) => {
-        impl Answered for $error {
-            const ANSWERS: u16 = 0 $(| $answer)*;
+        impl $crate::api::auth::problems::Answered for $error {
+            const ANSWERS: u32 = 0 $(| $answer)*;
 
-            fn into_problem(self) -> Problem {
+            fn into_problem(self) -> $crate::problem::Problem {
                 match self {
                     $($pattern => $problem,)*
                 }
@@ -38,6 +38,7 @@ macro_rules! answered {
         }
     };
 }
+pub(crate) use answered;
 
 answered!(RegisterError {
     RegisterError::RateLimited(throttled) => RATE_LIMITED, rate_limited(throttled);
@@ -107,7 +108,8 @@ fn seconds(duration: std::time::Duration) -> u32 {
     u32::try_from(whole.max(1)).unwrap_or(u32::MAX)
 }
 
-fn invalid(fields: Vec<InvalidField>) -> Problem {
+/// `validation_failed`, naming each invalid field.
+pub(crate) fn invalid(fields: Vec<InvalidField>) -> Problem {
     Problem::validation(
         fields
             .into_iter()
@@ -119,7 +121,8 @@ fn invalid(fields: Vec<InvalidField>) -> Problem {
     )
 }
 
-fn rate_limited(throttled: Throttled) -> Problem {
+/// 429 `rate_limited` with `Retry-After` and the `RateLimit-*` headers.
+pub(crate) fn rate_limited(throttled: Throttled) -> Problem {
     Problem::rate_limited(throttled.limit, seconds(throttled.retry_after))
 }
 
@@ -136,7 +139,8 @@ fn conflict(field: UniqueField) -> Problem {
     }
 }
 
-fn invalid_credentials() -> Problem {
+/// 401 `invalid_credentials`: one answer for a wrong login or password.
+pub(crate) fn invalid_credentials() -> Problem {
     Problem::new(
         ProblemCode::InvalidCredentials,
         "the login or the password is wrong",
@@ -151,7 +155,8 @@ pub(crate) fn unauthorized() -> Problem {
     )
 }
 
-fn overloaded(retry_after: std::time::Duration) -> Problem {
+/// 503 `overloaded` (the hashing pool is full) with `Retry-After`.
+pub(crate) fn overloaded(retry_after: std::time::Duration) -> Problem {
     Problem::new(
         ProblemCode::Overloaded,
         "the service is busy; try again shortly",
@@ -161,7 +166,7 @@ fn overloaded(retry_after: std::time::Duration) -> Problem {
 
 /// 503 or 500 with a generic body; the cause chain rides along for the middleware's one log
 /// line.
-fn fault_problem(fault: Fault) -> Problem {
+pub(crate) fn fault_problem(fault: Fault) -> Problem {
     let (problem, cause) = match fault {
         Fault::Unavailable(error) => (
             Problem::new(

@@ -34,9 +34,9 @@ pub struct LoginRequest {
     /// The password.
     #[oai(validator(max_length = 1024))]
     pub password: String,
-    /// A trusted-device token from an earlier second-factor login (also read from the
-    /// `deviceToken` cookie). Trusted devices arrive with the second factors; until then it
-    /// is accepted and ignored.
+    /// The trusted-device token of an earlier `POST /api/2fa/verify` with `trustDevice`; a
+    /// live one of this account skips the second factor. Without it, the `deviceToken`
+    /// cookie is read.
     #[oai(skip_serializing_if_is_none)]
     #[serde(default)]
     pub device_token: Option<String>,
@@ -145,7 +145,7 @@ impl From<&User> for UserView {
                 Role::Admin => RoleView::Admin,
             },
             email_verified: user.email_verified,
-            two_factor_enabled: false,
+            two_factor_enabled: user.two_factor_enabled,
             is_active: user.is_active,
             created_at: user.created_at,
             updated_at: user.updated_at,

@@ -29,8 +29,8 @@ use std::{sync::Arc, time::Duration};
 
 use twofa_domain::{Limit, TotpPolicy};
 
-pub use challenges::{CHALLENGE_TTL, LoginChallenges, MAX_WRONG_CODES};
 pub(crate) use challenges::SecondStep;
+pub use challenges::{CHALLENGE_TTL, LoginChallenges, MAX_WRONG_CODES};
 pub use code_sender::SendCaps;
 pub use confirm::{ConfirmFactor, ConfirmFactorInput, Confirmed};
 pub use error::{ConfirmError, ManageError, ResendError, SetupError, VerifyError};
@@ -145,7 +145,7 @@ impl SecondFactors {
     /// Every second-factor use case over `ports`, following `policy`.
     pub fn new(ports: &AuthPorts, policy: &AuthPolicy) -> Self {
         let two_factor = &policy.two_factor;
-        let parts = Collaborators::new(ports, two_factor);
+        let shared = Collaborators::new(ports, two_factor);
         let throttle = Arc::new(LoginThrottle::new(
             ports.limiter.clone(),
             policy.limits.failures_per_account_ip,
@@ -156,8 +156,8 @@ impl SecondFactors {
             factors: ports.factors.clone(),
             unit_of_work: ports.unit_of_work.clone(),
             throttle,
-            totp: parts.totp.clone(),
-            failures: parts.failures.clone(),
+            totp: shared.totp.clone(),
+            failures: shared.failures.clone(),
         };
         let sign_in = Arc::new(sign_in::SecondFactorSignIn {
             issuer: SessionIssuer::new(
@@ -187,7 +187,7 @@ impl SecondFactors {
                 factors: ports.factors.clone(),
                 ids: ports.ids.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
-                sender: parts.sender.clone(),
+                sender: shared.sender.clone(),
                 require_verified_email: two_factor.require_verified_email,
             },
             confirm: ConfirmFactor {
@@ -196,28 +196,28 @@ impl SecondFactors {
                 challenges: ports.challenges.clone(),
                 cipher: ports.cipher.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
-                totp: parts.totp.clone(),
-                enrolment: parts.enrolment.clone(),
-                failures: parts.failures.clone(),
+                totp: shared.totp.clone(),
+                enrolment: shared.enrolment.clone(),
+                failures: shared.failures.clone(),
             },
             verify: VerifySecondFactor {
-                challenges: parts.challenges.clone(),
+                challenges: shared.challenges.clone(),
                 store: ports.challenges.clone(),
                 users: ports.users.clone(),
                 factors: ports.factors.clone(),
                 cipher: ports.cipher.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
                 limiter: ports.limiter.clone(),
-                totp: parts.totp.clone(),
-                failures: parts.failures.clone(),
+                totp: shared.totp.clone(),
+                failures: shared.failures.clone(),
                 sign_in,
                 limit: policy.limits.verify_per_ip,
             },
             resend: ResendCode {
-                challenges: parts.challenges.clone(),
+                challenges: shared.challenges.clone(),
                 factors: ports.factors.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
-                sender: parts.sender.clone(),
+                sender: shared.sender.clone(),
             },
             list_factors: ListFactors {
                 factors: ports.factors.clone(),
@@ -235,7 +235,7 @@ impl SecondFactors {
                 users: ports.users.clone(),
                 unit_of_work: ports.unit_of_work.clone(),
                 recent,
-                enrolment: parts.enrolment,
+                enrolment: shared.enrolment,
             },
             list_devices: ListDevices {
                 devices: ports.devices.clone(),

@@ -127,8 +127,10 @@ impl JobHandler for DispatchWebhookEvent {
     }
 
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
-        let payload: WebhookEventPayload = serde_json::from_value(payload.clone())
-            .map_err(|error| JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}")))?;
+        let payload: WebhookEventPayload =
+            serde_json::from_value(payload.clone()).map_err(|error| {
+                JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
+            })?;
         tracing::debug!(event = %payload.event_type, "no webhook endpoint subscribes to the event");
         Ok(())
     }

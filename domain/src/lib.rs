@@ -10,8 +10,8 @@ pub mod entity;
 pub mod port;
 pub mod value;
 
-pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
 pub use entity::factor::{Destination, Factor, FactorKind, NewFactor};
+pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
 pub use entity::trusted_device::{DEVICE_NAME_LIMIT, NewTrustedDevice, TrustedDevice};
 pub use entity::user::{NewUser, Role, User};
 pub use port::one_time_token_repository::{

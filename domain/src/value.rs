@@ -3,8 +3,8 @@
 pub mod backup_code;
 pub mod email_address;
 pub mod ids;
-pub mod password;
 pub mod otp_code;
+pub mod password;
 pub mod phone_number;
 pub mod secret_digest;
 pub mod time_ordered_id;

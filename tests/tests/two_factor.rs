@@ -89,11 +89,22 @@ async fn verified_user(app: &TestApp, username: &str) -> SignedIn {
     let token = app
         .mailed_token(&format!("{username}@example.com"), "verify-email")
         .await;
-    ok(app.post_json("/api/email/verify", &json!({ "token": token })).await, 204).await;
+    ok(
+        app.post_json("/api/email/verify", &json!({ "token": token }))
+            .await,
+        204,
+    )
+    .await;
     signed_in
 }
 
-async fn authed(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Response {
+async fn authed(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
     let mut request = app.request(method, path).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -105,7 +116,14 @@ async fn authed(app: &TestApp, method: Method, path: &str, token: &str, body: Op
 async fn enrolled(app: &TestApp, username: &str) -> (SignedIn, Authenticator, Vec<String>) {
     let user = verified_user(app, username).await;
     let setup = ok(
-        authed(app, Method::POST, "/api/2fa/totp/setup", &user.access_token, None).await,
+        authed(
+            app,
+            Method::POST,
+            "/api/2fa/totp/setup",
+            &user.access_token,
+            None,
+        )
+        .await,
         200,
     )
     .await;
@@ -151,7 +169,10 @@ async fn enrolled(app: &TestApp, username: &str) -> (SignedIn, Authenticator, Ve
 async fn challenged(app: &TestApp, username: &str) -> Value {
     let body = ok(app.login(username, PASSWORD).await, 200).await;
     assert_eq!(body["requiresTwoFactor"], true, "{body}");
-    assert!(body.get("accessToken").is_none(), "no token before the second factor: {body}");
+    assert!(
+        body.get("accessToken").is_none(),
+        "no token before the second factor: {body}"
+    );
     assert_eq!(body["expiresIn"], 300);
     body
 }
@@ -178,17 +199,44 @@ async fn a_totp_login_takes_the_current_code_once(backend: Backend) {
     assert_eq!(methods, &vec![json!("totp"), json!("backup_code")]);
     // The code that confirmed the setup is spent: the next step's code (within the skew) signs in.
     let code = authenticator.code(1);
-    let tokens = ok(verify(&app, &challenge["tempToken"], &code, json!({})).await, 200).await;
+    let tokens = ok(
+        verify(&app, &challenge["tempToken"], &code, json!({})).await,
+        200,
+    )
+    .await;
     let claims = amr(tokens["accessToken"].as_str().unwrap());
-    assert!(claims.contains(&"otp".to_owned()) && claims.contains(&"mfa".to_owned()), "{claims:?}");
+    assert!(
+        claims.contains(&"otp".to_owned()) && claims.contains(&"mfa".to_owned()),
+        "{claims:?}"
+    );
     assert_eq!(tokens["user"]["twoFactorEnabled"], true);
-    ok(app.refresh(tokens["refreshToken"].as_str().unwrap()).await, 200).await;
+    ok(
+        app.refresh(tokens["refreshToken"].as_str().unwrap()).await,
+        200,
+    )
+    .await;
 
     // The same code again, even on a fresh challenge, is refused.
     let fresh = challenged(&app, "jane").await;
-    problem(verify(&app, &fresh["tempToken"], &code, json!({})).await, 401, "invalid_code").await;
+    problem(
+        verify(&app, &fresh["tempToken"], &code, json!({})).await,
+        401,
+        "invalid_code",
+    )
+    .await;
     // A used challenge is refused before its code is looked at.
-    problem(verify(&app, &challenge["tempToken"], &authenticator.code(1), json!({})).await, 401, "challenge_expired").await;
+    problem(
+        verify(
+            &app,
+            &challenge["tempToken"],
+            &authenticator.code(1),
+            json!({}),
+        )
+        .await,
+        401,
+        "challenge_expired",
+    )
+    .await;
 
     // A backup code works once, in any case.
     let backup = backup_codes[0].to_lowercase();
@@ -203,7 +251,14 @@ async fn a_totp_login_takes_the_current_code_once(backend: Backend) {
     .await;
     assert!(amr(used["accessToken"].as_str().unwrap()).contains(&"backup".to_owned()));
     let count = ok(
-        authed(&app, Method::GET, "/api/2fa/backup-codes/count", &user.access_token, None).await,
+        authed(
+            &app,
+            Method::GET,
+            "/api/2fa/backup-codes/count",
+            &user.access_token,
+            None,
+        )
+        .await,
         200,
     )
     .await;
@@ -229,14 +284,32 @@ async fn after_the_fifth_wrong_code_the_challenge_is_dead(backend: Backend) {
     let (_, authenticator, _) = enrolled(&app, "jane").await;
     let challenge = challenged(&app, "jane").await;
     let right = authenticator.code(1);
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for _ in 0..5 {
-        problem(verify(&app, &challenge["tempToken"], wrong, json!({})).await, 401, "invalid_code").await;
+        problem(
+            verify(&app, &challenge["tempToken"], wrong, json!({})).await,
+            401,
+            "invalid_code",
+        )
+        .await;
     }
-    problem(verify(&app, &challenge["tempToken"], &right, json!({})).await, 401, "challenge_expired").await;
+    problem(
+        verify(&app, &challenge["tempToken"], &right, json!({})).await,
+        401,
+        "challenge_expired",
+    )
+    .await;
     // The right code was not consumed by the dead challenge: a new one takes it.
     let fresh = challenged(&app, "jane").await;
-    ok(verify(&app, &fresh["tempToken"], &right, json!({})).await, 200).await;
+    ok(
+        verify(&app, &fresh["tempToken"], &right, json!({})).await,
+        200,
+    )
+    .await;
     app.run_pending_jobs().await;
     app.stop().await;
 }
@@ -265,7 +338,10 @@ async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
         )
     };
     let skipped = ok(with_device(device_token.clone()).await, 200).await;
-    assert_eq!(amr(skipped["accessToken"].as_str().unwrap()), ["pwd", "device"]);
+    assert_eq!(
+        amr(skipped["accessToken"].as_str().unwrap()),
+        ["pwd", "device"]
+    );
     // From the cookie alike.
     let by_cookie = app
         .request(Method::POST, "/api/auth/login")
@@ -277,7 +353,14 @@ async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
     assert!(ok(by_cookie, 200).await.get("accessToken").is_some());
 
     let devices = ok(
-        authed(&app, Method::GET, "/api/2fa/devices", &user.access_token, None).await,
+        authed(
+            &app,
+            Method::GET,
+            "/api/2fa/devices",
+            &user.access_token,
+            None,
+        )
+        .await,
         200,
     )
     .await;
@@ -286,7 +369,14 @@ async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
     assert_eq!(items[0]["name"], "Jane's laptop");
     let id = items[0]["id"].as_str().unwrap();
     ok(
-        authed(&app, Method::DELETE, &format!("/api/2fa/devices/{id}"), &user.access_token, None).await,
+        authed(
+            &app,
+            Method::DELETE,
+            &format!("/api/2fa/devices/{id}"),
+            &user.access_token,
+            None,
+        )
+        .await,
         204,
     )
     .await;
@@ -320,13 +410,27 @@ async fn sms_and_email_factors_work_through_the_worker(backend: Backend) {
     let user = verified_user(&app, "jane").await;
     let phone = "+14155550123";
     ok(
-        authed(&app, Method::POST, "/api/2fa/sms/setup", &user.access_token, Some(json!({ "phoneNumber": phone }))).await,
+        authed(
+            &app,
+            Method::POST,
+            "/api/2fa/sms/setup",
+            &user.access_token,
+            Some(json!({ "phoneNumber": phone })),
+        )
+        .await,
         202,
     )
     .await;
     let code = sent_code(&app, "sms", phone).await;
     let first = ok(
-        authed(&app, Method::POST, "/api/2fa/sms/verify-setup", &user.access_token, Some(json!({ "code": code }))).await,
+        authed(
+            &app,
+            Method::POST,
+            "/api/2fa/sms/verify-setup",
+            &user.access_token,
+            Some(json!({ "code": code })),
+        )
+        .await,
         200,
     )
     .await;
@@ -334,19 +438,44 @@ async fn sms_and_email_factors_work_through_the_worker(backend: Backend) {
 
     let address = "jane.codes@example.com";
     ok(
-        authed(&app, Method::POST, "/api/2fa/email/setup", &user.access_token, Some(json!({ "email": address }))).await,
+        authed(
+            &app,
+            Method::POST,
+            "/api/2fa/email/setup",
+            &user.access_token,
+            Some(json!({ "email": address })),
+        )
+        .await,
         202,
     )
     .await;
     let code = sent_code(&app, "email", address).await;
     let second = ok(
-        authed(&app, Method::POST, "/api/2fa/email/verify-setup", &user.access_token, Some(json!({ "code": code }))).await,
+        authed(
+            &app,
+            Method::POST,
+            "/api/2fa/email/verify-setup",
+            &user.access_token,
+            Some(json!({ "code": code })),
+        )
+        .await,
         200,
     )
     .await;
     assert!(second.get("backupCodes").is_none(), "{second}");
 
-    let methods = ok(authed(&app, Method::GET, "/api/2fa/methods", &user.access_token, None).await, 200).await;
+    let methods = ok(
+        authed(
+            &app,
+            Method::GET,
+            "/api/2fa/methods",
+            &user.access_token,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
     let items = methods["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["type"], "sms");
@@ -357,18 +486,36 @@ async fn sms_and_email_factors_work_through_the_worker(backend: Backend) {
     let challenge = challenged(&app, "jane").await;
     assert_eq!(challenge["methods"], json!(["sms", "email", "backup_code"]));
     let code = sent_code(&app, "sms", phone).await;
-    let tokens = ok(verify(&app, &challenge["tempToken"], &code, json!({})).await, 200).await;
+    let tokens = ok(
+        verify(&app, &challenge["tempToken"], &code, json!({})).await,
+        200,
+    )
+    .await;
     assert!(amr(tokens["accessToken"].as_str().unwrap()).contains(&"sms".to_owned()));
 
     // A resend by e-mail.
     let challenge = challenged(&app, "jane").await;
     ok(
-        app.post_json("/api/2fa/resend", &json!({ "tempToken": challenge["tempToken"], "method": "email" })).await,
+        app.post_json(
+            "/api/2fa/resend",
+            &json!({ "tempToken": challenge["tempToken"], "method": "email" }),
+        )
+        .await,
         202,
     )
     .await;
     let code = sent_code(&app, "email", address).await;
-    let tokens = ok(verify(&app, &challenge["tempToken"], &code, json!({ "method": "email" })).await, 200).await;
+    let tokens = ok(
+        verify(
+            &app,
+            &challenge["tempToken"],
+            &code,
+            json!({ "method": "email" }),
+        )
+        .await,
+        200,
+    )
+    .await;
     assert!(amr(tokens["accessToken"].as_str().unwrap()).contains(&"email".to_owned()));
     app.run_pending_jobs().await;
     app.stop().await;
@@ -380,25 +527,62 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     let app = spawn_app(backend).await;
     let unverified = app.signed_up("john").await;
     problem(
-        authed(&app, Method::POST, "/api/2fa/totp/setup", &unverified.access_token, None).await,
+        authed(
+            &app,
+            Method::POST,
+            "/api/2fa/totp/setup",
+            &unverified.access_token,
+            None,
+        )
+        .await,
         403,
         "email_not_verified",
     )
     .await;
 
     let (user, authenticator, _) = enrolled(&app, "jane").await;
-    let methods = ok(authed(&app, Method::GET, "/api/2fa/methods", &user.access_token, None).await, 200).await;
+    let methods = ok(
+        authed(
+            &app,
+            Method::GET,
+            "/api/2fa/methods",
+            &user.access_token,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
     let id = methods["items"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/2fa/methods/{id}");
-    problem(authed(&app, Method::DELETE, &path, &user.access_token, None).await, 403, "reauthentication_required").await;
     problem(
-        authed(&app, Method::DELETE, &path, &user.access_token, Some(json!({ "password": "wrong password" }))).await,
+        authed(&app, Method::DELETE, &path, &user.access_token, None).await,
+        403,
+        "reauthentication_required",
+    )
+    .await;
+    problem(
+        authed(
+            &app,
+            Method::DELETE,
+            &path,
+            &user.access_token,
+            Some(json!({ "password": "wrong password" })),
+        )
+        .await,
         401,
         "invalid_credentials",
     )
     .await;
     problem(
-        authed(&app, Method::DELETE, &path, &user.access_token, Some(json!({ "code": "000000" }))).await,
+        authed(
+            &app,
+            Method::DELETE,
+            &path,
+            &user.access_token,
+            Some(json!({ "code": "000000" })),
+        )
+        .await,
         401,
         "invalid_code",
     )
@@ -418,18 +602,48 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     .await;
     assert_eq!(regenerated["backupCodes"].as_array().unwrap().len(), 10);
     ok(
-        authed(&app, Method::DELETE, &path, &user.access_token, Some(json!({ "password": PASSWORD }))).await,
+        authed(
+            &app,
+            Method::DELETE,
+            &path,
+            &user.access_token,
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await,
         204,
     )
     .await;
     let me = ok(app.me(&user.access_token).await, 200).await;
     assert_eq!(me["twoFactorEnabled"], false);
-    let count = ok(authed(&app, Method::GET, "/api/2fa/backup-codes/count", &user.access_token, None).await, 200).await;
+    let count = ok(
+        authed(
+            &app,
+            Method::GET,
+            "/api/2fa/backup-codes/count",
+            &user.access_token,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(count, json!({ "remaining": 0 }));
     // A password alone signs in again.
     let tokens = ok(app.login("jane", PASSWORD).await, 200).await;
     assert_eq!(amr(tokens["accessToken"].as_str().unwrap()), ["pwd"]);
-    problem(authed(&app, Method::DELETE, &path, &user.access_token, Some(json!({ "password": PASSWORD }))).await, 404, "not_found").await;
+    problem(
+        authed(
+            &app,
+            Method::DELETE,
+            &path,
+            &user.access_token,
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
     app.run_pending_jobs().await;
     app.stop().await;
 }

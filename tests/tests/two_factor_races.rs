@@ -21,14 +21,20 @@ const RACERS: usize = 8;
 const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 async fn two_instances() -> (TestApp, TestApp) {
-    let first = spawn_app_with(AppOptions::new(Backend::PostgresRedis).set("secrets.key", SECRETS_KEY)).await;
+    let first =
+        spawn_app_with(AppOptions::new(Backend::PostgresRedis).set("secrets.key", SECRETS_KEY))
+            .await;
     let second = spawn_app_with(
         AppOptions::new(Backend::PostgresRedis)
             .database(&first.database_url)
             .set("secrets.key", SECRETS_KEY)
             .set(
                 "tokens.dev_key_file",
-                first.data_dir().join("jwt-signing-key.pem").to_str().unwrap(),
+                first
+                    .data_dir()
+                    .join("jwt-signing-key.pem")
+                    .to_str()
+                    .unwrap(),
             ),
     )
     .await;
@@ -60,17 +66,32 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status();
     let text = response.text().await.unwrap();
     assert_eq!(actual, status, "{text}");
-    if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
 }
 
 /// Signs `username` up on `app`, verifies the address and enrols TOTP: the secret and the
 /// backup codes.
 async fn enrolled(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>) {
     let user = app.signed_up(username).await;
-    let token = app.mailed_token(&format!("{username}@example.com"), "verify-email").await;
-    json_of(app.post_json("/api/email/verify", &json!({ "token": token })).await, 204).await;
+    let token = app
+        .mailed_token(&format!("{username}@example.com"), "verify-email")
+        .await;
+    json_of(
+        app.post_json("/api/email/verify", &json!({ "token": token }))
+            .await,
+        204,
+    )
+    .await;
     let setup = json_of(
-        app.request(Method::POST, "/api/2fa/totp/setup").bearer_auth(&user.access_token).send().await.unwrap(),
+        app.request(Method::POST, "/api/2fa/totp/setup")
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap(),
         200,
     )
     .await;
@@ -101,10 +122,13 @@ async fn temp_token(app: &TestApp, username: &str) -> String {
 
 /// The statuses of `requests`, sent at once, alternating between the instances.
 async fn race(apps: [&TestApp; 2], requests: Vec<(String, Value)>) -> Vec<u16> {
-    let sends = requests.into_iter().enumerate().map(|(index, (path, body))| {
-        let app = apps[index % 2];
-        async move { app.post_json(&path, &body).await.status().as_u16() }
-    });
+    let sends = requests
+        .into_iter()
+        .enumerate()
+        .map(|(index, (path, body))| {
+            let app = apps[index % 2];
+            async move { app.post_json(&path, &body).await.status().as_u16() }
+        });
     join_all(sends).await
 }
 
@@ -123,11 +147,19 @@ async fn one_totp_step_signs_in_once_across_two_instances() {
     let code = code_in(&secret, 1);
     let requests = tokens
         .into_iter()
-        .map(|token| ("/api/2fa/verify".to_owned(), json!({ "tempToken": token, "code": code })))
+        .map(|token| {
+            (
+                "/api/2fa/verify".to_owned(),
+                json!({ "tempToken": token, "code": code }),
+            )
+        })
         .collect();
     let statuses = race([&first, &second], requests).await;
     assert_eq!(successes(&statuses), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|status| [200, 401].contains(status)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|status| [200, 401].contains(status)),
+        "{statuses:?}"
+    );
     first.run_pending_jobs().await;
     second.stop().await;
     first.stop().await;
@@ -144,7 +176,10 @@ async fn one_backup_code_signs_in_once_across_two_instances() {
     let requests = tokens
         .into_iter()
         .map(|token| {
-            ("/api/2fa/verify-backup-code".to_owned(), json!({ "tempToken": token, "code": codes[0] }))
+            (
+                "/api/2fa/verify-backup-code".to_owned(),
+                json!({ "tempToken": token, "code": codes[0] }),
+            )
         })
         .collect();
     let statuses = race([&first, &second], requests).await;
@@ -163,7 +198,12 @@ async fn one_challenge_is_answered_once_across_two_instances() {
     let requests = codes
         .iter()
         .take(RACERS)
-        .map(|code| ("/api/2fa/verify-backup-code".to_owned(), json!({ "tempToken": token, "code": code })))
+        .map(|code| {
+            (
+                "/api/2fa/verify-backup-code".to_owned(),
+                json!({ "tempToken": token, "code": code }),
+            )
+        })
         .collect();
     let statuses = race([&first, &second], requests).await;
     assert_eq!(successes(&statuses), 1, "{statuses:?}");
@@ -171,7 +211,12 @@ async fn one_challenge_is_answered_once_across_two_instances() {
     let jane = json_of(first.login("jane", PASSWORD).await, 200).await;
     assert_eq!(jane["requiresTwoFactor"], true);
     let signed_in = json_of(
-        first.post_json("/api/2fa/verify-backup-code", &json!({ "tempToken": jane["tempToken"], "code": codes[1] })).await,
+        first
+            .post_json(
+                "/api/2fa/verify-backup-code",
+                &json!({ "tempToken": jane["tempToken"], "code": codes[1] }),
+            )
+            .await,
         200,
     )
     .await;
@@ -198,7 +243,13 @@ async fn one_sms_code_signs_in_once_across_two_instances() {
     let (first, second) = two_instances().await;
     let user = first.signed_up("jane").await;
     let token = first.mailed_token("jane@example.com", "verify-email").await;
-    json_of(first.post_json("/api/email/verify", &json!({ "token": token })).await, 204).await;
+    json_of(
+        first
+            .post_json("/api/email/verify", &json!({ "token": token }))
+            .await,
+        204,
+    )
+    .await;
     let phone = "+14155550123";
     json_of(
         first
@@ -243,7 +294,12 @@ async fn one_sms_code_signs_in_once_across_two_instances() {
     first.run_pending_jobs().await;
     let code = sent(&first);
     let requests = (0..RACERS)
-        .map(|_| ("/api/2fa/verify".to_owned(), json!({ "tempToken": challenge, "code": code })))
+        .map(|_| {
+            (
+                "/api/2fa/verify".to_owned(),
+                json!({ "tempToken": challenge, "code": code }),
+            )
+        })
         .collect();
     let statuses = race([&first, &second], requests).await;
     assert_eq!(successes(&statuses), 1, "{statuses:?}");

@@ -40,7 +40,10 @@ impl std::fmt::Debug for LoginInput {
         f.debug_struct("LoginInput")
             .field("login", &self.login)
             .field("password", &"[redacted]")
-            .field("device_token", &self.device_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("request", &self.request)
             .finish()
     }
@@ -244,7 +247,10 @@ impl Login {
     async fn store_rehash(&self, user: &User, hash: &PasswordHash) {
         let stored = async {
             let transaction = self.unit_of_work.begin().await?;
-            transaction.users().update_password_hash(user.id, hash).await?;
+            transaction
+                .users()
+                .update_password_hash(user.id, hash)
+                .await?;
             transaction.commit().await
         };
         if let Err(error) = stored.await {

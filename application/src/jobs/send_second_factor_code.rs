@@ -85,22 +85,24 @@ impl SendSecondFactorCode {
         &self,
         payload: &SendSecondFactorCodePayload,
     ) -> Result<Option<(String, twofa_domain::Factor, Destination)>, twofa_domain::PortError> {
-        let Some(factor) = self.factors.find(payload.user_id, payload.factor_id).await? else {
+        let Some(factor) = self
+            .factors
+            .find(payload.user_id, payload.factor_id)
+            .await?
+        else {
             return Ok(None);
         };
-        let key = match &payload.challenge {
-            Some(digest) => {
-                if !factor.is_enabled() || self.challenges.get(&challenge_key(digest)).await?.is_none() {
-                    return Ok(None);
-                }
-                challenge_code_key(digest)
+        let key = if let Some(digest) = &payload.challenge {
+            if !factor.is_enabled() || self.challenges.get(&challenge_key(digest)).await?.is_none()
+            {
+                return Ok(None);
             }
-            None => {
-                if factor.is_enabled() {
-                    return Ok(None);
-                }
-                setup_code_key(factor.id)
+            challenge_code_key(digest)
+        } else {
+            if factor.is_enabled() {
+                return Ok(None);
             }
+            setup_code_key(factor.id)
         };
         let Some(destination) = factor.destination.clone() else {
             return Ok(None);
@@ -130,14 +132,16 @@ impl JobHandler for SendSecondFactorCode {
         let digest = code_digest(self.cipher.as_ref(), &key, &code)
             .into_iter()
             .next()
-            .ok_or_else(|| JobFailure::Permanent(anyhow::anyhow!("the secret cipher has no key")))?;
+            .ok_or_else(|| {
+                JobFailure::Permanent(anyhow::anyhow!("the secret cipher has no key"))
+            })?;
         let stored = StoredCode {
             factor_id: factor.id,
             kind: factor.kind.as_str().to_owned(),
             digest: digest.to_hex(),
         };
-        let value = serde_json::to_string(&stored)
-            .map_err(|error| JobFailure::Permanent(error.into()))?;
+        let value =
+            serde_json::to_string(&stored).map_err(|error| JobFailure::Permanent(error.into()))?;
         self.challenges
             .put(&key, &value, self.ttl)
             .await

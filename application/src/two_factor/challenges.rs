@@ -75,7 +75,10 @@ impl LoginChallenges {
             return Ok(None);
         }
         if let Some(token) = device_token.filter(|token| is_opaque_token(token))
-            && let Some(device) = self.devices.use_token(user.id, &token_digest(token)).await?
+            && let Some(device) = self
+                .devices
+                .use_token(user.id, &token_digest(token))
+                .await?
         {
             return Ok(Some(SecondStep::TrustedDevice(device)));
         }
@@ -104,7 +107,8 @@ impl LoginChallenges {
         self.challenges
             .put(&challenge_key(&digest), &value, CHALLENGE_TTL)
             .await?;
-        self.send_preferred(user, &factors, &digest, request).await?;
+        self.send_preferred(user, &factors, &digest, request)
+            .await?;
         Ok(Some(SecondStep::Challenge(TwoFactorChallenge {
             temp_token: token,
             methods: stored.methods(),
@@ -126,26 +130,36 @@ impl LoginChallenges {
         };
         let mut details = json!({ "methods": factors.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(), "preferred": preferred.kind.as_str() });
         let mut job = None;
-        if let Some(destination) = preferred.destination.as_ref().filter(|_| preferred.kind.is_sent()) {
-            match self
+        if let Some(destination) = preferred
+            .destination
+            .as_ref()
+            .filter(|_| preferred.kind.is_sent())
+        {
+            let allowed = self
                 .sender
                 .allow(SendKind::ChallengeCreated, user.id, destination)
-                .await?
-            {
-                Ok(()) => {
-                    job = Some(self.sender.job(user.id, preferred.id, Some(digest.to_owned())));
-                    details["codeSentTo"] = json!(destination.masked());
-                }
-                Err(_) => {
-                    tracing::info!(user = %user.id, to = %destination.masked(), "the destination's send cap holds the challenge's code back");
-                    details["codeHeldBack"] = json!(true);
-                }
+                .await?;
+            if allowed.is_ok() {
+                job = Some(
+                    self.sender
+                        .job(user.id, preferred.id, Some(digest.to_owned())),
+                );
+                details["codeSentTo"] = json!(destination.masked());
+            } else {
+                tracing::info!(user = %user.id, to = %destination.masked(), "the destination's send cap holds the challenge's code back");
+                details["codeHeldBack"] = json!(true);
             }
         }
         let mut transaction = self.unit_of_work.begin().await?;
         record(
             transaction.as_mut(),
-            user_event("2fa.challenge.created", Some(user.id), true, request, details),
+            user_event(
+                "2fa.challenge.created",
+                Some(user.id),
+                true,
+                request,
+                details,
+            ),
         )
         .await?;
         if let Some(job) = job {

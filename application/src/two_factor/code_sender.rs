@@ -73,7 +73,10 @@ impl CodeSender {
             ip,
         } = kind
         {
-            counters.push((format!("otp:cooldown:{cooldown_subject}"), self.caps.cooldown));
+            counters.push((
+                format!("otp:cooldown:{cooldown_subject}"),
+                self.caps.cooldown,
+            ));
             counters.push((
                 twofa_domain::per_address_key("otp_send", &client_key(ip)),
                 self.caps.per_ip,
@@ -113,6 +116,8 @@ impl CodeSender {
 /// does not reveal it.
 fn destination_key(destination: &Destination) -> String {
     let digest = Sha256::digest(destination.as_str().to_lowercase().as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("otp:destination:{hex}")
+    format!(
+        "otp:destination:{}",
+        twofa_domain::SecretDigest::from_bytes(digest.into()).to_hex()
+    )
 }

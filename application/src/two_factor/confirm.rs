@@ -145,7 +145,8 @@ impl ConfirmFactor {
         let Ok(stored) = serde_json::from_str::<StoredCode>(&value) else {
             return Ok(false);
         };
-        if stored.factor_id == factor.id && code_matches(self.cipher.as_ref(), &key, &stored, code) {
+        if stored.factor_id == factor.id && code_matches(self.cipher.as_ref(), &key, &stored, code)
+        {
             return Ok(self.challenges.take(&key, &value, MAX_WRONG_CODES).await?);
         }
         self.challenges.fail(&key).await?;

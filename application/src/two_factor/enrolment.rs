@@ -46,7 +46,10 @@ impl Enrolment {
         let enabled = transaction.factors().enabled(user_id).await?;
         let is_first = enabled.iter().all(|other| other.id == factor.id);
         let codes = if is_first {
-            Some(self.issue_backup_codes(transaction, user_id, request).await?)
+            Some(
+                self.issue_backup_codes(transaction, user_id, request)
+                    .await?,
+            )
         } else {
             None
         };
@@ -55,7 +58,8 @@ impl Enrolment {
             .set_two_factor_enabled(user_id, true)
             .await?;
         let devices = transaction.devices().revoke_all(user_id).await?;
-        let mut details = json!({ "factorId": factor.id.to_string(), "type": factor.kind.as_str() });
+        let mut details =
+            json!({ "factorId": factor.id.to_string(), "type": factor.kind.as_str() });
         if let Some(masked) = factor.masked_destination() {
             details["maskedDestination"] = json!(masked);
         }

@@ -161,7 +161,13 @@ macro_rules! two_factor_errors {
     )*};
 }
 
-two_factor_errors!(SetupError, ConfirmError, VerifyError, ResendError, ManageError);
+two_factor_errors!(
+    SetupError,
+    ConfirmError,
+    VerifyError,
+    ResendError,
+    ManageError
+);
 
 impl From<twofa_domain::HashError> for ManageError {
     fn from(error: twofa_domain::HashError) -> Self {

@@ -31,7 +31,11 @@ pub(crate) fn factor_subject(factor: Option<FactorId>, user: UserId) -> String {
 }
 
 impl SecondFactorFailures {
-    pub(crate) fn new(limiter: Arc<dyn RateLimiter>, per_factor: Limit, per_account: Limit) -> Self {
+    pub(crate) fn new(
+        limiter: Arc<dyn RateLimiter>,
+        per_factor: Limit,
+        per_account: Limit,
+    ) -> Self {
         Self {
             limiter,
             per_factor,
@@ -62,8 +66,12 @@ impl SecondFactorFailures {
 
     /// Counts one wrong code of the account against `subject`.
     pub(crate) async fn count(&self, user: UserId, subject: &str) -> Result<(), PortError> {
-        self.limiter.hit(&account_key(user), self.per_account).await?;
-        self.limiter.hit(&factor_key(subject), self.per_factor).await?;
+        self.limiter
+            .hit(&account_key(user), self.per_account)
+            .await?;
+        self.limiter
+            .hit(&factor_key(subject), self.per_factor)
+            .await?;
         Ok(())
     }
 

@@ -85,7 +85,9 @@ impl RemoveFactor {
         else {
             return Err(ManageError::NotFound);
         };
-        self.recent.check(&user, &input.proof, &input.request).await?;
+        self.recent
+            .check(&user, &input.proof, &input.request)
+            .await?;
         let mut transaction = self.unit_of_work.begin().await?;
         if !transaction.factors().remove(user.id, factor.id).await? {
             return Err(ManageError::NotFound);
@@ -158,12 +160,17 @@ impl RegenerateBackupCodes {
     /// # Errors
     /// `NotEnabled` (no second factor), and as [`RemoveFactor::execute`].
     #[tracing::instrument(name = "regenerate_backup_codes", skip_all)]
-    pub async fn execute(&self, input: RegenerateBackupCodesInput) -> Result<Vec<String>, ManageError> {
+    pub async fn execute(
+        &self,
+        input: RegenerateBackupCodesInput,
+    ) -> Result<Vec<String>, ManageError> {
         let user = account(self.users.as_ref(), input.user_id).await?;
         if !user.two_factor_enabled {
             return Err(ManageError::NotEnabled);
         }
-        self.recent.check(&user, &input.proof, &input.request).await?;
+        self.recent
+            .check(&user, &input.proof, &input.request)
+            .await?;
         let mut transaction = self.unit_of_work.begin().await?;
         let codes = self
             .enrolment
@@ -207,17 +214,14 @@ impl RevokeDevices {
         request: &RequestInfo,
     ) -> Result<(), ManageError> {
         let mut transaction = self.unit_of_work.begin().await?;
-        let details = match id {
-            Some(id) => {
-                if !transaction.devices().revoke(user_id, id).await? {
-                    return Err(ManageError::NotFound);
-                }
-                json!({ "deviceId": id.to_string() })
+        let details = if let Some(id) = id {
+            if !transaction.devices().revoke(user_id, id).await? {
+                return Err(ManageError::NotFound);
             }
-            None => {
-                let count = transaction.devices().revoke_all(user_id).await?;
-                json!({ "all": true, "count": count })
-            }
+            json!({ "deviceId": id.to_string() })
+        } else {
+            let count = transaction.devices().revoke_all(user_id).await?;
+            json!({ "all": true, "count": count })
         };
         record(
             transaction.as_mut(),

@@ -54,7 +54,11 @@ impl RecentAuth {
         request: &RequestInfo,
     ) -> Result<(), ManageError> {
         let password = proof.password.as_deref().filter(|text| !text.is_empty());
-        let code = proof.code.as_deref().map(str::trim).filter(|text| !text.is_empty());
+        let code = proof
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty());
         for (field, value) in [("password", password), ("code", code)] {
             if value.is_some_and(|text| text.chars().count() > MAX_INPUT) {
                 return Err(ManageError::Invalid(vec![InvalidField::new(
@@ -70,7 +74,12 @@ impl RecentAuth {
         }
     }
 
-    async fn password(&self, user: &User, password: &str, request: &RequestInfo) -> Result<(), ManageError> {
+    async fn password(
+        &self,
+        user: &User,
+        password: &str,
+        request: &RequestInfo,
+    ) -> Result<(), ManageError> {
         let attempts = self.throttle.account_attempts(user.id, request.ip);
         let _counted = attempts.attempt::<ManageError>().await?;
         let verdict = self.hasher.verify(password, &user.password_hash).await;
@@ -92,9 +101,17 @@ impl RecentAuth {
         }
     }
 
-    async fn code(&self, user: &User, code: &str, request: &RequestInfo) -> Result<(), ManageError> {
+    async fn code(
+        &self,
+        user: &User,
+        code: &str,
+        request: &RequestInfo,
+    ) -> Result<(), ManageError> {
         let factors = self.factors.enabled(user.id).await?;
-        let Some(totp) = factors.iter().find(|factor| factor.kind == FactorKind::Totp) else {
+        let Some(totp) = factors
+            .iter()
+            .find(|factor| factor.kind == FactorKind::Totp)
+        else {
             return Err(ManageError::InvalidCode);
         };
         let subject = totp.id.to_string();
@@ -110,7 +127,12 @@ impl RecentAuth {
         Err(ManageError::InvalidCode)
     }
 
-    async fn record_failure(&self, user: &User, reason: &str, request: &RequestInfo) -> Result<(), ManageError> {
+    async fn record_failure(
+        &self,
+        user: &User,
+        reason: &str,
+        request: &RequestInfo,
+    ) -> Result<(), ManageError> {
         record_alone(
             self.unit_of_work.as_ref(),
             [user_event(

@@ -88,7 +88,10 @@ impl ResendCode {
             .await??;
         let mut transaction = self.unit_of_work.begin().await?;
         transaction
-            .enqueue(self.sender.job(user_id, factor.id, Some(live.digest.clone())))
+            .enqueue(
+                self.sender
+                    .job(user_id, factor.id, Some(live.digest.clone())),
+            )
             .await?;
         crate::auth::commit(transaction, &input.request).await?;
         Ok(())

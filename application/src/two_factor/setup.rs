@@ -84,7 +84,11 @@ impl SetupTotp {
     /// `EmailNotVerified`, `AlreadyEnabled`, `Unauthorized` (the account is gone or
     /// disabled), `Fault`.
     #[tracing::instrument(name = "setup_totp", skip_all)]
-    pub async fn execute(&self, user_id: UserId, request: &RequestInfo) -> Result<TotpSetup, SetupError> {
+    pub async fn execute(
+        &self,
+        user_id: UserId,
+        request: &RequestInfo,
+    ) -> Result<TotpSetup, SetupError> {
         let user = account_for_setup(
             self.users.as_ref(),
             self.factors.as_ref(),

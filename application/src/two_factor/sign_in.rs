@@ -34,6 +34,14 @@ pub struct TrustDevice {
     pub name: Option<String>,
 }
 
+/// What passed the second factor: the `amr` method, the details of `2fa.verified`, and the
+/// further events to record with the sign-in.
+pub(crate) struct Passed {
+    pub(crate) method: &'static str,
+    pub(crate) details: serde_json::Value,
+    pub(crate) events: Vec<NewAuditEvent>,
+}
+
 /// Signs a user in after the second factor.
 pub(crate) struct SecondFactorSignIn {
     pub(crate) issuer: SessionIssuer,
@@ -44,25 +52,31 @@ pub(crate) struct SecondFactorSignIn {
 
 impl SecondFactorSignIn {
     /// Starts the session in `transaction` with `amr` `["pwd", "mfa", method]`, trusts the
-    /// device if asked, records `2fa.verified`, `user.login.succeeded` and `events`, and
-    /// commits.
+    /// device if asked, records `2fa.verified`, `user.login.succeeded` and the events of
+    /// `passed`, and commits.
     pub(crate) async fn finish(
         &self,
         mut transaction: Box<dyn Transaction>,
         user: &User,
-        method: &str,
-        details: serde_json::Value,
+        passed: Passed,
         trust: &TrustDevice,
-        events: Vec<NewAuditEvent>,
         request: &RequestInfo,
     ) -> Result<Verified, Fault> {
+        let Passed {
+            method,
+            details,
+            events,
+        } = passed;
         let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
         let tokens = self
             .issuer
             .start(transaction.as_ref(), user, amr.clone(), request)
             .await?;
         let device_token = if trust.is_wanted {
-            Some(self.trust(transaction.as_mut(), user, trust, request).await?)
+            Some(
+                self.trust(transaction.as_mut(), user, trust, request)
+                    .await?,
+            )
         } else {
             None
         };

@@ -30,7 +30,11 @@ impl TotpCheck {
     }
 
     /// The step `code` belongs to, within the skew of now, if any.
-    pub(crate) fn matching_step(&self, factor: &Factor, code: &str) -> Result<Option<i64>, CipherError> {
+    pub(crate) fn matching_step(
+        &self,
+        factor: &Factor,
+        code: &str,
+    ) -> Result<Option<i64>, CipherError> {
         let secret = self.secret(factor)?;
         let now = u64::try_from(self.clock.now().timestamp()).unwrap_or(0);
         Ok(self

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::{
     BACKUP_CODES_LOW, BackupCode, ChallengeStore, Factor, FactorId, FactorKind, FactorRepository,
-    Limit, NewAuditEvent, RateLimiter, SecretCipher, StoredEntry, UnitOfWork, User,
-    UserRepository,
+    Limit, NewAuditEvent, RateLimiter, SecretCipher, StoredEntry, UnitOfWork, User, UserRepository,
 };
 
 use super::{
@@ -22,7 +21,7 @@ use super::{
     challenges::{LiveChallenge, LoginChallenges},
     failures::{SecondFactorFailures, factor_subject},
     keys::{BACKUP_CODE_PURPOSE, StoredCode, challenge_code_key, code_matches},
-    sign_in::{SecondFactorSignIn, TrustDevice, Verified},
+    sign_in::{Passed, SecondFactorSignIn, TrustDevice, Verified},
     totp_check::TotpCheck,
 };
 use crate::{
@@ -76,8 +75,15 @@ impl Method {
 
 /// A code that matched, not yet consumed.
 enum Match {
-    Totp { factor: Factor, step: i64 },
-    Sent { factor: Factor, key: String, value: String },
+    Totp {
+        factor: Factor,
+        step: i64,
+    },
+    Sent {
+        factor: Factor,
+        key: String,
+        value: String,
+    },
 }
 
 /// Answers login challenges.
@@ -107,7 +113,13 @@ impl VerifySecondFactor {
     #[tracing::instrument(name = "verify_second_factor", skip_all)]
     pub async fn execute(&self, input: VerifyInput) -> Result<Verified, VerifyError> {
         let method = validate(&input)?;
-        hit_per_client::<VerifyError>(self.limiter.as_ref(), "2fa_verify", input.request.ip, self.limit).await?;
+        hit_per_client::<VerifyError>(
+            self.limiter.as_ref(),
+            "2fa_verify",
+            input.request.ip,
+            self.limit,
+        )
+        .await?;
         let Some(live) = self.challenges.live(&input.temp_token).await? else {
             return Err(VerifyError::ChallengeExpired);
         };
@@ -137,14 +149,18 @@ impl VerifySecondFactor {
         let subject = factor_subject(subject_factor, user.id);
         self.failures.check(user.id, &subject).await??;
         let Some(found) = self.find_match(&live, &user, &kinds, &input.code).await? else {
-            return Err(self.wrong(&live, &user, &subject, "wrong_code", &input.request).await);
+            return Err(self
+                .wrong(&live, &user, &subject, "wrong_code", &input.request)
+                .await);
         };
         let transaction = self.unit_of_work.begin().await?;
         let factor = match found {
             Match::Totp { factor, step } => {
                 if !transaction.factors().advance_step(factor.id, step).await? {
                     drop(transaction);
-                    return Err(self.wrong(&live, &user, &subject, "replayed_code", &input.request).await);
+                    return Err(self
+                        .wrong(&live, &user, &subject, "replayed_code", &input.request)
+                        .await);
                 }
                 factor
             }
@@ -157,7 +173,11 @@ impl VerifySecondFactor {
                 factor
             }
         };
-        if !self.store.take(&live.key, &live.value, MAX_WRONG_CODES).await? {
+        if !self
+            .store
+            .take(&live.key, &live.value, MAX_WRONG_CODES)
+            .await?
+        {
             drop(transaction);
             return Err(VerifyError::ChallengeExpired);
         }
@@ -166,10 +186,12 @@ impl VerifySecondFactor {
             .finish(
                 transaction,
                 &user,
-                factor.kind.amr(),
-                json!({ "factorId": factor.id.to_string(), "type": factor.kind.as_str() }),
+                Passed {
+                    method: factor.kind.amr(),
+                    details: json!({ "factorId": factor.id.to_string(), "type": factor.kind.as_str() }),
+                    events: Vec::new(),
+                },
                 &input.trust,
-                Vec::new(),
                 &input.request,
             )
             .await?;
@@ -215,7 +237,11 @@ impl VerifySecondFactor {
         Ok(None)
     }
 
-    async fn enabled_factor(&self, user: &User, id: FactorId) -> Result<Option<Factor>, VerifyError> {
+    async fn enabled_factor(
+        &self,
+        user: &User,
+        id: FactorId,
+    ) -> Result<Option<Factor>, VerifyError> {
         Ok(self
             .factors
             .find(user.id, id)
@@ -233,17 +259,35 @@ impl VerifySecondFactor {
         let subject = factor_subject(None, user.id);
         self.failures.check(user.id, &subject).await??;
         let Ok(code) = BackupCode::parse(&input.code) else {
-            return Err(self.wrong(live, user, &subject, "malformed_backup_code", &input.request).await);
+            return Err(self
+                .wrong(
+                    live,
+                    user,
+                    &subject,
+                    "malformed_backup_code",
+                    &input.request,
+                )
+                .await);
         };
         let candidates = self
             .cipher
             .digests(BACKUP_CODE_PURPOSE, code.canonical().as_bytes());
         let transaction = self.unit_of_work.begin().await?;
-        if !transaction.backup_codes().consume(user.id, &candidates).await? {
+        if !transaction
+            .backup_codes()
+            .consume(user.id, &candidates)
+            .await?
+        {
             drop(transaction);
-            return Err(self.wrong(live, user, &subject, "wrong_backup_code", &input.request).await);
+            return Err(self
+                .wrong(live, user, &subject, "wrong_backup_code", &input.request)
+                .await);
         }
-        if !self.store.take(&live.key, &live.value, MAX_WRONG_CODES).await? {
+        if !self
+            .store
+            .take(&live.key, &live.value, MAX_WRONG_CODES)
+            .await?
+        {
             drop(transaction);
             return Err(VerifyError::ChallengeExpired);
         }
@@ -269,10 +313,12 @@ impl VerifySecondFactor {
             .finish(
                 transaction,
                 user,
-                "backup",
-                json!({ "type": "backup_code" }),
+                Passed {
+                    method: "backup",
+                    details: json!({ "type": "backup_code" }),
+                    events,
+                },
                 &input.trust,
-                events,
                 &input.request,
             )
             .await?;
@@ -316,11 +362,17 @@ impl VerifySecondFactor {
 /// The `method`, once the fields are checked.
 fn validate(input: &VerifyInput) -> Result<Option<Method>, VerifyError> {
     let mut invalid = Vec::new();
-    for (field, value) in [("tempToken", input.temp_token.as_str()), ("code", input.code.trim())] {
+    for (field, value) in [
+        ("tempToken", input.temp_token.as_str()),
+        ("code", input.code.trim()),
+    ] {
         if value.is_empty() {
             invalid.push(InvalidField::new(field, "must not be empty"));
         } else if value.chars().count() > MAX_INPUT {
-            invalid.push(InvalidField::new(field, format!("must be at most {MAX_INPUT} characters")));
+            invalid.push(InvalidField::new(
+                field,
+                format!("must be at most {MAX_INPUT} characters"),
+            ));
         }
     }
     let method = match input.method.as_deref() {
@@ -328,7 +380,10 @@ fn validate(input: &VerifyInput) -> Result<Option<Method>, VerifyError> {
         Some(name) => {
             let method = Method::parse(name);
             if method.is_none() {
-                invalid.push(InvalidField::new("method", "must be totp, sms, email or backup_code"));
+                invalid.push(InvalidField::new(
+                    "method",
+                    "must be totp, sms, email or backup_code",
+                ));
             }
             method
         }
@@ -341,7 +396,10 @@ fn validate(input: &VerifyInput) -> Result<Option<Method>, VerifyError> {
     {
         invalid.push(InvalidField::new(
             "deviceName",
-            format!("must be at most {} characters", twofa_domain::DEVICE_NAME_LIMIT),
+            format!(
+                "must be at most {} characters",
+                twofa_domain::DEVICE_NAME_LIMIT
+            ),
         ));
     }
     if invalid.is_empty() {

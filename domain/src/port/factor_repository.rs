@@ -21,7 +21,8 @@ pub trait FactorRepository: Send + Sync + 'static {
     async fn add_pending(&self, factor: NewFactor) -> Result<(), PortError>;
 
     /// The user's pending factor of `kind`, if any.
-    async fn pending(&self, user_id: UserId, kind: FactorKind) -> Result<Option<Factor>, PortError>;
+    async fn pending(&self, user_id: UserId, kind: FactorKind)
+    -> Result<Option<Factor>, PortError>;
 
     /// Confirms the pending factor `id`: sets `verified_at` and `last_used_at` to the clock's
     /// time and `last_used_step` to `last_used_step` (the step the confirming TOTP code used,

@@ -23,7 +23,10 @@ impl fmt::Debug for SealedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealedSecret")
             .field("key_id", &self.key_id)
-            .field("ciphertext", &format_args!("[{} bytes]", self.ciphertext.len()))
+            .field(
+                "ciphertext",
+                &format_args!("[{} bytes]", self.ciphertext.len()),
+            )
             .finish()
     }
 }
@@ -54,7 +57,11 @@ pub trait SecretCipher: Send + Sync + 'static {
     /// # Errors
     /// `UnknownKey` for a key the ring does not hold; `Corrupt` when the bytes or the
     /// associated data do not authenticate.
-    fn open(&self, sealed: &SealedSecret, associated: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError>;
+    fn open(
+        &self,
+        sealed: &SealedSecret,
+        associated: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError>;
 
     /// The id of the key new secrets are sealed under.
     fn current_key_id(&self) -> &str;

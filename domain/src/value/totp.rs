@@ -225,8 +225,7 @@ mod tests {
 
     const SHA1_KEY: &[u8] = b"12345678901234567890";
     const SHA256_KEY: &[u8] = b"12345678901234567890123456789012";
-    const SHA512_KEY: &[u8] =
-        b"1234567890123456789012345678901234567890123456789012345678901234";
+    const SHA512_KEY: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
 
     #[test]
     fn hotp_matches_the_rfc_4226_appendix_d_values() {
@@ -261,7 +260,11 @@ mod tests {
                     ..TotpPolicy::default()
                 };
                 let secret = TotpSecret::from_bytes(key.to_vec());
-                assert_eq!(policy.code_at(&secret, time), code, "{algorithm:?} at {time}");
+                assert_eq!(
+                    policy.code_at(&secret, time),
+                    code,
+                    "{algorithm:?} at {time}"
+                );
             }
         }
     }
@@ -291,10 +294,7 @@ mod tests {
             let code = policy.code_at_step(&secret(), other);
             assert_eq!(policy.matching_step(&secret(), &code, now), None);
         }
-        let strict = TotpPolicy {
-            skew: 0,
-            ..policy
-        };
+        let strict = TotpPolicy { skew: 0, ..policy };
         let previous = policy.code_at_step(&secret(), step - 1);
         assert_eq!(strict.matching_step(&secret(), &previous, now), None);
     }
@@ -304,7 +304,10 @@ mod tests {
         let policy = TotpPolicy::default();
         let now = 59;
         let code = policy.code_at(&secret(), now);
-        assert_eq!(policy.matching_step(&secret(), &format!("{code}0"), now), None);
+        assert_eq!(
+            policy.matching_step(&secret(), &format!("{code}0"), now),
+            None
+        );
         assert_eq!(policy.matching_step(&secret(), &code[..5], now), None);
         assert_eq!(policy.matching_step(&secret(), "abcdef", now), None);
         assert_eq!(policy.matching_step(&secret(), "", now), None);

@@ -13,6 +13,7 @@ mod m20261125_000003_create_sessions;
 mod m20261125_000004_create_one_time_tokens;
 mod m20261125_000005_create_job_outbox;
 mod m20261202_000006_add_refresh_token_grace_used_at;
+mod m20261202_000007_create_second_factors;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_one_time_tokens::Migration),
             Box::new(m20261125_000005_create_job_outbox::Migration),
             Box::new(m20261202_000006_add_refresh_token_grace_used_at::Migration),
+            Box::new(m20261202_000007_create_second_factors::Migration),
         ]
     }
 }

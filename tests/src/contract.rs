@@ -3,6 +3,9 @@
 //! `#[tokio::test]` per case for a backend, so a failure names the case and the backend.
 
 pub mod audit_log;
+pub mod backup_code_repository;
+pub mod device_repository;
+pub mod factor_repository;
 pub mod job_queue;
 pub mod one_time_token_repository;
 pub mod rate_limiter;
@@ -14,6 +17,7 @@ pub mod user_repository;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use twofa_domain::{EmailAddress, NewUser, PasswordHash, UserId, UserRepository, Username};
 use twofa_memory::ManualClock;
 
 /// The instant every contract test starts at.
@@ -26,4 +30,34 @@ pub fn start() -> DateTime<Utc> {
 /// A manual clock at `start()`.
 pub fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(start()))
+}
+
+/// The account numbered `n`. Suites whose rows belong to accounts (a foreign key on SQL) use
+/// `user(1)`–`user(3)`, which [`create_users`] creates.
+pub fn user(n: u128) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(n))
+}
+
+/// Creates the accounts `user(1)`–`user(3)` in `users`.
+///
+/// # Panics
+/// When an account cannot be created.
+pub async fn create_users(users: &dyn UserRepository) {
+    for n in 1..=3 {
+        let (Ok(email), Ok(username)) = (
+            EmailAddress::parse(&format!("user{n}@example.com")),
+            Username::parse(&format!("user{n}")),
+        ) else {
+            panic!("the contract's account {n} has an invalid address or username");
+        };
+        let user = NewUser::new(
+            user(n),
+            email,
+            username,
+            PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        );
+        if let Err(error) = users.create(user).await {
+            panic!("the contract's account {n} is not created: {error:?}");
+        }
+    }
 }

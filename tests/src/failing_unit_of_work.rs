@@ -11,8 +11,9 @@ use tokio::sync::oneshot;
 
 use async_trait::async_trait;
 use twofa_domain::{
-    NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository,
-    Transaction, UnitOfWork, UserRepository,
+    BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent, NewJob,
+    OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction, UnitOfWork,
+    UserRepository,
 };
 
 /// Which steps of a transaction fail while armed.
@@ -163,6 +164,18 @@ impl Transaction for FailingTransaction {
 
     fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository {
         self.inner.one_time_tokens()
+    }
+
+    fn factors(&self) -> &dyn FactorRepository {
+        self.inner.factors()
+    }
+
+    fn backup_codes(&self) -> &dyn BackupCodeRepository {
+        self.inner.backup_codes()
+    }
+
+    fn devices(&self) -> &dyn DeviceRepository {
+        self.inner.devices()
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

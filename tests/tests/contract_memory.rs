@@ -52,6 +52,9 @@ impl UnitOfWorkBackend for Memory {
             users: database.users(),
             sessions: database.sessions(),
             one_time_tokens: database.one_time_tokens(),
+            factors: database.factors(),
+            backup_codes: database.backup_codes(),
+            devices: database.devices(),
         }
     }
 }

@@ -14,7 +14,8 @@ use twofa_crypto::OsSecretGenerator;
 use twofa_domain::{AuditLog, JobQueue, SecretGenerator};
 use twofa_memory::{ManualClock, MemoryJobQueue};
 use twofa_sql::{
-    JobsTarget, SqlDatabase, SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    JobsTarget, SqlBackupCodeRepository, SqlDatabase, SqlDeviceRepository, SqlFactorRepository,
+    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
 };
 use twofa_tests::contract::{
     audit_log::AuditBackend,
@@ -98,6 +99,18 @@ impl UnitOfWorkBackend for Sql {
             )),
             one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
                 database.connection().clone(),
+                clock.clone(),
+            )),
+            factors: Arc::new(SqlFactorRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            backup_codes: Arc::new(SqlBackupCodeRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            devices: Arc::new(SqlDeviceRepository::new(
+                database.connection().clone(),
                 clock,
             )),
         }
@@ -126,6 +139,18 @@ impl UnitOfWorkBackend for HandOver {
                 clock.clone(),
             )),
             one_time_tokens: Arc::new(SqlOneTimeTokenRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            factors: Arc::new(SqlFactorRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            backup_codes: Arc::new(SqlBackupCodeRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            devices: Arc::new(SqlDeviceRepository::new(
                 database.connection().clone(),
                 clock,
             )),

@@ -4,7 +4,8 @@
 //! What belongs here: where a repository's reads and writes land (the committed tables, or a
 //! transaction's staged copy of them) and how a transaction's copy is applied. What must not:
 //! any repository's rules; those live on the table types (`UserTable`, `SessionTable`,
-//! `OneTimeTokenTable`), so a plain repository and a transaction-bound one share them.
+//! `OneTimeTokenTable`, `FactorTable`, `BackupCodeTable`, `DeviceTable`), so a plain
+//! repository and a transaction-bound one share them.
 
 use std::{mem, sync::Arc};
 
@@ -13,15 +14,19 @@ use futures::lock::{Mutex, MutexGuard, OwnedMutexGuard};
 use twofa_domain::Clock;
 
 use crate::{
+    MemoryBackupCodeRepository, MemoryDeviceRepository, MemoryFactorRepository,
     MemoryOneTimeTokenRepository, MemorySessionRepository, MemoryUserRepository,
-    memory_one_time_token_repository::OneTimeTokenTable, memory_session_repository::SessionTable,
-    memory_user_repository::UserTable,
+    memory_backup_code_repository::BackupCodeTable, memory_device_repository::DeviceTable,
+    memory_factor_repository::FactorTable, memory_one_time_token_repository::OneTimeTokenTable,
+    memory_session_repository::SessionTable, memory_user_repository::UserTable,
 };
 
-/// One in-process database: users, sessions with their refresh tokens, and one-time tokens.
+/// One in-process database: users, sessions with their refresh tokens, one-time tokens,
+/// second factors, backup codes and trusted devices.
 ///
-/// Every repository handed out by [`MemoryDatabase::users`], [`MemoryDatabase::sessions`] and
-/// [`MemoryDatabase::one_time_tokens`], and every transaction of a
+/// Every repository handed out by [`MemoryDatabase::users`], [`MemoryDatabase::sessions`],
+/// [`MemoryDatabase::one_time_tokens`], [`MemoryDatabase::factors`],
+/// [`MemoryDatabase::backup_codes`] and [`MemoryDatabase::devices`], and every transaction of a
 /// [`MemoryUnitOfWork`](crate::MemoryUnitOfWork) built over it, works on the same tables.
 /// Writers are serialised by one lock, as SQLite serialises its writers: a transaction holds
 /// it from `begin` until it commits or is dropped, and a plain (non-transactional) write holds
@@ -80,6 +85,23 @@ impl MemoryDatabase {
         )))
     }
 
+    /// The second factors of this database, outside any transaction.
+    pub fn factors(&self) -> Arc<MemoryFactorRepository> {
+        Arc::new(MemoryFactorRepository::over(Scope::Committed(self.clone())))
+    }
+
+    /// The backup codes of this database, outside any transaction.
+    pub fn backup_codes(&self) -> Arc<MemoryBackupCodeRepository> {
+        Arc::new(MemoryBackupCodeRepository::over(Scope::Committed(
+            self.clone(),
+        )))
+    }
+
+    /// The trusted devices of this database, outside any transaction.
+    pub fn devices(&self) -> Arc<MemoryDeviceRepository> {
+        Arc::new(MemoryDeviceRepository::over(Scope::Committed(self.clone())))
+    }
+
     /// Waits for the writer lock and holds it until the guard is dropped (a transaction).
     pub(crate) async fn lock_writer(&self) -> OwnedMutexGuard<()> {
         Arc::clone(&self.shared.writer).lock_owned().await
@@ -102,6 +124,9 @@ pub(crate) struct Tables {
     users: UserTable,
     sessions: SessionTable,
     one_time_tokens: OneTimeTokenTable,
+    factors: FactorTable,
+    backup_codes: BackupCodeTable,
+    devices: DeviceTable,
 }
 
 /// A transaction's copies of the tables it wrote to; `None` for a table it has not written.
@@ -110,6 +135,9 @@ pub(crate) struct Staged {
     users: Option<UserTable>,
     sessions: Option<SessionTable>,
     one_time_tokens: Option<OneTimeTokenTable>,
+    factors: Option<FactorTable>,
+    backup_codes: Option<BackupCodeTable>,
+    devices: Option<DeviceTable>,
 }
 
 /// A table: where it sits among the committed tables and among a transaction's copies.
@@ -147,6 +175,9 @@ tables!(
     UserTable => users,
     SessionTable => sessions,
     OneTimeTokenTable => one_time_tokens,
+    FactorTable => factors,
+    BackupCodeTable => backup_codes,
+    DeviceTable => devices,
 );
 
 impl Tables {
@@ -156,6 +187,9 @@ impl Tables {
             users,
             sessions,
             one_time_tokens,
+            factors,
+            backup_codes,
+            devices,
         } = staged;
         if let Some(users) = users {
             self.users = users;
@@ -165,6 +199,15 @@ impl Tables {
         }
         if let Some(one_time_tokens) = one_time_tokens {
             self.one_time_tokens = one_time_tokens;
+        }
+        if let Some(factors) = factors {
+            self.factors = factors;
+        }
+        if let Some(backup_codes) = backup_codes {
+            self.backup_codes = backup_codes;
+        }
+        if let Some(devices) = devices {
+            self.devices = devices;
         }
     }
 }

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::lock::OwnedMutexGuard;
 use twofa_domain::{
-    AuditLog, JobQueue, NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError,
-    SessionRepository, Transaction, UnitOfWork, UserRepository,
+    AuditLog, BackupCodeRepository, DeviceRepository, FactorRepository, JobQueue, NewAuditEvent,
+    NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction,
+    UnitOfWork, UserRepository,
 };
 
 use crate::{
-    MemoryDatabase, MemoryOneTimeTokenRepository, MemorySessionRepository, MemoryUserRepository,
+    MemoryBackupCodeRepository, MemoryDatabase, MemoryDeviceRepository, MemoryFactorRepository,
+    MemoryOneTimeTokenRepository, MemorySessionRepository, MemoryUserRepository,
     memory_database::{Scope, StagedTables},
 };
 
@@ -62,6 +64,9 @@ impl UnitOfWork for MemoryUnitOfWork {
             users: MemoryUserRepository::over(Scope::Transaction(staged.clone())),
             sessions: MemorySessionRepository::over(Scope::Transaction(staged.clone())),
             one_time_tokens: MemoryOneTimeTokenRepository::over(Scope::Transaction(staged.clone())),
+            factors: MemoryFactorRepository::over(Scope::Transaction(staged.clone())),
+            backup_codes: MemoryBackupCodeRepository::over(Scope::Transaction(staged.clone())),
+            devices: MemoryDeviceRepository::over(Scope::Transaction(staged.clone())),
             staged,
             database: self.database.clone(),
             queue: self.queue.clone(),
@@ -78,6 +83,9 @@ struct MemoryTransaction {
     users: MemoryUserRepository,
     sessions: MemorySessionRepository,
     one_time_tokens: MemoryOneTimeTokenRepository,
+    factors: MemoryFactorRepository,
+    backup_codes: MemoryBackupCodeRepository,
+    devices: MemoryDeviceRepository,
     staged: Arc<StagedTables>,
     database: MemoryDatabase,
     queue: Arc<dyn JobQueue>,
@@ -111,6 +119,18 @@ impl Transaction for MemoryTransaction {
 
     fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository {
         &self.one_time_tokens
+    }
+
+    fn factors(&self) -> &dyn FactorRepository {
+        &self.factors
+    }
+
+    fn backup_codes(&self) -> &dyn BackupCodeRepository {
+        &self.backup_codes
+    }
+
+    fn devices(&self) -> &dyn DeviceRepository {
+        &self.devices
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

@@ -158,6 +158,15 @@ impl UserRepository for MemoryUserRepository {
             .await
     }
 
+    async fn set_two_factor_enabled(
+        &self,
+        id: UserId,
+        is_enabled: bool,
+    ) -> Result<bool, PortError> {
+        self.change(id, |user| user.two_factor_enabled = is_enabled)
+            .await
+    }
+
     async fn set_active(&self, id: UserId, is_active: bool) -> Result<bool, PortError> {
         self.change(id, |user| user.is_active = is_active).await
     }

@@ -1,7 +1,8 @@
 //! twofa's SQL adapters over SeaORM, for PostgreSQL (production) and SQLite (the embedded
 //! default): the connection, migrations at start-up, the health probe, the job queue (the
 //! transactional outbox), the job outbox for other queues, the audit log, the unit of work,
-//! and the repositories (over the pool, or bound to a unit of work's transaction).
+//! and the repositories (accounts, sessions, one-time tokens, second factors, backup codes,
+//! trusted devices; over the pool, or bound to a unit of work's transaction).
 //!
 //! A unit of work's change, its audit events and its jobs commit together. With the SQL queue
 //! a job is written into `jobs` in the transaction, so it exists exactly when its change
@@ -21,6 +22,9 @@ mod db_error;
 mod executor;
 mod probe;
 mod sql_audit_log;
+mod sql_backup_code_repository;
+mod sql_device_repository;
+mod sql_factor_repository;
 mod sql_job_outbox;
 mod sql_job_queue;
 pub mod sql_one_time_token_repository;
@@ -28,10 +32,14 @@ pub mod sql_session_repository;
 mod sql_unit_of_work;
 mod sql_user_repository;
 mod time_limited_job_queue;
+mod user_lock;
 
 pub use database::{SqlDatabase, SqlSettings};
 pub use probe::SqlProbe;
 pub use sql_audit_log::SqlAuditLog;
+pub use sql_backup_code_repository::SqlBackupCodeRepository;
+pub use sql_device_repository::SqlDeviceRepository;
+pub use sql_factor_repository::SqlFactorRepository;
 pub use sql_job_outbox::SqlJobOutbox;
 pub use sql_job_queue::SqlJobQueue;
 pub use sql_one_time_token_repository::SqlOneTimeTokenRepository;

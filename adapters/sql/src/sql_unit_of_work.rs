@@ -6,12 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use twofa_domain::{
-    Clock, JobQueue, NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError,
-    SecretGenerator, SessionRepository, Transaction, UnitOfWork, UserRepository, error_chain,
+    BackupCodeRepository, Clock, DeviceRepository, FactorRepository, JobQueue, NewAuditEvent,
+    NewJob, OneTimeTokenRepository, PortError, QueueError, SecretGenerator, SessionRepository,
+    Transaction, UnitOfWork, UserRepository, error_chain,
 };
 
 use crate::{
-    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository, SqlOneTimeTokenRepository,
+    SqlSessionRepository, SqlUserRepository,
     db_error::port_error,
     executor::Executor,
     sql_audit_log,
@@ -84,7 +86,10 @@ impl UnitOfWork for SqlUnitOfWork {
         Ok(Box::new(SqlTransaction {
             users: SqlUserRepository::on(executor.clone(), self.clock.clone()),
             sessions: SqlSessionRepository::on(executor.clone(), self.clock.clone()),
-            one_time_tokens: SqlOneTimeTokenRepository::on(executor, self.clock.clone()),
+            one_time_tokens: SqlOneTimeTokenRepository::on(executor.clone(), self.clock.clone()),
+            factors: SqlFactorRepository::on(executor.clone(), self.clock.clone()),
+            backup_codes: SqlBackupCodeRepository::on(executor.clone(), self.clock.clone()),
+            devices: SqlDeviceRepository::on(executor, self.clock.clone()),
             transaction,
             connection: self.connection.clone(),
             clock: self.clock.clone(),
@@ -102,6 +107,9 @@ struct SqlTransaction {
     users: SqlUserRepository,
     sessions: SqlSessionRepository,
     one_time_tokens: SqlOneTimeTokenRepository,
+    factors: SqlFactorRepository,
+    backup_codes: SqlBackupCodeRepository,
+    devices: SqlDeviceRepository,
     /// The pool, for deleting handed-over outbox rows after the commit.
     connection: DatabaseConnection,
     clock: Arc<dyn Clock>,
@@ -123,6 +131,18 @@ impl Transaction for SqlTransaction {
 
     fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository {
         &self.one_time_tokens
+    }
+
+    fn factors(&self) -> &dyn FactorRepository {
+        &self.factors
+    }
+
+    fn backup_codes(&self) -> &dyn BackupCodeRepository {
+        &self.backup_codes
+    }
+
+    fn devices(&self) -> &dyn DeviceRepository {
+        &self.devices
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {
@@ -158,12 +178,22 @@ impl Transaction for SqlTransaction {
             users,
             sessions,
             one_time_tokens,
+            factors,
+            backup_codes,
+            devices,
             connection,
             jobs,
             outboxed,
             ..
         } = *self;
-        drop((users, sessions, one_time_tokens));
+        drop((
+            users,
+            sessions,
+            one_time_tokens,
+            factors,
+            backup_codes,
+            devices,
+        ));
         let transaction = Arc::try_unwrap(transaction).map_err(|_| {
             PortError::Unexpected(anyhow::anyhow!(
                 "committing a transaction: a repository bound to it is still in use"

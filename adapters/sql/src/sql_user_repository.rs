@@ -34,11 +34,12 @@ enum Users {
     Role,
     EmailVerified,
     IsActive,
+    TwoFactorEnabled,
     CreatedAt,
     UpdatedAt,
 }
 
-const COLUMNS: [Users; 11] = [
+const COLUMNS: [Users; 12] = [
     Users::Id,
     Users::Email,
     Users::EmailCanonical,
@@ -48,6 +49,7 @@ const COLUMNS: [Users; 11] = [
     Users::Role,
     Users::EmailVerified,
     Users::IsActive,
+    Users::TwoFactorEnabled,
     Users::CreatedAt,
     Users::UpdatedAt,
 ];
@@ -151,6 +153,7 @@ fn user(row: &QueryResult) -> Result<User, PortError> {
         role,
         email_verified: row.try_get("", "email_verified").map_err(get_err)?,
         is_active: row.try_get("", "is_active").map_err(get_err)?,
+        two_factor_enabled: row.try_get("", "two_factor_enabled").map_err(get_err)?,
         created_at: row.try_get("", "created_at").map_err(get_err)?,
         updated_at: row.try_get("", "updated_at").map_err(get_err)?,
     })
@@ -212,6 +215,7 @@ impl UserRepository for SqlUserRepository {
                 user.role.as_str().into(),
                 user.email_verified.into(),
                 user.is_active.into(),
+                user.two_factor_enabled.into(),
                 user.created_at.into(),
                 user.updated_at.into(),
             ])
@@ -260,6 +264,21 @@ impl UserRepository for SqlUserRepository {
         let value = Expr::val(is_verified);
         self.change("marking an e-mail address", id, Users::EmailVerified, value)
             .await
+    }
+
+    async fn set_two_factor_enabled(
+        &self,
+        id: UserId,
+        is_enabled: bool,
+    ) -> Result<bool, PortError> {
+        let value = Expr::val(is_enabled);
+        self.change(
+            "marking two-factor authentication",
+            id,
+            Users::TwoFactorEnabled,
+            value,
+        )
+        .await
     }
 
     async fn set_active(&self, id: UserId, is_active: bool) -> Result<bool, PortError> {

@@ -1,6 +1,7 @@
 //! The `UnitOfWork` contract: a transaction's repository writes, jobs and audit events exist
 //! after its commit, a rolled-back (dropped) transaction leaves none of them, a transaction
-//! reads its own writes, and a conditional write stays atomic between transactions.
+//! reads its own writes (second factors, backup codes and trusted devices among them), and a
+//! conditional write stays atomic between transactions.
 
 #![expect(
     clippy::missing_panics_doc,
@@ -14,9 +15,11 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use serde_json::json;
 use twofa_domain::{
-    Actor, AuditLog, AuditQuery, EmailAddress, JobQueue, NewAuditEvent, NewJob, NewOneTimeToken,
-    NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, QueueCounts,
-    RefreshTokenHash, SessionId, SessionRepository, TokenPurpose, Transaction, UnitOfWork, UserId,
+    Actor, AuditLog, AuditQuery, BackupCodeRepository, DeviceId, DeviceRepository, EmailAddress,
+    FactorId, FactorKind, FactorRepository, JobQueue, NewAuditEvent, NewFactor, NewJob,
+    NewOneTimeToken, NewSession, NewTrustedDevice, NewUser, OneTimeTokenHash,
+    OneTimeTokenRepository, PasswordHash, QueueCounts, RefreshTokenHash, SealedSecret,
+    SecretDigest, SessionId, SessionRepository, TokenPurpose, Transaction, UnitOfWork, UserId,
     UserRepository, Username,
 };
 use twofa_memory::ManualClock;
@@ -35,6 +38,12 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionRepository>,
     /// The one-time tokens, outside any transaction.
     pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+    /// The second factors, outside any transaction.
+    pub factors: Arc<dyn FactorRepository>,
+    /// The backup codes, outside any transaction.
+    pub backup_codes: Arc<dyn BackupCodeRepository>,
+    /// The trusted devices, outside any transaction.
+    pub devices: Arc<dyn DeviceRepository>,
 }
 
 /// A backend under test.
@@ -306,6 +315,141 @@ pub async fn concurrent_transactions_consume_a_link_once(backend: &dyn UnitOfWor
     );
 }
 
+fn factor_id() -> FactorId {
+    FactorId::from_uuid(uuid::Uuid::from_u128(0xf7))
+}
+
+fn device_token() -> SecretDigest {
+    SecretDigest::from_bytes([0xd7; 32])
+}
+
+/// In `tx`: an enabled TOTP factor of the signed-up account, its backup codes, a trusted
+/// device and the account's two-factor flag, as enabling two-factor authentication writes
+/// them.
+async fn enable_two_factor(tx: &dyn Transaction) {
+    tx.factors()
+        .add_pending(NewFactor {
+            id: factor_id(),
+            user_id: user_id(),
+            kind: FactorKind::Totp,
+            secret: Some(SealedSecret {
+                key_id: "k1".to_owned(),
+                ciphertext: vec![7; 44],
+            }),
+            destination: None,
+        })
+        .await
+        .unwrap();
+    assert!(tx.factors().enable(factor_id(), Some(42)).await.unwrap());
+    assert!(
+        tx.users()
+            .set_two_factor_enabled(user_id(), true)
+            .await
+            .unwrap()
+    );
+    tx.backup_codes()
+        .replace(
+            user_id(),
+            (1..=10)
+                .map(|n| SecretDigest::from_bytes([n; 32]))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    tx.devices()
+        .add(NewTrustedDevice {
+            id: DeviceId::from_uuid(uuid::Uuid::from_u128(0xd7)),
+            user_id: user_id(),
+            token_hash: device_token(),
+            name: None,
+            ip: None,
+            user_agent: None,
+            expires_at: super::start() + TimeDelta::days(30),
+        })
+        .await
+        .unwrap();
+}
+
+/// What of [`enable_two_factor`] is visible outside: the enabled factor, the flag, the
+/// number of backup codes and the trusted devices.
+async fn two_factor(stores: &Stores) -> (bool, bool, u32, usize) {
+    (
+        stores
+            .factors
+            .find(user_id(), factor_id())
+            .await
+            .unwrap()
+            .is_some(),
+        stores
+            .users
+            .find_by_id(user_id())
+            .await
+            .unwrap()
+            .unwrap()
+            .two_factor_enabled,
+        stores.backup_codes.remaining(user_id()).await.unwrap(),
+        stores.devices.list(user_id()).await.unwrap().len(),
+    )
+}
+
+/// A dropped transaction leaves no factor, flag, backup code or trusted device; a committed
+/// one leaves all of them. Inside, the transaction reads its own writes.
+pub async fn second_factor_writes_commit_or_roll_back_together(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    enable_two_factor(tx.as_ref()).await;
+    let enabled = tx.factors().enabled(user_id()).await.unwrap();
+    assert_eq!(
+        enabled.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [factor_id()]
+    );
+    assert_eq!(tx.backup_codes().remaining(user_id()).await.unwrap(), 10);
+    assert!(
+        tx.devices()
+            .use_token(user_id(), &device_token())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        two_factor(&stores).await,
+        (false, false, 0, 0),
+        "not before the commit"
+    );
+    drop(tx);
+    assert_eq!(two_factor(&stores).await, (false, false, 0, 0));
+
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    enable_two_factor(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+    assert_eq!(two_factor(&stores).await, (true, true, 10, 1));
+}
+
+/// Of two transactions accepting one TOTP step, exactly one is accepted.
+pub async fn concurrent_transactions_accept_a_step_once(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    enable_two_factor(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+    let advance = || async {
+        let tx = stores.unit_of_work.begin().await.unwrap();
+        let accepted = tx.factors().advance_step(factor_id(), 43).await.unwrap();
+        tx.commit().await.unwrap();
+        accepted
+    };
+    let (first, second) = futures::join!(advance(), advance());
+    assert_eq!(
+        [first, second].iter().filter(|accepted| **accepted).count(),
+        1,
+        "{first:?} {second:?}"
+    );
+}
+
 /// Instantiates every case for `$backend` (an expression implementing `UnitOfWorkBackend`).
 #[macro_export]
 macro_rules! unit_of_work_contract {
@@ -318,6 +462,8 @@ macro_rules! unit_of_work_contract {
             a_transaction_reads_its_own_writes,
             a_rotation_rolls_back_with_its_transaction,
             concurrent_transactions_consume_a_link_once,
+            second_factor_writes_commit_or_roll_back_together,
+            concurrent_transactions_accept_a_step_once,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

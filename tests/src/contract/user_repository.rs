@@ -1,7 +1,7 @@
 //! The `UserRepository` contract: every field round-trips; login by e-mail address or
 //! username in any case; uniqueness of both, case-insensitively, also under concurrent creates
-//! from two handles; changes bump `updated_at`; delete; the admin list (filter, newest first,
-//! paging, limit clamp).
+//! from two handles; changes (the two-factor flag among them) bump `updated_at`; delete; the
+//! admin list (filter, newest first, paging, limit clamp).
 
 #![expect(
     clippy::unwrap_used,
@@ -273,6 +273,52 @@ pub async fn changes_bump_updated_at(backend: &dyn UserRepositoryBackend) {
     assert_eq!(users.find_by_id(id(9)).await.unwrap(), None);
 }
 
+/// A new account has no second factor; `set_two_factor_enabled` stores the flag both ways,
+/// bumps `updated_at` and is seen through the other handle; an unknown id answers false.
+pub async fn sets_two_factor_enabled_both_ways(backend: &dyn UserRepositoryBackend) {
+    let clock = super::clock();
+    let (users, other) = backend.open(clock.clone()).await;
+    let created = users
+        .create(new_user(1, "jane@example.com", "jane"))
+        .await
+        .unwrap();
+    assert!(!created.two_factor_enabled);
+    users
+        .create(new_user(2, "john@example.com", "john"))
+        .await
+        .unwrap();
+
+    clock.advance(TimeDelta::minutes(1));
+    assert!(users.set_two_factor_enabled(id(1), true).await.unwrap());
+    let found = other.find_by_id(id(1)).await.unwrap().unwrap();
+    assert!(found.two_factor_enabled);
+    assert_eq!(found.updated_at, clock.now());
+    assert_eq!(
+        found,
+        User {
+            two_factor_enabled: true,
+            updated_at: clock.now(),
+            ..created.clone()
+        },
+        "the other fields are untouched"
+    );
+    assert!(
+        !other
+            .find_by_login("john")
+            .await
+            .unwrap()
+            .unwrap()
+            .two_factor_enabled
+    );
+
+    clock.advance(TimeDelta::minutes(1));
+    assert!(other.set_two_factor_enabled(id(1), false).await.unwrap());
+    let found = users.find_by_id(id(1)).await.unwrap().unwrap();
+    assert!(!found.two_factor_enabled);
+    assert_eq!(found.updated_at, clock.now());
+    assert!(!users.set_two_factor_enabled(id(9), true).await.unwrap());
+}
+
 /// A deleted account is gone, its address and username free again; deleting twice is false.
 pub async fn deletes_an_account(backend: &dyn UserRepositoryBackend) {
     let (users, _) = one(backend).await;
@@ -400,6 +446,7 @@ macro_rules! user_repository_contract {
             refuses_a_taken_email_in_any_case,
             refuses_a_taken_username_in_any_case,
             changes_bump_updated_at,
+            sets_two_factor_enabled_both_ways,
             deletes_an_account,
             lists_newest_first_with_a_filter,
             pages_after_an_account_and_clamps_the_limit,

@@ -3,6 +3,7 @@
 //! `#[tokio::test]` per case for a backend, so a failure names the case and the backend.
 
 pub mod audit_log;
+pub mod challenge_store;
 pub mod job_queue;
 pub mod one_time_token_repository;
 pub mod rate_limiter;

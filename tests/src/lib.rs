@@ -21,6 +21,7 @@ pub mod contract;
 pub mod failing_unit_of_work;
 mod jobs;
 pub mod log_capture;
+mod raw_redis;
 mod redis_server;
 mod stored_jobs;
 
@@ -40,6 +41,7 @@ use twofa_domain::JobQueue;
 
 pub use app_options::{AppOptions, Customise};
 pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
+pub use raw_redis::{let_redis_time_pass, raw_redis_command};
 pub use redis_server::RedisServer;
 
 /// Which backends the app runs over.

@@ -153,6 +153,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             "tokens.dev_key_file",
             data_dir.path().join("jwt-signing-key.pem"),
         ))
+        .merge(Serialized::default(
+            "secrets.dev_key_file",
+            data_dir.path().join("secrets.key"),
+        ))
         .merge(Serialized::default("jobs.poll_interval", "100ms"))
         // Cheap Argon2 parameters keep the suite fast; the hasher's own tests and the bench
         // use the defaults.

@@ -1,20 +1,24 @@
 //! The adapters the settings choose, built once per process: database, Redis, job queue,
-//! audit log, unit of work, notifiers, and the health probes over them.
+//! audit log, unit of work, challenge store, secret cipher, notifiers, and the health probes
+//! over them.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
+use twofa_crypto::{AesGcmSecretCipher, aes_gcm_secret_cipher::load_or_generate_secrets_key};
 use twofa_domain::{
-    AuditLog, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue, OneTimeTokenRepository,
-    RateLimiter, SecretGenerator, SessionCache, SessionRepository, SmsSender, UnitOfWork,
-    UserRepository,
+    AuditLog, ChallengeStore, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue,
+    OneTimeTokenRepository, RateLimiter, SecretCipher, SecretGenerator, SessionCache,
+    SessionRepository, SmsSender, UnitOfWork, UserRepository,
 };
 use twofa_memory::{
-    AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryDatabase, MemoryJobQueue,
-    MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork,
+    AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryChallengeStore, MemoryDatabase,
+    MemoryJobQueue, MemoryRateLimiter, MemorySessionCache, MemoryUnitOfWork,
 };
-use twofa_redis::{RedisConnection, RedisJobQueue, RedisRateLimiter, RedisSessionCache};
+use twofa_redis::{
+    RedisChallengeStore, RedisConnection, RedisJobQueue, RedisRateLimiter, RedisSessionCache,
+};
 use twofa_sql::{
     JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlOneTimeTokenRepository,
     SqlSessionRepository, SqlSettings, SqlUnitOfWork, SqlUserRepository, TimeLimitedJobQueue,
@@ -51,6 +55,10 @@ pub struct Backends {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// E-mail verification and password reset tokens.
     pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+    /// Login challenges and pending SMS and e-mail codes (Redis when set, else the process).
+    pub challenges: Arc<dyn ChallengeStore>,
+    /// Encryption of stored secrets and the keyed digests of codes (`secrets.*`).
+    pub cipher: Arc<dyn SecretCipher>,
     /// The database's and Redis's health probes.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
 }
@@ -114,6 +122,8 @@ impl Backends {
             one_time_tokens,
         } = stores(settings, database.as_ref(), &queue, &clock, &ids);
         let (session_cache, rate_limiter) = shared_state(settings, redis.as_ref(), &clock);
+        let challenges = challenge_store(settings, redis.as_ref(), &clock)?;
+        let cipher = Arc::new(secret_cipher(settings, ids.clone())?);
         Ok(Self {
             clock,
             ids,
@@ -127,6 +137,8 @@ impl Backends {
             session_cache,
             rate_limiter,
             one_time_tokens,
+            challenges,
+            cipher,
             probes,
         })
     }
@@ -229,6 +241,58 @@ fn shared_state(
         )),
         Arc::new(limiter),
     )
+}
+
+/// The challenge store: in Redis, shared by every instance, when `redis.url` is set; in the
+/// process otherwise, which only suits a single instance and which production refuses (the
+/// settings already refuse production without `redis.url`).
+fn challenge_store(
+    settings: &Settings,
+    redis: Option<&RedisConnection>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn ChallengeStore>> {
+    match (redis, settings.environment) {
+        (Some(redis), Environment::Development | Environment::Production) => {
+            Ok(Arc::new(RedisChallengeStore::new(
+                redis.clone(),
+                format!("{}challenges:", settings.redis.key_prefix),
+            )))
+        }
+        (None, Environment::Development) => Ok(Arc::new(MemoryChallengeStore::new(clock.clone()))),
+        (None, Environment::Production) => {
+            anyhow::bail!("production keeps challenges in Redis: set redis.url (TWOFA_REDIS__URL)")
+        }
+    }
+}
+
+/// The secret cipher of `secrets.*`: `secrets.key` and `secrets.previous_keys`, or in
+/// development without `secrets.key` the key generated once into `secrets.dev_key_file` and
+/// shared by every process of the working directory. Production refuses to start without
+/// `secrets.key` (the settings refuse it first).
+///
+/// # Errors
+/// When a key is malformed, the development key file cannot be kept, or production has no
+/// key.
+pub fn secret_cipher(
+    settings: &Settings,
+    ids: Arc<dyn SecretGenerator>,
+) -> anyhow::Result<AesGcmSecretCipher> {
+    let secrets = &settings.secrets;
+    let current = match (secrets.key()?, settings.environment) {
+        (Some(key), Environment::Development | Environment::Production) => key,
+        (None, Environment::Development) => {
+            load_or_generate_secrets_key(&secrets.dev_key_file, ids.as_ref())
+                .context("cannot keep the development secrets key (secrets.dev_key_file)")?
+        }
+        (None, Environment::Production) => anyhow::bail!(
+            "production refuses a generated secrets key: set secrets.key (or TWOFA_SECRETS__KEY_FILE)"
+        ),
+    };
+    Ok(AesGcmSecretCipher::new(
+        current,
+        secrets.previous_keys()?,
+        ids,
+    ))
 }
 
 /// The senders and the e-mail renderer `notify.*` chooses.
@@ -335,4 +399,95 @@ async fn prepare_schema(database: &SqlDatabase, environment: Environment) -> any
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(
+        clippy::result_large_err,
+        reason = "figment::Jail closures return figment::Error, which is large"
+    )]
+
+    use figment::Jail;
+    use twofa_crypto::{CipherKey, OsSecretGenerator};
+
+    use super::*;
+
+    fn ids() -> Arc<dyn SecretGenerator> {
+        Arc::new(OsSecretGenerator)
+    }
+
+    fn key_text(byte: u8) -> String {
+        CipherKey::from_bytes([byte; 32])
+            .to_base64()
+            .as_str()
+            .to_owned()
+    }
+
+    #[test]
+    fn without_a_key_development_generates_one_and_every_process_reuses_it() {
+        Jail::expect_with(|jail| {
+            let settings = Settings::load(None).unwrap();
+            let first = secret_cipher(&settings, ids()).unwrap();
+            let sealed = first.seal(b"secret", b"factor-1");
+            let path = jail.directory().join("data").join("secrets.key");
+            assert!(path.exists(), "the key is kept in secrets.dev_key_file");
+            let second = secret_cipher(&settings, ids()).unwrap();
+            assert_eq!(second.current_key_id(), first.current_key_id());
+            assert_eq!(
+                second.open(&sealed, b"factor-1").unwrap().as_slice(),
+                b"secret"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_configured_key_seals_and_the_previous_keys_still_open() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TWOFA_SECRETS__KEY", key_text(2));
+            jail.set_env(
+                "TWOFA_SECRETS__PREVIOUS_KEYS",
+                format!(r#"["{}"]"#, key_text(1)),
+            );
+            let settings = Settings::load(None).unwrap();
+            let cipher = secret_cipher(&settings, ids()).unwrap();
+            assert_eq!(cipher.current_key_id(), CipherKey::from_bytes([2; 32]).id());
+            assert_eq!(
+                cipher.key_ids().collect::<Vec<_>>(),
+                [
+                    CipherKey::from_bytes([2; 32]).id(),
+                    CipherKey::from_bytes([1; 32]).id()
+                ]
+            );
+            let old = AesGcmSecretCipher::new(CipherKey::from_bytes([1; 32]), [], ids());
+            let sealed = old.seal(b"secret", b"factor-1");
+            assert_eq!(
+                cipher.open(&sealed, b"factor-1").unwrap().as_slice(),
+                b"secret"
+            );
+            assert!(
+                !jail.directory().join("data").join("secrets.key").exists(),
+                "no development key is generated when one is configured"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_builds_neither_an_in_process_challenge_store_nor_a_generated_key() {
+        Jail::expect_with(|_| {
+            let mut settings = Settings::load(None).unwrap();
+            settings.environment = Environment::Production;
+            let clock: Arc<dyn Clock> = Arc::new(twofa_crypto::SystemClock);
+            let message = challenge_store(&settings, None, &clock)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(message.contains("redis.url"), "{message}");
+            let message = secret_cipher(&settings, ids()).unwrap_err().to_string();
+            assert!(message.contains("secrets.key"), "{message}");
+            Ok(())
+        });
+    }
 }

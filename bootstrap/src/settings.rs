@@ -8,6 +8,7 @@ mod duration;
 mod hashing;
 mod rate_limits;
 mod text_variables;
+mod two_factor;
 
 use std::{
     net::SocketAddr,
@@ -24,7 +25,14 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use self::text_variables::{TextVariables, is_text_key};
-pub use self::{auth::AuthSettings, hashing::HashingSettings, rate_limits::RateLimitSettings};
+pub use self::{
+    auth::AuthSettings,
+    hashing::HashingSettings,
+    rate_limits::RateLimitSettings,
+    two_factor::{
+        DevicesSettings, OtpSettings, SecretsSettings, TotpAlgorithmSetting, TotpSettings,
+    },
+};
 
 /// The defaults: the repository's `config.toml`, every key with its default value.
 pub const DEFAULTS: &str = include_str!("../../config.toml");
@@ -76,12 +84,19 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// `rate_limits.*`.
     pub rate_limits: RateLimitSettings,
+    /// `secrets.*`.
+    pub secrets: SecretsSettings,
+    /// `totp.*`.
+    pub totp: TotpSettings,
+    /// `otp.*`.
+    pub otp: OtpSettings,
+    /// `devices.*`.
+    pub devices: DevicesSettings,
     /// `log.*`.
     pub log: LogSettings,
-    /// Sections CONFIG.md names for capabilities this version does not have yet (`totp`, `otp`,
-    /// `devices`, `webhooks`, `api_keys`): accepted, so a deployment written against the full
-    /// reference starts, and reported at start-up as not used yet. Any other unknown key is
-    /// refused.
+    /// Sections CONFIG.md names for capabilities this version does not have yet (`webhooks`,
+    /// `api_keys`): accepted, so a deployment written against the full reference starts, and
+    /// reported at start-up as not used yet. Any other unknown key is refused.
     #[serde(flatten)]
     pub not_used_yet: std::collections::BTreeMap<String, figment::value::Value>,
 }
@@ -449,6 +464,9 @@ impl Settings {
             settings.notify.smtp.password =
                 Some(read_secret_file(&path, "notify.smtp.password_file")?);
         }
+        if let Some(path) = settings.secrets.key_file.take() {
+            settings.secrets.key = Some(read_secret_file(&path, "secrets.key_file")?);
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -520,46 +538,62 @@ impl Settings {
         self.validate_notify()?;
         self.hashing.validate()?;
         self.auth.validate()?;
+        self.secrets.validate()?;
+        self.totp.validate()?;
+        self.otp.validate()?;
+        self.devices.validate()?;
         if self.environment == Environment::Production {
-            match kind {
-                DatabaseKind::Postgres => {}
-                DatabaseKind::Sqlite | DatabaseKind::Memory => {
-                    return refuse(
-                        "database.url",
-                        "production needs PostgreSQL: set database.url (TWOFA_DATABASE__URL) to a postgres:// URL",
-                    );
-                }
-            }
-            if self.redis.url.is_none() {
+            self.validate_production(kind)?;
+        }
+        Ok(())
+    }
+
+    /// What production refuses: everything that only suits one developer's machine.
+    fn validate_production(&self, kind: DatabaseKind) -> Result<(), SettingsError> {
+        match kind {
+            DatabaseKind::Postgres => {}
+            DatabaseKind::Sqlite | DatabaseKind::Memory => {
                 return refuse(
-                    "redis.url",
-                    "production keeps challenges, counters and caches in Redis: set redis.url (TWOFA_REDIS__URL)",
+                    "database.url",
+                    "production needs PostgreSQL: set database.url (TWOFA_DATABASE__URL) to a postgres:// URL",
                 );
             }
-            if self.jobs.backend == JobsBackend::Memory {
-                return refuse(
-                    "jobs.backend",
-                    "production needs a durable queue: set jobs.backend to sql or redis",
-                );
-            }
-            if self.notify.sms == SmsBackend::Console {
-                return refuse(
-                    "notify.sms",
-                    "the console notifier is for development: set notify.sms = \"twilio\" (TWOFA_NOTIFY__SMS) and notify.twilio.*",
-                );
-            }
-            if self.notify.email == EmailBackend::Console {
-                return refuse(
-                    "notify.email",
-                    "the console notifier is for development: set notify.email = \"smtp\" (TWOFA_NOTIFY__EMAIL) and notify.smtp.*",
-                );
-            }
-            if self.tokens.signing_key.is_none() {
-                return refuse(
-                    "tokens.signing_key",
-                    "production refuses a generated signing key: set tokens.signing_key (or TWOFA_TOKENS__SIGNING_KEY_FILE) to an Ed25519 private key in PEM",
-                );
-            }
+        }
+        if self.redis.url.is_none() {
+            return refuse(
+                "redis.url",
+                "production keeps challenges, counters and caches in Redis: set redis.url (TWOFA_REDIS__URL)",
+            );
+        }
+        if self.jobs.backend == JobsBackend::Memory {
+            return refuse(
+                "jobs.backend",
+                "production needs a durable queue: set jobs.backend to sql or redis",
+            );
+        }
+        if self.notify.sms == SmsBackend::Console {
+            return refuse(
+                "notify.sms",
+                "the console notifier is for development: set notify.sms = \"twilio\" (TWOFA_NOTIFY__SMS) and notify.twilio.*",
+            );
+        }
+        if self.notify.email == EmailBackend::Console {
+            return refuse(
+                "notify.email",
+                "the console notifier is for development: set notify.email = \"smtp\" (TWOFA_NOTIFY__EMAIL) and notify.smtp.*",
+            );
+        }
+        if self.tokens.signing_key.is_none() {
+            return refuse(
+                "tokens.signing_key",
+                "production refuses a generated signing key: set tokens.signing_key (or TWOFA_TOKENS__SIGNING_KEY_FILE) to an Ed25519 private key in PEM",
+            );
+        }
+        if self.secrets.key.is_none() {
+            return refuse(
+                "secrets.key",
+                "production refuses a generated secrets key: set secrets.key (or TWOFA_SECRETS__KEY_FILE) to base64 of 32 random bytes (`openssl rand -base64 32`)",
+            );
         }
         Ok(())
     }
@@ -664,7 +698,7 @@ fn describe(error: &figment::Error) -> String {
 const MIN_HEADER_BYTES: usize = 1024;
 
 /// Sections CONFIG.md names whose capabilities arrive with later work.
-const FUTURE_SECTIONS: [&str; 5] = ["totp", "otp", "devices", "webhooks", "api_keys"];
+const FUTURE_SECTIONS: [&str; 2] = ["webhooks", "api_keys"];
 
 /// A refusal of `key`'s value, saying what to set instead.
 fn refuse(key: &'static str, message: &str) -> Result<(), SettingsError> {

@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod backup_code_repository;
+pub mod challenge_store;
 pub mod device_repository;
 pub mod factor_repository;
 pub mod job_queue;

@@ -21,6 +21,7 @@ pub mod contract;
 pub mod failing_unit_of_work;
 mod jobs;
 pub mod log_capture;
+mod raw_redis;
 mod redis_server;
 mod stored_jobs;
 
@@ -40,6 +41,7 @@ use twofa_domain::JobQueue;
 
 pub use app_options::{AppOptions, Customise};
 pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
+pub use raw_redis::{let_redis_time_pass, raw_redis_command};
 pub use redis_server::RedisServer;
 
 /// Which backends the app runs over.
@@ -150,6 +152,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(Serialized::default(
             "tokens.dev_key_file",
             data_dir.path().join("jwt-signing-key.pem"),
+        ))
+        .merge(Serialized::default(
+            "secrets.dev_key_file",
+            data_dir.path().join("secrets.key"),
         ))
         .merge(Serialized::default("jobs.poll_interval", "100ms"))
         // Cheap Argon2 parameters keep the suite fast; the hasher's own tests and the bench

@@ -345,12 +345,18 @@ async fn a_full_hashing_pool_sheds_load_with_retry_after() {
 // there (the use-case tests cover the memory stores).
 #[tokio::test]
 async fn a_disabled_account_looks_like_a_wrong_password_on_sqlite() {
-    a_disabled_account_looks_like_a_wrong_password(Backend::Sqlite).await;
+    Box::pin(a_disabled_account_looks_like_a_wrong_password(
+        Backend::Sqlite,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn a_disabled_account_looks_like_a_wrong_password_on_postgres_redis() {
-    a_disabled_account_looks_like_a_wrong_password(Backend::PostgresRedis).await;
+    Box::pin(a_disabled_account_looks_like_a_wrong_password(
+        Backend::PostgresRedis,
+    ))
+    .await;
 }
 
 twofa_tests::on_every_backend!(

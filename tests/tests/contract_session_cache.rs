@@ -5,9 +5,8 @@
 //!
 //! Redis expires keys by its own clock, which a manual clock cannot move. So that the same
 //! cases hold on both backends without waiting, the Redis backend lets time pass by taking it
-//! off the time to live of every key under its prefix (`PTTL`, then `PEXPIRE` or `DEL`), on a
-//! connection of its own that speaks RESP directly: what is checked is the expiry the adapter
-//! asked Redis for, counted by Redis.
+//! off the time to live of every key under its prefix (`twofa_tests::let_redis_time_pass`):
+//! what is checked is the expiry the adapter asked Redis for, counted by Redis.
 
 #![expect(
     clippy::unwrap_used,
@@ -21,10 +20,6 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
-    net::TcpStream,
-};
 use twofa_crypto::OsSecretGenerator;
 use twofa_domain::{CachedSession, PortError, SecretGenerator as _, SessionCache};
 use twofa_memory::{ManualClock, MemorySessionCache};
@@ -32,7 +27,7 @@ use twofa_redis::{RedisConnection, RedisSessionCache, RedisSettings};
 use twofa_tests::{
     RedisServer,
     contract::session_cache::{SessionCacheBackend, sid},
-    eventually, is_redis_unavailable, prompt,
+    eventually, is_redis_unavailable, let_redis_time_pass, prompt, raw_redis_command,
 };
 
 struct Memory;
@@ -71,50 +66,6 @@ fn fresh_prefix() -> String {
     format!("{{twofa-test-{}}}:sessions:", OsSecretGenerator.hex(8))
 }
 
-/// One command to the Redis at `url` (`redis://host:port`, as `./scripts/test` gives it) on a
-/// connection of its own, sent as RESP by hand (this crate has no Redis client); the first
-/// line of the reply (`+OK`, `:42`, `$-1`). A Redis error fails the test.
-async fn raw_command(url: &str, args: &[&str]) -> String {
-    let address = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap();
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let request: String = std::iter::once(format!("*{}\r\n", args.len()))
-        .chain(
-            args.iter()
-                .map(|arg| format!("${}\r\n{arg}\r\n", arg.len())),
-        )
-        .collect();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply).await.unwrap();
-    assert!(
-        reply.len() > 2 && !reply.starts_with('-'),
-        "Redis refused {:?}: {reply:?}",
-        args.first()
-    );
-    reply.trim_end().to_owned()
-}
-
-/// Takes `ARGV[2]` ms off the time to live of every key matching `ARGV[1]`, deleting those
-/// whose time is up; a key without a time to live is an error (the cache must set one).
-const LET_TIME_PASS: &str = "
-local by = tonumber(ARGV[2])
-for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
-  local left = redis.call('PTTL', key)
-  if left < 0 then
-    return redis.error_reply('no time to live on ' .. key)
-  elseif left <= by then
-    redis.call('DEL', key)
-  else
-    redis.call('PEXPIRE', key, left - by)
-  end
-end
-return 0
-";
-
 /// Each case evaluates `Redis::default()` afresh: the prefix is the case's own.
 #[derive(Default)]
 struct Redis {
@@ -139,13 +90,8 @@ impl SessionCacheBackend for Redis {
 
     async fn let_time_pass(&self, clock: &ManualClock, by: TimeDelta) {
         clock.advance(by);
-        let pattern = format!("{}*", self.prefix.lock().unwrap().clone().unwrap());
-        let by = by.num_milliseconds().to_string();
-        raw_command(
-            &twofa_tests::redis_url(),
-            &["EVAL", LET_TIME_PASS, "0", &pattern, &by],
-        )
-        .await;
+        let prefix = self.prefix.lock().unwrap().clone().unwrap();
+        let_redis_time_pass(&twofa_tests::redis_url(), &prefix, by).await;
     }
 }
 
@@ -174,7 +120,7 @@ async fn a_value_the_redis_cache_did_not_write_is_unexpected() {
     let cache = redis_cache(&url, Duration::from_secs(5), &prefix, clock);
     for (n, value) in [(1, "live"), (2, "live:someone:soon"), (3, "true")] {
         let key = format!("{prefix}{}", sid(n));
-        raw_command(&url, &["SET", &key, value, "PX", "60000"]).await;
+        raw_redis_command(&url, &["SET", &key, value, "PX", "60000"]).await;
         let outcome = cache.get(sid(n)).await;
         assert!(
             matches!(outcome, Err(PortError::Unexpected(_))),
@@ -196,7 +142,7 @@ async fn the_redis_cache_keeps_answers_under_its_prefix_with_the_ttl_it_was_give
     cache.end(sid(2), Duration::from_mins(15)).await.unwrap();
     for (n, ttl_ms) in [(1, 60_000), (2, 900_000)] {
         let key = format!("{prefix}{}", sid(n));
-        let left: i64 = raw_command(&url, &["PTTL", &key])
+        let left: i64 = raw_redis_command(&url, &["PTTL", &key])
             .await
             .trim_start_matches(':')
             .parse()

@@ -202,23 +202,32 @@ async fn no_job_payload_holds_a_mailed_link(options: AppOptions) {
 
 #[tokio::test]
 async fn memory() {
-    no_job_payload_holds_a_mailed_link(AppOptions::new(Backend::Memory)).await;
+    Box::pin(no_job_payload_holds_a_mailed_link(AppOptions::new(
+        Backend::Memory,
+    )))
+    .await;
 }
 
 #[tokio::test]
 async fn sqlite() {
-    no_job_payload_holds_a_mailed_link(AppOptions::new(Backend::Sqlite)).await;
+    Box::pin(no_job_payload_holds_a_mailed_link(AppOptions::new(
+        Backend::Sqlite,
+    )))
+    .await;
 }
 
 #[tokio::test]
 async fn postgres_with_the_sql_job_queue() {
-    no_job_payload_holds_a_mailed_link(AppOptions::new(Backend::PostgresRedis)).await;
+    Box::pin(no_job_payload_holds_a_mailed_link(AppOptions::new(
+        Backend::PostgresRedis,
+    )))
+    .await;
 }
 
 #[tokio::test]
 async fn postgres_with_the_redis_job_queue() {
-    no_job_payload_holds_a_mailed_link(
+    Box::pin(no_job_payload_holds_a_mailed_link(
         AppOptions::new(Backend::PostgresRedis).set("jobs.backend", "redis"),
-    )
+    ))
     .await;
 }

@@ -27,6 +27,12 @@ fn production(database_url: &str) -> Settings {
             twofa_crypto::ed25519_token_signer::generate_signing_key_pem(
                 &twofa_crypto::OsSecretGenerator,
             ),
+        ))
+        .merge(Serialized::default(
+            "secrets.key",
+            twofa_crypto::CipherKey::generate(&twofa_crypto::OsSecretGenerator)
+                .to_base64()
+                .as_str(),
         ));
     Settings::from_figment(&figment).unwrap()
 }
@@ -63,6 +69,10 @@ async fn development_migrates_postgres_on_start() {
         .merge(Serialized::default(
             "tokens.dev_key_file",
             data.path().join("jwt.pem"),
+        ))
+        .merge(Serialized::default(
+            "secrets.dev_key_file",
+            data.path().join("secrets.key"),
         ))
         .merge(Serialized::default(
             "notify.dev_outbox",

@@ -2,6 +2,7 @@
 //! unreachable (a port's `Unavailable`) or Redis answering something unusable (`Unexpected`).
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
+use twofa_domain::{PortError, ProbeError};
 
 /// Why a call through `RedisConnection` failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,35 @@ impl From<RedisError> for RedisCallError {
     }
 }
 
+impl From<ProbeError> for RedisCallError {
+    /// What `RedisConnection::query` reports, split back into "unreachable" and "answered
+    /// with an error" (its `Failed` carries the driver's error, which says which it was).
+    fn from(error: ProbeError) -> Self {
+        match error {
+            ProbeError::TimedOut(timeout) => {
+                Self::Unavailable(anyhow::anyhow!("no answer from Redis within {timeout:?}"))
+            }
+            ProbeError::Failed(cause) => match cause.downcast::<RedisError>() {
+                Ok(error) => Self::from(error),
+                Err(other) => Self::Failed(other),
+            },
+        }
+    }
+}
+
+impl From<RedisCallError> for PortError {
+    /// `Unavailable { dependency: "redis" }` or `Unexpected`.
+    fn from(error: RedisCallError) -> Self {
+        match error {
+            RedisCallError::Unavailable(source) => Self::Unavailable {
+                dependency: "redis",
+                source,
+            },
+            RedisCallError::Failed(source) => Self::Unexpected(source),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;
@@ -61,5 +91,29 @@ mod tests {
             "not an integer",
         )));
         assert!(matches!(error, RedisCallError::Failed(_)));
+    }
+
+    #[test]
+    fn a_query_that_timed_out_or_was_refused_is_unavailability_for_the_ports() {
+        let timed_out = ProbeError::TimedOut(std::time::Duration::from_millis(300));
+        let refused = ProbeError::Failed(
+            RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused)).into(),
+        );
+        for error in [timed_out, refused] {
+            assert!(matches!(
+                PortError::from(RedisCallError::from(error)),
+                PortError::Unavailable {
+                    dependency: "redis",
+                    ..
+                }
+            ));
+        }
+        let wrong_type = ProbeError::Failed(
+            RedisError::from((ErrorKind::UnexpectedReturnType, "not a string")).into(),
+        );
+        assert!(matches!(
+            PortError::from(RedisCallError::from(wrong_type)),
+            PortError::Unexpected(_)
+        ));
     }
 }

@@ -108,13 +108,16 @@ fn an_unknown_key_in_a_file_is_refused() {
 #[test]
 fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused() {
     Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_WEBHOOKS__TIMEOUT", "10s");
+        jail.set_env("TWOFA_API_KEYS__RATE_LIMIT_PER_MINUTE", "600");
         jail.set_env("TWOFA_TOTP__ISSUER", "example");
         jail.set_env("TWOFA_OTP__TTL", "5m");
         jail.set_env("TWOFA_HASHING__WORKERS", "2");
         jail.set_env("TWOFA_AUTH__REQUIRE_VERIFIED_EMAIL", "false");
         jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
         let settings = load_in(jail).unwrap();
-        assert_eq!(settings.unused_sections(), ["otp", "totp"]);
+        assert_eq!(settings.unused_sections(), ["api_keys", "webhooks"]);
+        assert_eq!(settings.totp.issuer, "example", "totp and otp are read now");
         jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("tokenz"), "{message}");
@@ -172,7 +175,16 @@ fn production_refuses_sqlite_and_in_process_stores() {
         assert!(message.contains("tokens.signing_key"), "{message}");
         jail.create_file("jwt.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n")?;
         jail.set_env("TWOFA_TOKENS__SIGNING_KEY_FILE", "jwt.pem");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("secrets.key"), "{message}");
+        assert!(message.contains("TWOFA_SECRETS__KEY_FILE"), "{message}");
+        jail.create_file("secrets.key", &format!("{}\n", key_text(7)))?;
+        jail.set_env("TWOFA_SECRETS__KEY_FILE", "secrets.key");
         let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.secrets.key().unwrap(),
+            Some(twofa_crypto::CipherKey::from_bytes([7; 32]))
+        );
         assert!(
             settings
                 .tokens
@@ -477,6 +489,202 @@ fn the_connection_limits_must_leave_room_to_serve() {
             settings.server.header_read_timeout,
             Duration::from_millis(500)
         );
+        Ok(())
+    });
+}
+
+/// Base64 of 32 bytes of `byte`: a valid `secrets.key`.
+fn key_text(byte: u8) -> String {
+    twofa_crypto::CipherKey::from_bytes([byte; 32])
+        .to_base64()
+        .as_str()
+        .to_owned()
+}
+
+#[test]
+fn the_second_factor_sections_default_to_the_documented_values() {
+    Jail::expect_with(|jail| {
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.totp,
+            TotpSettings {
+                issuer: "twofa".into(),
+                skew: 1,
+                algorithm: TotpAlgorithmSetting::Sha1,
+                digits: 6,
+                period: Duration::from_secs(30),
+            }
+        );
+        assert_eq!(settings.totp.policy(), twofa_domain::TotpPolicy::default());
+        assert_eq!(
+            settings.otp,
+            OtpSettings {
+                ttl: Duration::from_mins(5),
+                resend_cooldown: Duration::from_secs(30),
+                sends_per_destination_per_hour: 10,
+                sends_per_user_per_hour: 20,
+            }
+        );
+        assert_eq!(
+            settings.devices,
+            DevicesSettings {
+                trust_ttl: Duration::from_hours(30 * 24),
+            }
+        );
+        assert!(settings.secrets.key.is_none());
+        assert!(settings.secrets.previous_keys.is_empty());
+        assert_eq!(
+            settings.secrets.dev_key_file,
+            PathBuf::from("data/secrets.key")
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_secrets_keys_come_from_the_environment_or_a_file_and_must_be_32_bytes_of_base64() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_SECRETS__KEY", key_text(1));
+        jail.set_env(
+            "TWOFA_SECRETS__PREVIOUS_KEYS",
+            format!(r#"["{}", "{}"]"#, key_text(2), key_text(3)),
+        );
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.secrets.key().unwrap(),
+            Some(twofa_crypto::CipherKey::from_bytes([1; 32]))
+        );
+        assert_eq!(
+            settings.secrets.previous_keys().unwrap(),
+            [
+                twofa_crypto::CipherKey::from_bytes([2; 32]),
+                twofa_crypto::CipherKey::from_bytes([3; 32])
+            ]
+        );
+
+        jail.set_env("TWOFA_SECRETS__KEY", "c2hvcnQ=");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("secrets.key"), "{message}");
+        assert!(message.contains("5 bytes"), "{message}");
+        jail.set_env("TWOFA_SECRETS__KEY", "not base64, and secret");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("secrets.key"), "{message}");
+        assert!(message.contains("base64"), "{message}");
+        assert!(
+            !message.contains("and secret"),
+            "the value is not repeated: {message}"
+        );
+
+        jail.set_env("TWOFA_SECRETS__KEY", key_text(1));
+        jail.set_env("TWOFA_SECRETS__PREVIOUS_KEYS", r#"["c2hvcnQ="]"#);
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("secrets.previous_keys"), "{message}");
+
+        jail.set_env("TWOFA_SECRETS__PREVIOUS_KEYS", "[]");
+        jail.create_file("key", &format!("{}\n", key_text(9)))?;
+        jail.set_env("TWOFA_SECRETS__KEY_FILE", "key");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.secrets.key().unwrap(),
+            Some(twofa_crypto::CipherKey::from_bytes([9; 32])),
+            "the file wins over the key"
+        );
+        jail.set_env("TWOFA_SECRETS__KEY_FILE", "missing");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("secrets.key_file"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_code_may_live_ten_minutes_at_most() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_OTP__TTL", "10m");
+        assert_eq!(load_in(jail).unwrap().otp.ttl, Duration::from_mins(10));
+        for ttl in ["11m", "0s"] {
+            jail.set_env("TWOFA_OTP__TTL", ttl);
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains("otp.ttl"), "{ttl}: {message}");
+            assert!(message.contains("10m"), "{ttl}: {message}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn second_factor_settings_out_of_range_are_refused_naming_the_key() {
+    for (variable, value, key) in [
+        ("TWOFA_TOTP__ISSUER", "", "totp.issuer"),
+        ("TWOFA_TOTP__ISSUER", "Example:Corp", "totp.issuer"),
+        ("TWOFA_TOTP__SKEW", "11", "totp.skew"),
+        ("TWOFA_TOTP__DIGITS", "5", "totp.digits"),
+        ("TWOFA_TOTP__DIGITS", "9", "totp.digits"),
+        ("TWOFA_TOTP__PERIOD", "0s", "totp.period"),
+        ("TWOFA_TOTP__PERIOD", "1500ms", "totp.period"),
+        ("TWOFA_TOTP__ALGORITHM", "MD5", "totp.algorithm"),
+        ("TWOFA_OTP__RESEND_COOLDOWN", "0s", "otp.resend_cooldown"),
+        (
+            "TWOFA_OTP__SENDS_PER_DESTINATION_PER_HOUR",
+            "0",
+            "otp.sends_per_destination_per_hour",
+        ),
+        (
+            "TWOFA_OTP__SENDS_PER_USER_PER_HOUR",
+            "0",
+            "otp.sends_per_user_per_hour",
+        ),
+        ("TWOFA_DEVICES__TRUST_TTL", "0s", "devices.trust_ttl"),
+        ("TWOFA_DEVICES__TRUST_TTL", "401d", "devices.trust_ttl"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains(key), "{variable}={value:?}: {message}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn totp_settings_describe_the_policy_and_take_the_algorithm_in_either_case() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TWOFA_TOTP__ALGORITHM", "sha256");
+        jail.set_env("TWOFA_TOTP__DIGITS", "8");
+        jail.set_env("TWOFA_TOTP__PERIOD", "60s");
+        jail.set_env("TWOFA_TOTP__SKEW", "0");
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.totp.policy(),
+            twofa_domain::TotpPolicy {
+                algorithm: twofa_domain::TotpAlgorithm::Sha256,
+                digits: 8,
+                period: 60,
+                skew: 0,
+            }
+        );
+        jail.set_env("TWOFA_TOTP__ALGORITHM", "SHA512");
+        assert_eq!(
+            load_in(jail).unwrap().totp.algorithm,
+            TotpAlgorithmSetting::Sha512
+        );
+        jail.set_env("TWOFA_TOTP__ISSUER", "0123");
+        assert_eq!(
+            load_in(jail).unwrap().totp.issuer,
+            "0123",
+            "an issuer that looks like a number is kept as written"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_key_under_a_second_factor_section_is_refused() {
+    Jail::expect_with(|jail| {
+        for section in ["secrets", "totp", "otp", "devices"] {
+            jail.create_file("config.toml", &format!("[{section}]\nttll = \"5m\"\n"))?;
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains("ttll"), "{section}: {message}");
+        }
         Ok(())
     });
 }

@@ -10,7 +10,7 @@ use figment::{
 
 /// Settings whose values are text, whatever they look like (numbers, a leading `+` or zero,
 /// a limit's `/`).
-const TEXT_KEYS: [&str; 29] = [
+const TEXT_KEYS: [&str; 33] = [
     "server.public_url",
     "database.url",
     "database.url_file",
@@ -33,6 +33,10 @@ const TEXT_KEYS: [&str; 29] = [
     "tokens.signing_key",
     "tokens.signing_key_file",
     "tokens.dev_key_file",
+    "secrets.key",
+    "secrets.key_file",
+    "secrets.dev_key_file",
+    "totp.issuer",
     "rate_limits.login_per_ip",
     "rate_limits.register_per_ip",
     "rate_limits.forgot_per_ip",

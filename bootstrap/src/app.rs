@@ -12,14 +12,16 @@ use twofa_application::{
     auth::{Accounts, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks},
     jobs::{
         MailEmailVerification, MailPasswordReset, Mailer, PurgeExpired, ScheduleMaintenance,
-        SendEmail, SendSms,
+        SendEmail, SendSecondFactorCode, SendSms,
     },
-    two_factor::SecondFactors,
+    two_factor::{SecondFactors, SendCaps, TwoFactorPolicy},
+    webhook_events::DispatchWebhookEvent,
 };
 use twofa_crypto::{
     Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
     ed25519_token_signer::load_or_generate_signing_key,
 };
+use twofa_domain::Limit;
 use twofa_http::{AppState, AuthState, ConnectionLimits, CookieSettings, HttpSettings, Surface};
 
 pub use crate::backends::connect_database;
@@ -236,6 +238,11 @@ fn auth_state(
         unit_of_work: backends.unit_of_work.clone(),
         clock: backends.clock.clone(),
         ids: backends.ids.clone(),
+        factors: backends.factors.clone(),
+        backup_codes: backends.backup_codes.clone(),
+        devices: backends.devices.clone(),
+        challenges: backends.challenges.clone(),
+        cipher: backends.cipher.clone(),
     };
     let policy = AuthPolicy {
         access_ttl: settings.tokens.access_ttl,
@@ -251,6 +258,7 @@ fn auth_state(
             failures_per_account_ip: limits.failures_per_account_ip,
             failures_per_account: limits.failures_per_account,
         },
+        two_factor: two_factor_policy(settings),
     };
     Ok(Arc::new(AuthState {
         accounts: Accounts::new(&ports, &policy),
@@ -261,6 +269,35 @@ fn auth_state(
             device_max_age: policy.two_factor.trust_ttl,
         },
     }))
+}
+
+/// The second factors' settings: `totp.*`, `otp.*`, `devices.*`, `auth.require_verified_email`
+/// and their rate limits.
+fn two_factor_policy(settings: &Settings) -> TwoFactorPolicy {
+    let limits = &settings.rate_limits;
+    let hourly = |max: u32| Limit {
+        max: max.max(1),
+        window: Duration::from_hours(1),
+    };
+    TwoFactorPolicy {
+        totp: settings.totp.policy(),
+        issuer: settings.totp.issuer.clone(),
+        otp_ttl: settings.otp.ttl,
+        sends: SendCaps {
+            per_ip: limits.otp_send_per_ip,
+            per_user: hourly(settings.otp.sends_per_user_per_hour),
+            per_destination: hourly(settings.otp.sends_per_destination_per_hour),
+            cooldown: Limit {
+                max: 1,
+                window: settings.otp.resend_cooldown,
+            },
+        },
+        trust_ttl: settings.devices.trust_ttl,
+        require_verified_email: settings.auth.require_verified_email,
+        failures_per_factor: limits.second_factor_failures_per_factor,
+        failures_per_account: limits.second_factor_failures_per_account,
+        send_max_attempts: settings.jobs.max_attempts,
+    }
 }
 
 /// The e-mail links `server.public_url`, `auth.*_ttl` and `jobs.max_attempts` describe.
@@ -320,7 +357,17 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         jobs.lease,
     )
     .with_handler(Arc::new(SendEmail::new(mailer.clone())))
-    .with_handler(Arc::new(SendSms::new(notifiers.sms)))
+    .with_handler(Arc::new(SendSms::new(notifiers.sms.clone())))
+    .with_handler(Arc::new(SendSecondFactorCode::new(
+        backends.factors.clone(),
+        backends.challenges.clone(),
+        backends.cipher.clone(),
+        backends.ids.clone(),
+        notifiers.sms,
+        mailer.clone(),
+        settings.otp.ttl,
+    )))
+    .with_handler(Arc::new(DispatchWebhookEvent))
     .with_handler(Arc::new(MailEmailVerification::new(
         backends.users.clone(),
         backends.unit_of_work.clone(),

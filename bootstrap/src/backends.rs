@@ -8,9 +8,10 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use twofa_crypto::{AesGcmSecretCipher, aes_gcm_secret_cipher::load_or_generate_secrets_key};
 use twofa_domain::{
-    AuditLog, ChallengeStore, Clock, DependencyProbe, EmailRenderer, EmailSender, JobQueue,
-    OneTimeTokenRepository, RateLimiter, SecretCipher, SecretGenerator, SessionCache,
-    SessionRepository, SmsSender, UnitOfWork, UserRepository,
+    AuditLog, BackupCodeRepository, ChallengeStore, Clock, DependencyProbe, DeviceRepository,
+    EmailRenderer, EmailSender, FactorRepository, JobQueue, OneTimeTokenRepository, RateLimiter,
+    SecretCipher, SecretGenerator, SessionCache, SessionRepository, SmsSender, UnitOfWork,
+    UserRepository,
 };
 use twofa_memory::{
     AlwaysUpProbe, FallbackRateLimiter, MemoryAuditLog, MemoryChallengeStore, MemoryDatabase,
@@ -20,8 +21,9 @@ use twofa_redis::{
     RedisChallengeStore, RedisConnection, RedisJobQueue, RedisRateLimiter, RedisSessionCache,
 };
 use twofa_sql::{
-    JobsTarget, SqlAuditLog, SqlDatabase, SqlJobQueue, SqlOneTimeTokenRepository,
-    SqlSessionRepository, SqlSettings, SqlUnitOfWork, SqlUserRepository, TimeLimitedJobQueue,
+    JobsTarget, SqlAuditLog, SqlBackupCodeRepository, SqlDatabase, SqlDeviceRepository,
+    SqlFactorRepository, SqlJobQueue, SqlOneTimeTokenRepository, SqlSessionRepository, SqlSettings,
+    SqlUnitOfWork, SqlUserRepository, TimeLimitedJobQueue,
 };
 
 use crate::settings::{
@@ -55,6 +57,12 @@ pub struct Backends {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// E-mail verification and password reset tokens.
     pub one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+    /// Second factors.
+    pub factors: Arc<dyn FactorRepository>,
+    /// Backup codes.
+    pub backup_codes: Arc<dyn BackupCodeRepository>,
+    /// Trusted devices.
+    pub devices: Arc<dyn DeviceRepository>,
     /// Login challenges and pending SMS and e-mail codes (Redis when set, else the process).
     pub challenges: Arc<dyn ChallengeStore>,
     /// Encryption of stored secrets and the keyed digests of codes (`secrets.*`).
@@ -120,6 +128,9 @@ impl Backends {
             users,
             sessions,
             one_time_tokens,
+            factors,
+            backup_codes,
+            devices,
         } = stores(settings, database.as_ref(), &queue, &clock, &ids);
         let (session_cache, rate_limiter) = shared_state(settings, redis.as_ref(), &clock);
         let challenges = challenge_store(settings, redis.as_ref(), &clock)?;
@@ -137,6 +148,9 @@ impl Backends {
             session_cache,
             rate_limiter,
             one_time_tokens,
+            factors,
+            backup_codes,
+            devices,
             challenges,
             cipher,
             probes,
@@ -158,6 +172,9 @@ struct Stores {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     one_time_tokens: Arc<dyn OneTimeTokenRepository>,
+    factors: Arc<dyn FactorRepository>,
+    backup_codes: Arc<dyn BackupCodeRepository>,
+    devices: Arc<dyn DeviceRepository>,
 }
 
 fn stores(
@@ -180,6 +197,9 @@ fn stores(
             users: database.users(),
             sessions: database.sessions(),
             one_time_tokens: database.one_time_tokens(),
+            factors: database.factors(),
+            backup_codes: database.backup_codes(),
+            devices: database.devices(),
         };
     };
     let connection = database.connection();
@@ -205,6 +225,12 @@ fn stores(
             connection.clone(),
             clock.clone(),
         )),
+        factors: Arc::new(SqlFactorRepository::new(connection.clone(), clock.clone())),
+        backup_codes: Arc::new(SqlBackupCodeRepository::new(
+            connection.clone(),
+            clock.clone(),
+        )),
+        devices: Arc::new(SqlDeviceRepository::new(connection.clone(), clock.clone())),
     }
 }
 

@@ -314,6 +314,14 @@ async fn after_the_fifth_wrong_code_the_challenge_is_dead(backend: Backend) {
     app.stop().await;
 }
 
+async fn login_with_device(app: &TestApp, token: &str) -> Response {
+    app.post_json(
+        "/api/auth/login",
+        &json!({ "emailOrUsername": "jane", "password": PASSWORD, "deviceToken": token }),
+    )
+    .await
+}
+
 /// A trusted device skips the second factor (`amr` `pwd`, `device`) until it is revoked.
 async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -331,13 +339,7 @@ async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
     let device_token = body["deviceToken"].as_str().unwrap().to_owned();
     assert_eq!(cookie, device_token);
 
-    let with_device = |token: String| {
-        app.post_json(
-            "/api/auth/login",
-            &json!({ "emailOrUsername": "jane", "password": PASSWORD, "deviceToken": token }),
-        )
-    };
-    let skipped = ok(with_device(device_token.clone()).await, 200).await;
+    let skipped = ok(login_with_device(&app, &device_token).await, 200).await;
     assert_eq!(
         amr(skipped["accessToken"].as_str().unwrap()),
         ["pwd", "device"]
@@ -380,7 +382,7 @@ async fn a_trusted_device_skips_the_factor_until_revoked(backend: Backend) {
         204,
     )
     .await;
-    let challenged_again = ok(with_device(device_token).await, 200).await;
+    let challenged_again = ok(login_with_device(&app, &device_token).await, 200).await;
     assert_eq!(challenged_again["requiresTwoFactor"], true);
     app.run_pending_jobs().await;
     app.stop().await;

@@ -103,6 +103,10 @@ struct Harness {
     audit: Arc<MemoryAuditLog>,
     limiter: Arc<MemoryRateLimiter>,
     accounts: Accounts,
+    second_factors: crate::two_factor::SecondFactors,
+    challenges: Arc<twofa_memory::MemoryChallengeStore>,
+    code_sender: crate::jobs::SendSecondFactorCode,
+    sms: Arc<twofa_memory::RecordingSmsSender>,
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -124,6 +128,27 @@ fn link_policy() -> EmailLinkPolicy {
         verification_ttl: Duration::from_hours(24),
         reset_ttl: Duration::from_hours(1),
         email_max_attempts: 8,
+    }
+}
+
+/// The second factors' settings of the harness: the defaults of `config.toml`.
+fn two_factor_policy() -> crate::two_factor::TwoFactorPolicy {
+    let limit = |max, window| Limit { max, window };
+    crate::two_factor::TwoFactorPolicy {
+        totp: twofa_domain::TotpPolicy::default(),
+        issuer: "twofa".to_owned(),
+        otp_ttl: Duration::from_mins(5),
+        sends: crate::two_factor::SendCaps {
+            per_ip: limit(10, Duration::from_hours(1)),
+            per_user: limit(20, Duration::from_hours(1)),
+            per_destination: limit(10, Duration::from_hours(1)),
+            cooldown: limit(1, Duration::from_secs(30)),
+        },
+        trust_ttl: Duration::from_hours(24 * 30),
+        require_verified_email: true,
+        failures_per_factor: limit(10, Duration::from_mins(15)),
+        failures_per_account: limit(30, Duration::from_hours(1)),
+        send_max_attempts: 8,
     }
 }
 
@@ -177,30 +202,53 @@ fn harness_over(
         users.clone(),
         unit_of_work.clone(),
         EmailLinks::new(clock.clone(), ids.clone(), link_policy()),
+        mailer.clone(),
+    );
+    let challenges = Arc::new(twofa_memory::MemoryChallengeStore::new(clock.clone()));
+    let cipher = Arc::new(twofa_crypto::AesGcmSecretCipher::new(
+        twofa_crypto::CipherKey::from_bytes([7; 32]),
+        [],
+        ids.clone(),
+    ));
+    let factors = database.factors();
+    let sms = Arc::new(twofa_memory::RecordingSmsSender::new());
+    let code_sender = crate::jobs::SendSecondFactorCode::new(
+        factors.clone(),
+        challenges.clone(),
+        cipher.clone(),
+        ids.clone(),
+        sms.clone(),
         mailer,
+        Duration::from_mins(5),
     );
-    let accounts = Accounts::new(
-        &AuthPorts {
-            users: users.clone(),
-            sessions: database.sessions(),
-            session_cache: cache(clock.clone()),
-            one_time_tokens: database.one_time_tokens(),
-            hasher: hasher.clone(),
-            signer: Arc::new(FakeSigner::default()),
-            limiter: limiter.clone(),
-            unit_of_work,
-            clock: clock.clone(),
-            ids,
-        },
-        &AuthPolicy {
-            access_ttl: Duration::from_mins(15),
-            refresh_ttl: Duration::from_hours(24 * 30),
-            refresh_reuse_grace: Duration::from_secs(10),
-            links: link_policy(),
-            email_cooldown: Duration::from_mins(1),
-            limits,
-        },
-    );
+    let ports = AuthPorts {
+        users: users.clone(),
+        sessions: database.sessions(),
+        session_cache: cache(clock.clone()),
+        one_time_tokens: database.one_time_tokens(),
+        hasher: hasher.clone(),
+        signer: Arc::new(FakeSigner::default()),
+        limiter: limiter.clone(),
+        unit_of_work,
+        clock: clock.clone(),
+        ids,
+        factors,
+        backup_codes: database.backup_codes(),
+        devices: database.devices(),
+        challenges: challenges.clone(),
+        cipher,
+    };
+    let policy = AuthPolicy {
+        access_ttl: Duration::from_mins(15),
+        refresh_ttl: Duration::from_hours(24 * 30),
+        refresh_reuse_grace: Duration::from_secs(10),
+        links: link_policy(),
+        email_cooldown: Duration::from_mins(1),
+        limits,
+        two_factor: two_factor_policy(),
+    };
+    let accounts = Accounts::new(&ports, &policy);
+    let second_factors = crate::two_factor::SecondFactors::new(&ports, &policy);
     Harness {
         clock,
         verification_mailer,
@@ -214,6 +262,10 @@ fn harness_over(
         audit,
         limiter,
         accounts,
+        second_factors,
+        challenges,
+        code_sender,
+        sms,
     }
 }
 
@@ -240,6 +292,7 @@ impl Harness {
         block_on(self.accounts.login.execute(LoginInput {
             login: login.to_owned(),
             password: password.to_owned(),
+            device_token: None,
             request: from(ip),
         }))
     }

@@ -22,6 +22,12 @@ pub struct RateLimitSettings {
     /// One-time code sends (SMS, e-mail) per client address.
     #[serde(deserialize_with = "limit")]
     pub otp_send_per_ip: Limit,
+    /// Wrong second-factor codes for one factor before 429.
+    #[serde(deserialize_with = "limit")]
+    pub second_factor_failures_per_factor: Limit,
+    /// Wrong second-factor codes for one account, over all its factors, before 429.
+    #[serde(deserialize_with = "limit")]
+    pub second_factor_failures_per_account: Limit,
     /// Failed logins for one account from one address before 429 with exponential back-off.
     #[serde(deserialize_with = "limit")]
     pub failures_per_account_ip: Limit,

@@ -308,6 +308,8 @@ fn hashing_auth_and_rate_limits_default_to_the_documented_values() {
                 forgot_per_ip: limit(5, Duration::from_hours(1)),
                 verify_per_ip: limit(30, Duration::from_mins(1)),
                 otp_send_per_ip: limit(10, Duration::from_hours(1)),
+                second_factor_failures_per_factor: limit(10, Duration::from_mins(15)),
+                second_factor_failures_per_account: limit(30, Duration::from_hours(1)),
                 failures_per_account_ip: limit(5, Duration::from_mins(15)),
                 failures_per_account: limit(100, Duration::from_hours(1)),
             }

@@ -10,7 +10,7 @@ use figment::{
 
 /// Settings whose values are text, whatever they look like (numbers, a leading `+` or zero,
 /// a limit's `/`).
-const TEXT_KEYS: [&str; 33] = [
+const TEXT_KEYS: [&str; 35] = [
     "server.public_url",
     "database.url",
     "database.url_file",
@@ -42,6 +42,8 @@ const TEXT_KEYS: [&str; 33] = [
     "rate_limits.forgot_per_ip",
     "rate_limits.verify_per_ip",
     "rate_limits.otp_send_per_ip",
+    "rate_limits.second_factor_failures_per_factor",
+    "rate_limits.second_factor_failures_per_account",
     "rate_limits.failures_per_account_ip",
     "rate_limits.failures_per_account",
 ];

@@ -114,6 +114,7 @@ fn concurrent_guesses_cannot_slip_past_the_limit() {
         h.accounts.login.execute(LoginInput {
             login: "jane".to_owned(),
             password: "wrong password".to_owned(),
+            device_token: None,
             request: from("203.0.113.9"),
         })
     });

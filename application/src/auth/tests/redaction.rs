@@ -30,6 +30,7 @@ fn secrets_are_redacted_from_debug_output() {
     let input = LoginInput {
         login: "jane".to_owned(),
         password: PASSWORD.to_owned(),
+        device_token: None,
         request: RequestInfo::default(),
     };
     assert!(!format!("{input:?}").contains(PASSWORD));

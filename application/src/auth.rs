@@ -43,6 +43,7 @@ use twofa_domain::{
     SessionCache, SessionRepository, TokenSigner, UnitOfWork, UserRepository,
 };
 
+pub use crate::two_factor::TwoFactorChallenge;
 pub use authenticate::Authenticate;
 pub use change_password::{ChangePassword, ChangePasswordInput};
 pub use email_cooldown::EmailCooldown;
@@ -55,7 +56,7 @@ pub use error::{
 pub use forgot_password::{ForgotPassword, ForgotPasswordInput};
 pub use get_me::GetMe;
 pub use list_sessions::{ListSessions, ListSessionsInput, SessionPage};
-pub use login::{Login, LoginInput, LoginOutcome, TwoFactorChallenge};
+pub use login::{Login, LoginInput, LoginOutcome};
 pub use logout::{Logout, LogoutInput};
 pub use refresh_session::{RefreshSession, RefreshSessionInput};
 pub use register::{Register, RegisterInput};

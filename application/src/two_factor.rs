@@ -30,7 +30,7 @@ use std::{sync::Arc, time::Duration};
 use twofa_domain::{Limit, TotpPolicy};
 
 pub(crate) use challenges::SecondStep;
-pub use challenges::{CHALLENGE_TTL, LoginChallenges, MAX_WRONG_CODES};
+pub use challenges::{CHALLENGE_TTL, LoginChallenges, MAX_WRONG_CODES, TwoFactorChallenge};
 pub use code_sender::SendCaps;
 pub use confirm::{ConfirmFactor, ConfirmFactorInput, Confirmed};
 pub use error::{ConfirmError, ManageError, ResendError, SetupError, VerifyError};

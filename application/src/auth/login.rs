@@ -11,7 +11,7 @@ use twofa_domain::{
     Verification,
 };
 
-use crate::two_factor::SecondStep;
+use crate::two_factor::{SecondStep, TwoFactorChallenge};
 
 use super::{
     InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
@@ -47,17 +47,6 @@ impl std::fmt::Debug for LoginInput {
             .field("request", &self.request)
             .finish()
     }
-}
-
-/// A login's second step, when the account has second factors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TwoFactorChallenge {
-    /// The opaque challenge token for `/api/2fa/verify`.
-    pub temp_token: String,
-    /// The factor types that can answer it (`totp`, `sms`, `email`, `backup_code`).
-    pub methods: Vec<String>,
-    /// The challenge's lifetime in whole seconds.
-    pub expires_in: u64,
 }
 
 /// What a correct password leads to.

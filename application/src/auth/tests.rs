@@ -330,6 +330,12 @@ impl Harness {
             let outcome = match job.kind.as_str() {
                 MAIL_EMAIL_VERIFICATION => block_on(self.verification_mailer.handle(&job.payload)),
                 MAIL_PASSWORD_RESET => block_on(self.reset_mailer.handle(&job.payload)),
+                crate::jobs::SEND_SECOND_FACTOR_CODE => {
+                    block_on(self.code_sender.handle(&job.payload))
+                }
+                crate::webhook_events::WEBHOOK_EVENT => {
+                    block_on(crate::webhook_events::DispatchWebhookEvent.handle(&job.payload))
+                }
                 other => panic!("unexpected job {other}"),
             };
             if outcome.is_ok() {
@@ -388,3 +394,4 @@ mod passwords;
 mod redaction;
 mod register;
 mod sessions;
+mod two_factor;

@@ -18,7 +18,7 @@ use super::{
     keys::{ChallengeFactor, StoredChallenge, challenge_key, token_digest},
 };
 use crate::{
-    auth::{Fault, RequestInfo, TwoFactorChallenge, is_opaque_token, opaque_token, user_event},
+    auth::{Fault, RequestInfo, is_opaque_token, opaque_token, user_event},
     webhook_events::record,
 };
 
@@ -27,6 +27,17 @@ pub const CHALLENGE_TTL: Duration = Duration::from_mins(5);
 
 /// A challenge is dead after this many wrong codes.
 pub const MAX_WRONG_CODES: u32 = 5;
+
+/// A login's second step, when the account has second factors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorChallenge {
+    /// The opaque challenge token for `/api/2fa/verify`.
+    pub temp_token: String,
+    /// The factor types that can answer it (`totp`, `sms`, `email`, `backup_code`).
+    pub methods: Vec<String>,
+    /// The challenge's lifetime in whole seconds.
+    pub expires_in: u64,
+}
 
 /// What the second step of a login is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -240,7 +240,7 @@ async fn a_totp_login_takes_the_current_code_once(backend: Backend) {
 
     // A backup code works once, in any case.
     let backup = backup_codes[0].to_lowercase();
-    let used = ok(
+    let by_backup = ok(
         app.post_json(
             "/api/2fa/verify-backup-code",
             &json!({ "tempToken": fresh["tempToken"], "code": backup }),
@@ -249,7 +249,7 @@ async fn a_totp_login_takes_the_current_code_once(backend: Backend) {
         200,
     )
     .await;
-    assert!(amr(used["accessToken"].as_str().unwrap()).contains(&"backup".to_owned()));
+    assert!(amr(by_backup["accessToken"].as_str().unwrap()).contains(&"backup".to_owned()));
     let count = ok(
         authed(
             &app,
@@ -404,6 +404,35 @@ async fn sent_code(app: &TestApp, channel: &str, to: &str) -> String {
         .unwrap_or_else(|| panic!("no code was sent by {channel} to {to}"))
 }
 
+/// Sets up the factor of `kind` (its setup route's field `field`) to `to` and confirms it
+/// with the code the worker sent: the verify-setup body.
+async fn enrol_sent(
+    app: &TestApp,
+    user: &SignedIn,
+    (kind, field): (&str, &str),
+    to: &str,
+) -> Value {
+    let setup = authed(
+        app,
+        Method::POST,
+        &format!("/api/2fa/{kind}/setup"),
+        &user.access_token,
+        Some(json!({ field: to })),
+    )
+    .await;
+    ok(setup, 202).await;
+    let code = sent_code(app, kind, to).await;
+    let confirm = authed(
+        app,
+        Method::POST,
+        &format!("/api/2fa/{kind}/verify-setup"),
+        &user.access_token,
+        Some(json!({ "code": code })),
+    )
+    .await;
+    ok(confirm, 200).await
+}
+
 /// SMS and e-mail factors: setup sends a code through the worker, verify-setup enables the
 /// factor; a login sends the preferred factor's code, `/api/2fa/verify` without `method`
 /// takes it, and a resend by e-mail works too.
@@ -411,59 +440,10 @@ async fn sms_and_email_factors_work_through_the_worker(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = verified_user(&app, "jane").await;
     let phone = "+14155550123";
-    ok(
-        authed(
-            &app,
-            Method::POST,
-            "/api/2fa/sms/setup",
-            &user.access_token,
-            Some(json!({ "phoneNumber": phone })),
-        )
-        .await,
-        202,
-    )
-    .await;
-    let code = sent_code(&app, "sms", phone).await;
-    let first = ok(
-        authed(
-            &app,
-            Method::POST,
-            "/api/2fa/sms/verify-setup",
-            &user.access_token,
-            Some(json!({ "code": code })),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let first = enrol_sent(&app, &user, ("sms", "phoneNumber"), phone).await;
     assert_eq!(first["backupCodes"].as_array().unwrap().len(), 10);
-
     let address = "jane.codes@example.com";
-    ok(
-        authed(
-            &app,
-            Method::POST,
-            "/api/2fa/email/setup",
-            &user.access_token,
-            Some(json!({ "email": address })),
-        )
-        .await,
-        202,
-    )
-    .await;
-    let code = sent_code(&app, "email", address).await;
-    let second = ok(
-        authed(
-            &app,
-            Method::POST,
-            "/api/2fa/email/verify-setup",
-            &user.access_token,
-            Some(json!({ "code": code })),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let second = enrol_sent(&app, &user, ("email", "email"), address).await;
     assert!(second.get("backupCodes").is_none(), "{second}");
 
     let methods = ok(
@@ -523,9 +503,8 @@ async fn sms_and_email_factors_work_through_the_worker(backend: Backend) {
     app.stop().await;
 }
 
-/// Setup needs a verified e-mail address; removing a factor needs recent authentication, and
-/// removing the last turns second factors off and deletes the backup codes.
-async fn factors_are_managed_with_recent_authentication(backend: Backend) {
+/// Setup needs a verified e-mail address (`auth.require_verified_email`).
+async fn setup_needs_a_verified_address(backend: Backend) {
     let app = spawn_app(backend).await;
     let unverified = app.signed_up("john").await;
     problem(
@@ -542,6 +521,18 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     )
     .await;
 
+    app.run_pending_jobs().await;
+    app.stop().await;
+}
+
+async fn remove(app: &TestApp, path: &str, user: &SignedIn, body: Option<Value>) -> Response {
+    authed(app, Method::DELETE, path, &user.access_token, body).await
+}
+
+/// Removing a factor needs recent authentication, and
+/// removing the last turns second factors off and deletes the backup codes.
+async fn factors_are_managed_with_recent_authentication(backend: Backend) {
+    let app = spawn_app(backend).await;
     let (user, authenticator, _) = enrolled(&app, "jane").await;
     let methods = ok(
         authed(
@@ -558,17 +549,16 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     let id = methods["items"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/2fa/methods/{id}");
     problem(
-        authed(&app, Method::DELETE, &path, &user.access_token, None).await,
+        remove(&app, &path, &user, None).await,
         403,
         "reauthentication_required",
     )
     .await;
     problem(
-        authed(
+        remove(
             &app,
-            Method::DELETE,
             &path,
-            &user.access_token,
+            &user,
             Some(json!({ "password": "wrong password" })),
         )
         .await,
@@ -577,14 +567,7 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     )
     .await;
     problem(
-        authed(
-            &app,
-            Method::DELETE,
-            &path,
-            &user.access_token,
-            Some(json!({ "code": "000000" })),
-        )
-        .await,
+        remove(&app, &path, &user, Some(json!({ "code": "000000" }))).await,
         401,
         "invalid_code",
     )
@@ -604,14 +587,7 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     .await;
     assert_eq!(regenerated["backupCodes"].as_array().unwrap().len(), 10);
     ok(
-        authed(
-            &app,
-            Method::DELETE,
-            &path,
-            &user.access_token,
-            Some(json!({ "password": PASSWORD })),
-        )
-        .await,
+        remove(&app, &path, &user, Some(json!({ "password": PASSWORD }))).await,
         204,
     )
     .await;
@@ -634,14 +610,7 @@ async fn factors_are_managed_with_recent_authentication(backend: Backend) {
     let tokens = ok(app.login("jane", PASSWORD).await, 200).await;
     assert_eq!(amr(tokens["accessToken"].as_str().unwrap()), ["pwd"]);
     problem(
-        authed(
-            &app,
-            Method::DELETE,
-            &path,
-            &user.access_token,
-            Some(json!({ "password": PASSWORD })),
-        )
-        .await,
+        remove(&app, &path, &user, Some(json!({ "password": PASSWORD }))).await,
         404,
         "not_found",
     )
@@ -656,4 +625,5 @@ twofa_tests::on_every_backend!(
     a_trusted_device_skips_the_factor_until_revoked,
     sms_and_email_factors_work_through_the_worker,
     factors_are_managed_with_recent_authentication,
+    setup_needs_a_verified_address,
 );

@@ -138,7 +138,7 @@ fn successes(statuses: &[u16]) -> usize {
 
 #[tokio::test]
 async fn one_totp_step_signs_in_once_across_two_instances() {
-    let (first, second) = two_instances().await;
+    let (first, second) = Box::pin(two_instances()).await;
     let (secret, _) = enrolled(&first, "jane").await;
     let mut tokens = Vec::new();
     for index in 0..RACERS {
@@ -167,7 +167,7 @@ async fn one_totp_step_signs_in_once_across_two_instances() {
 
 #[tokio::test]
 async fn one_backup_code_signs_in_once_across_two_instances() {
-    let (first, second) = two_instances().await;
+    let (first, second) = Box::pin(two_instances()).await;
     let (_, codes) = enrolled(&first, "jane").await;
     let mut tokens = Vec::new();
     for index in 0..RACERS {
@@ -191,7 +191,7 @@ async fn one_backup_code_signs_in_once_across_two_instances() {
 
 #[tokio::test]
 async fn one_challenge_is_answered_once_across_two_instances() {
-    let (first, second) = two_instances().await;
+    let (first, second) = Box::pin(two_instances()).await;
     let (_, codes) = enrolled(&first, "jane").await;
     let token = temp_token(&first, "jane").await;
     // Different right answers to one challenge: only one may use it.
@@ -240,7 +240,7 @@ async fn one_challenge_is_answered_once_across_two_instances() {
 
 #[tokio::test]
 async fn one_sms_code_signs_in_once_across_two_instances() {
-    let (first, second) = two_instances().await;
+    let (first, second) = Box::pin(two_instances()).await;
     let user = first.signed_up("jane").await;
     let token = first.mailed_token("jane@example.com", "verify-email").await;
     json_of(

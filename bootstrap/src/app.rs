@@ -387,7 +387,8 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
             jobs.retention,
         )
         .with_sessions(backends.sessions.clone())
-        .with_one_time_tokens(backends.one_time_tokens.clone()),
+        .with_one_time_tokens(backends.one_time_tokens.clone())
+        .with_devices(backends.devices.clone()),
     ));
     Ok(WorkerLoop {
         worker: Arc::new(worker),

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use twofa_domain::{Clock, JobQueue, OneTimeTokenRepository, SessionRepository};
+use twofa_domain::{Clock, DeviceRepository, JobQueue, OneTimeTokenRepository, SessionRepository};
 
 use crate::worker::{JobFailure, JobHandler};
 
@@ -13,15 +13,16 @@ use crate::worker::{JobFailure, JobHandler};
 pub const PURGE_EXPIRED: &str = "maintenance.purge";
 
 /// Deletes what has outlived its retention: finished jobs, sessions that expired or were
-/// revoked, and one-time tokens that expired or were used, each more than the retention ago
-/// (kept that long for inspection). Trusted devices join the purge with their store; challenges
-/// and pending codes expire by themselves.
+/// revoked, one-time tokens that expired or were used, and trusted devices that expired, each
+/// more than the retention ago (kept that long for inspection). Challenges and pending codes
+/// expire by themselves.
 pub struct PurgeExpired {
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     job_retention: TimeDelta,
     sessions: Option<Arc<dyn SessionRepository>>,
     one_time_tokens: Option<Arc<dyn OneTimeTokenRepository>>,
+    devices: Option<Arc<dyn DeviceRepository>>,
 }
 
 impl PurgeExpired {
@@ -33,7 +34,15 @@ impl PurgeExpired {
             job_retention: TimeDelta::from_std(job_retention).unwrap_or(TimeDelta::MAX),
             sessions: None,
             one_time_tokens: None,
+            devices: None,
         }
+    }
+
+    /// Also purges expired trusted `devices`.
+    #[must_use]
+    pub fn with_devices(mut self, devices: Arc<dyn DeviceRepository>) -> Self {
+        self.devices = Some(devices);
+        self
     }
 
     /// Also purges `sessions`.
@@ -78,7 +87,20 @@ impl JobHandler for PurgeExpired {
                 .map_err(|error| JobFailure::Retryable(error.into()))?,
             None => 0,
         };
-        tracing::info!(jobs, sessions, tokens, "records past retention purged");
+        let devices = match &self.devices {
+            Some(devices) => devices
+                .purge_expired(before)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.into()))?,
+            None => 0,
+        };
+        tracing::info!(
+            jobs,
+            sessions,
+            tokens,
+            devices,
+            "records past retention purged"
+        );
         Ok(())
     }
 }
@@ -165,6 +187,35 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn trusted_devices_expired_past_retention_are_purged() {
+        use twofa_domain::{DeviceId, NewTrustedDevice, SecretDigest, UserId};
+        use twofa_memory::MemoryDeviceRepository;
+
+        let (clock, queue) = setup();
+        let devices = Arc::new(MemoryDeviceRepository::new(clock.clone()));
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(1));
+        for (n, days) in [(1_u8, 1), (2, 60)] {
+            block_on(devices.add(NewTrustedDevice {
+                id: DeviceId::from_uuid(uuid::Uuid::from_u128(u128::from(n))),
+                user_id: user,
+                token_hash: SecretDigest::from_bytes([n; 32]),
+                name: None,
+                ip: None,
+                user_agent: None,
+                expires_at: clock.now() + TimeDelta::days(days),
+            }))
+            .unwrap();
+        }
+        let purge = PurgeExpired::new(queue, clock.clone(), Duration::from_hours(7 * 24))
+            .with_devices(devices.clone());
+        clock.advance(TimeDelta::days(9));
+        block_on(purge.handle(&serde_json::json!({}))).unwrap();
+        // The device that expired 8 days ago is gone; the live one is kept.
+        assert_eq!(block_on(devices.purge_expired(clock.now())).unwrap(), 0);
+        assert_eq!(block_on(devices.list(user)).unwrap().len(), 1);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod failures;
 mod keys;
 mod manage;
 mod recent_auth;
+mod reseal_secrets;
 mod resend;
 mod setup;
 mod sign_in;
@@ -40,6 +41,7 @@ pub use manage::{
     RemoveFactor, RemoveFactorInput, RevokeDevices,
 };
 pub use recent_auth::Reauthentication;
+pub use reseal_secrets::{ResealSecrets, Resealed};
 pub use resend::{ResendCode, ResendInput};
 pub use setup::{SetupSentFactor, SetupSentFactorInput, SetupTotp, TotpSetup};
 pub use sign_in::{TrustDevice, Verified};

@@ -1,5 +1,5 @@
 //! The command line: `twofa [--config PATH] [--mode api|worker|all]`, `twofa migrate`,
-//! `twofa openapi`, `twofa --version`.
+//! `twofa openapi`, `twofa secrets rotate`, `twofa notify …`, `twofa --version`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -38,6 +38,17 @@ pub enum Command {
     /// Check the notifier settings: queue a test message for a worker to send.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Manage the key that encrypts stored secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `twofa secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored secret under `secrets.key` (after moving the old key into
+    /// `secrets.previous_keys`); once it reports none left, the previous keys can be dropped.
+    Rotate,
 }
 
 /// `twofa notify …`.
@@ -86,6 +97,7 @@ impl Cli {
             match self.command {
                 Some(Command::Migrate) => migrate(&settings).await,
                 Some(Command::Notify(command)) => notify(&settings, command).await,
+                Some(Command::Secrets(SecretsCommand::Rotate)) => rotate_secrets(&settings).await,
                 Some(Command::Openapi) | None => serve(settings, self.mode).await,
             }
         });
@@ -148,6 +160,33 @@ async fn notify(settings: &Settings, command: NotifyCommand) -> anyhow::Result<(
     transaction.commit().await?;
     backends.close().await;
     println!("twofa: a test {channel} to {masked} is queued; a worker sends it");
+    Ok(())
+}
+
+/// Reseals every stored secret under the current `secrets.key`.
+async fn rotate_secrets(settings: &Settings) -> anyhow::Result<()> {
+    if settings.database_kind() == DatabaseKind::Memory {
+        anyhow::bail!("database.url is memory://: no secret outlives this process");
+    }
+    let backends = Backends::connect(settings).await?;
+    let rotation = twofa_application::two_factor::ResealSecrets::new(
+        backends.factors.clone(),
+        backends.cipher.clone(),
+    );
+    let outcome = rotation.execute().await;
+    let key_id = backends.cipher.current_key_id().to_owned();
+    backends.close().await;
+    let done = outcome?;
+    println!(
+        "twofa: {} secret(s) resealed under key {key_id}; {} changed meanwhile (run again), {} unreadable by any configured key",
+        done.resealed, done.changed, done.unreadable
+    );
+    if done.unreadable > 0 {
+        anyhow::bail!(
+            "{} stored secret(s) are sealed under a key that is not configured: keep that key in secrets.previous_keys",
+            done.unreadable
+        );
+    }
     Ok(())
 }
 

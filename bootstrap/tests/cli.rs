@@ -110,3 +110,16 @@ fn migrate_applies_the_schema_once() {
             .starts_with("twofa: 0 migration(s)")
     );
 }
+
+#[test]
+fn secrets_rotate_reseals_under_the_current_key_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(twofa(dir.path()).args(["secrets", "rotate"]));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("0 secret(s) resealed under key "), "{stdout}");
+}

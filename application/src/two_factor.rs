@@ -34,7 +34,10 @@ pub(crate) use challenges::SecondStep;
 pub use challenges::{CHALLENGE_TTL, LoginChallenges, MAX_WRONG_CODES, TwoFactorChallenge};
 pub use code_sender::SendCaps;
 pub use confirm::{ConfirmFactor, ConfirmFactorInput, Confirmed};
-pub use error::{ConfirmError, ManageError, ResendError, SetupError, VerifyError};
+pub use error::{
+    ConfirmError, ManageError, ResendError, RevokeDeviceError, SetupError, SetupTotpError,
+    VerifyError,
+};
 pub(crate) use keys::{StoredCode, challenge_code_key, challenge_key, code_digest, setup_code_key};
 pub use manage::{
     CountBackupCodes, ListDevices, ListFactors, RegenerateBackupCodes, RegenerateBackupCodesInput,

@@ -28,6 +28,34 @@ pub enum SetupError {
     Fault(#[from] Fault),
 }
 
+/// Why starting a TOTP setup was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupTotpError {
+    /// The account's e-mail address is not verified (`auth.require_verified_email`).
+    #[error("the e-mail address is not verified")]
+    EmailNotVerified,
+    /// A TOTP factor is enabled already.
+    #[error("a factor of this kind is enabled already")]
+    AlreadyEnabled,
+    /// The account is gone.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Why ending trusted devices failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeDeviceError {
+    /// No live device of the caller has the id (another user's alike).
+    #[error("not found")]
+    NotFound,
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
 /// Why confirming a factor's setup was refused, or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
@@ -174,6 +202,52 @@ impl From<twofa_domain::HashError> for ManageError {
         match crate::auth::hash_failure(error) {
             Ok(retry_after) => Self::Overloaded { retry_after },
             Err(fault) => Self::Fault(fault),
+        }
+    }
+}
+
+/// `From` every port error (through [`Fault`]) for the errors without a throttle.
+macro_rules! fault_errors {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<twofa_domain::PortError> for $error {
+            fn from(error: twofa_domain::PortError) -> Self {
+                Self::Fault(error.into())
+            }
+        }
+        impl From<twofa_domain::QueueError> for $error {
+            fn from(error: twofa_domain::QueueError) -> Self {
+                Self::Fault(error.into())
+            }
+        }
+    )*};
+}
+
+fault_errors!(SetupTotpError, RevokeDeviceError);
+
+/// Why an account may not set a factor up: the refusals every setup shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetupRefusal {
+    EmailNotVerified,
+    AlreadyEnabled,
+    Unauthorized,
+}
+
+impl From<SetupRefusal> for SetupError {
+    fn from(refusal: SetupRefusal) -> Self {
+        match refusal {
+            SetupRefusal::EmailNotVerified => Self::EmailNotVerified,
+            SetupRefusal::AlreadyEnabled => Self::AlreadyEnabled,
+            SetupRefusal::Unauthorized => Self::Unauthorized,
+        }
+    }
+}
+
+impl From<SetupRefusal> for SetupTotpError {
+    fn from(refusal: SetupRefusal) -> Self {
+        match refusal {
+            SetupRefusal::EmailNotVerified => Self::EmailNotVerified,
+            SetupRefusal::AlreadyEnabled => Self::AlreadyEnabled,
+            SetupRefusal::Unauthorized => Self::Unauthorized,
         }
     }
 }

@@ -13,7 +13,7 @@ use twofa_domain::{
 };
 
 use super::{
-    ManageError,
+    ManageError, RevokeDeviceError,
     enrolment::Enrolment,
     recent_auth::{Reauthentication, RecentAuth},
 };
@@ -212,11 +212,11 @@ impl RevokeDevices {
         user_id: UserId,
         id: Option<DeviceId>,
         request: &RequestInfo,
-    ) -> Result<(), ManageError> {
+    ) -> Result<(), RevokeDeviceError> {
         let mut transaction = self.unit_of_work.begin().await?;
         let details = if let Some(id) = id {
             if !transaction.devices().revoke(user_id, id).await? {
-                return Err(ManageError::NotFound);
+                return Err(RevokeDeviceError::NotFound);
             }
             json!({ "deviceId": id.to_string() })
         } else {

@@ -91,7 +91,9 @@ mod tests {
     fn cipher(current: u8, previous: &[u8]) -> Arc<AesGcmSecretCipher> {
         Arc::new(AesGcmSecretCipher::new(
             CipherKey::from_bytes([current; 32]),
-            previous.iter().map(|byte| CipherKey::from_bytes([*byte; 32])),
+            previous
+                .iter()
+                .map(|byte| CipherKey::from_bytes([*byte; 32])),
             Arc::new(SeededSecretGenerator::new(u64::from(current))),
         ))
     }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use serde_json::json;
 use twofa_domain::{
-    Destination, FactorId, FactorKind, FactorRepository, NewFactor, SecretCipher, SecretGenerator,
-    TotpPolicy, TotpSecret, UnitOfWork, User, UserId, UserRepository,
+    Destination, FactorId, FactorKind, FactorRepository, NewFactor, PortError, SecretCipher,
+    SecretGenerator, TotpPolicy, TotpSecret, UnitOfWork, User, UserId, UserRepository,
 };
 
 use super::{
-    SetupError,
+    SetupError, SetupTotpError,
     code_sender::{CodeSender, SendKind},
+    error::SetupRefusal,
     totp_check::secret_binding,
 };
 use crate::{
@@ -37,21 +38,21 @@ impl std::fmt::Debug for TotpSetup {
 }
 
 /// The account of `user_id`, if it may set a factor of `kind` up.
-async fn account_for_setup(
+async fn account_for_setup<E: From<SetupRefusal> + From<PortError>>(
     users: &dyn UserRepository,
     factors: &dyn FactorRepository,
     user_id: UserId,
     kind: FactorKind,
     require_verified_email: bool,
-) -> Result<User, SetupError> {
+) -> Result<User, E> {
     let Some(user) = users.find_by_id(user_id).await? else {
-        return Err(SetupError::Unauthorized);
+        return Err(SetupRefusal::Unauthorized.into());
     };
     if !user.is_active {
-        return Err(SetupError::Unauthorized);
+        return Err(SetupRefusal::Unauthorized.into());
     }
     if require_verified_email && !user.email_verified {
-        return Err(SetupError::EmailNotVerified);
+        return Err(SetupRefusal::EmailNotVerified.into());
     }
     if factors
         .enabled(user_id)
@@ -59,7 +60,7 @@ async fn account_for_setup(
         .iter()
         .any(|factor| factor.kind == kind)
     {
-        return Err(SetupError::AlreadyEnabled);
+        return Err(SetupRefusal::AlreadyEnabled.into());
     }
     Ok(user)
 }
@@ -88,8 +89,8 @@ impl SetupTotp {
         &self,
         user_id: UserId,
         request: &RequestInfo,
-    ) -> Result<TotpSetup, SetupError> {
-        let user = account_for_setup(
+    ) -> Result<TotpSetup, SetupTotpError> {
+        let user = account_for_setup::<SetupTotpError>(
             self.users.as_ref(),
             self.factors.as_ref(),
             user_id,
@@ -175,7 +176,7 @@ impl SetupSentFactor {
             };
             return Err(SetupError::Invalid(vec![InvalidField::new(field, message)]));
         };
-        account_for_setup(
+        account_for_setup::<SetupError>(
             self.users.as_ref(),
             self.factors.as_ref(),
             input.user_id,

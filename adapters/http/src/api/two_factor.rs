@@ -18,8 +18,9 @@ use twofa_application::{
     auth::{CredentialsError, Fault},
     two_factor::{
         ConfirmError, ConfirmFactorInput, ManageError, Reauthentication,
-        RegenerateBackupCodesInput, RemoveFactorInput, ResendError, ResendInput, SetupError,
-        SetupSentFactorInput, TrustDevice, VerifyBackupCodeInput, VerifyError, VerifyInput,
+        RegenerateBackupCodesInput, RemoveFactorInput, ResendError, ResendInput, RevokeDeviceError,
+        SetupError, SetupSentFactorInput, SetupTotpError, TrustDevice, VerifyBackupCodeInput,
+        VerifyError, VerifyInput,
     },
 };
 use twofa_domain::{DeviceId, FactorId, FactorKind};
@@ -58,6 +59,15 @@ pub struct TwoFactorApi;
 /// Errors of a setup route.
 type SetupFailure =
     ApiError<{ <CredentialsError as Answered>::ANSWERS | <SetupError as Answered>::ANSWERS }>;
+
+/// Errors of the TOTP setup route.
+type SetupTotpFailure =
+    ApiError<{ <CredentialsError as Answered>::ANSWERS | <SetupTotpError as Answered>::ANSWERS }>;
+
+/// Errors of a device revocation route.
+type RevokeDeviceFailure = ApiError<
+    { <CredentialsError as Answered>::ANSWERS | <RevokeDeviceError as Answered>::ANSWERS },
+>;
 
 /// Errors of a verify-setup route.
 type ConfirmFailure =
@@ -144,7 +154,7 @@ impl TwoFactorApi {
         state: State<'_>,
         request: &Request,
         auth: BearerAuth,
-    ) -> Result<TotpSetupResponse, SetupFailure> {
+    ) -> Result<TotpSetupResponse, SetupTotpFailure> {
         let principal = principal(&state, &auth).await?;
         let setup = state
             .second_factors
@@ -492,7 +502,7 @@ impl TwoFactorApi {
         auth: BearerAuth,
         /// The device's id.
         id: Path<uuid::Uuid>,
-    ) -> Result<NoContent, ManageFailure> {
+    ) -> Result<NoContent, RevokeDeviceFailure> {
         let principal = principal(&state, &auth).await?;
         state
             .second_factors
@@ -518,7 +528,7 @@ impl TwoFactorApi {
         state: State<'_>,
         request: &Request,
         auth: BearerAuth,
-    ) -> Result<NoContent, ManageFailure> {
+    ) -> Result<NoContent, RevokeDeviceFailure> {
         let principal = principal(&state, &auth).await?;
         state
             .second_factors

@@ -3,7 +3,8 @@
 //! does for the account errors).
 
 use twofa_application::two_factor::{
-    ConfirmError, ManageError, ResendError, SetupError, VerifyError,
+    ConfirmError, ManageError, ResendError, RevokeDeviceError, SetupError, SetupTotpError,
+    VerifyError,
 };
 
 use crate::{
@@ -26,6 +27,18 @@ answered!(SetupError {
     SetupError::RateLimited(throttled) => RATE_LIMITED, rate_limited(throttled);
     SetupError::Unauthorized => UNAUTHORIZED, unauthorized();
     SetupError::Fault(fault) => SHARED, fault_problem(fault);
+});
+
+answered!(SetupTotpError {
+    SetupTotpError::EmailNotVerified => EMAIL_NOT_VERIFIED, email_not_verified();
+    SetupTotpError::AlreadyEnabled => ALREADY_ENABLED, already_enabled();
+    SetupTotpError::Unauthorized => UNAUTHORIZED, unauthorized();
+    SetupTotpError::Fault(fault) => SHARED, fault_problem(fault);
+});
+
+answered!(RevokeDeviceError {
+    RevokeDeviceError::NotFound => NOT_FOUND, Problem::new(ProblemCode::NotFound, "no such resource");
+    RevokeDeviceError::Fault(fault) => SHARED, fault_problem(fault);
 });
 
 answered!(ConfirmError {
@@ -135,6 +148,20 @@ mod tests {
     #[track_caller]
     fn assert_answers<E: Answered>(error: E, status: u16, code: &str) {
         assert_eq!(answer(error), (status, code.to_owned()));
+    }
+
+    #[test]
+    fn the_totp_setup_and_device_revocation_answer_only_what_they_can() {
+        assert_answers(SetupTotpError::EmailNotVerified, 403, "email_not_verified");
+        assert_answers(SetupTotpError::AlreadyEnabled, 409, "conflict");
+        assert_answers(SetupTotpError::Unauthorized, 401, "unauthorized");
+        assert_answers(RevokeDeviceError::NotFound, 404, "not_found");
+        assert_answers(RevokeDeviceError::Fault(fault()), 500, "internal");
+        assert_eq!(
+            <RevokeDeviceError as Answered>::ANSWERS,
+            NOT_FOUND,
+            "a device revocation never answers 400, 403, 409 or 429"
+        );
     }
 
     #[test]

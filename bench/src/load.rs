@@ -67,6 +67,14 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// A second-factor challenge the verify phase answers, once: the `tempToken` of a login and
+/// the TOTP code that completes it.
+#[derive(Debug, Clone)]
+pub struct PreparedChallenge {
+    pub temp_token: String,
+    pub code: String,
+}
+
 /// The request a phase repeats.
 #[derive(Debug, Clone)]
 pub enum Probe {
@@ -74,6 +82,9 @@ pub enum Probe {
     HealthLive,
     /// `POST /api/auth/login` as each user in turn, expecting 200 with an access token.
     Login(Arc<Vec<Credentials>>),
+    /// `POST /api/2fa/verify` with each challenge once, in turn, expecting 200 with an access
+    /// token; the phase ends early when every challenge has been sent.
+    Verify(Arc<Vec<PreparedChallenge>>),
 }
 
 /// How one request ended.
@@ -115,6 +126,29 @@ impl Probe {
                     .await;
                 outcome(sent, has_access_token).await
             }
+            Self::Verify(challenges) => {
+                let Some(challenge) = challenges.get(turn) else {
+                    return Outcome::Failed("no challenge left".to_owned());
+                };
+                let sent = target
+                    .client()
+                    .post(target.url("/api/2fa/verify"))
+                    .json(&json!({
+                        "tempToken": challenge.temp_token,
+                        "code": challenge.code,
+                    }))
+                    .send()
+                    .await;
+                outcome(sent, has_access_token).await
+            }
+        }
+    }
+
+    /// Whether turn `turn` has nothing left to send: only a list used once runs out.
+    fn is_exhausted(&self, turn: usize) -> bool {
+        match self {
+            Self::HealthLive | Self::Login(_) => false,
+            Self::Verify(challenges) => turn >= challenges.len(),
         }
     }
 }
@@ -250,8 +284,8 @@ struct Tally {
     latencies: Vec<Duration>,
 }
 
-/// Runs `probe` from `concurrency` tasks for `duration`; requests in flight when the time is
-/// up are waited for and counted.
+/// Runs `probe` from `concurrency` tasks for `duration`, or until a probe used once has sent
+/// everything; requests in flight when the time is up are waited for and counted.
 pub async fn run(
     target: &Arc<Target>,
     probe: &Probe,
@@ -295,7 +329,7 @@ pub async fn run(
     Ok(phase)
 }
 
-/// One task: request, answer, next request, until `deadline`.
+/// One task: request, answer, next request, until `deadline` or the probe is exhausted.
 async fn drive(
     target: Arc<Target>,
     probe: Probe,
@@ -305,6 +339,9 @@ async fn drive(
     let mut tally = Tally::default();
     while Instant::now() < deadline {
         let turn = turns.fetch_add(1, Ordering::Relaxed);
+        if probe.is_exhausted(turn) {
+            break;
+        }
         let sent = Instant::now();
         let outcome = probe.send(&target, turn).await;
         let latency = sent.elapsed();
@@ -371,6 +408,18 @@ mod tests {
         assert!(!has_access_token(
             &json!({"requiresTwoFactor": true, "tempToken": "t"})
         ));
+    }
+
+    #[test]
+    fn only_a_verify_probe_runs_out_and_only_past_its_last_challenge() {
+        let challenge = PreparedChallenge {
+            temp_token: "t".to_owned(),
+            code: "123456".to_owned(),
+        };
+        let verify = Probe::Verify(Arc::new(vec![challenge.clone(), challenge]));
+        assert!(!verify.is_exhausted(1));
+        assert!(verify.is_exhausted(2));
+        assert!(!Probe::HealthLive.is_exhausted(usize::MAX));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `twofa-bench`: the load generator behind `scripts/bench`. Against a running twofa it
-//! measures, one phase after the other so they never compete for the cores:
+//! `twofa-bench`: the load generator behind `scripts/bench`. Against a running twofa the
+//! `login` scenario (the default) measures, one phase after the other so they never compete
+//! for the cores:
 //!
 //! 1. the machine's Argon2 ceiling: Argon2id hashes per second on every core with the
 //!    server's parameters, measured here, in this run;
@@ -9,8 +10,14 @@
 //! 5. the Argon2 ceiling again: how far it moved during the run tells how noisy the machine
 //!    was.
 //!
-//! It prints one JSON report on stdout and its progress on stderr. A login costs exactly one
-//! Argon2 verification, so login throughput over the Argon2 ceiling is the figure of merit.
+//! A login costs exactly one Argon2 verification, so login throughput over the Argon2 ceiling
+//! is the figure of merit.
+//!
+//! The `verify` scenario measures second-factor verifications (`POST /api/2fa/verify` with a
+//! TOTP code), which do no Argon2 work: the generator's ceiling, then (setup) enrolling TOTP
+//! on `--accounts` accounts and logging each in once, then answering every challenge once.
+//!
+//! Either prints one JSON report on stdout and its progress on stderr.
 //!
 //! What belongs here: measuring and reporting. What must not: verdicts that fail a build on a
 //! slow or noisy machine (the report says whether the target is met; the exit code only says
@@ -19,28 +26,37 @@
 
 mod argon2_ceiling;
 mod cpu_clock;
+mod enrolment;
 mod latency;
 mod load;
 mod registration;
 mod report;
+mod totp;
+mod verify_report;
 
 use std::num::NonZero;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
 
 use crate::argon2_ceiling::{Argon2Ceiling, Argon2Parameters};
 use crate::cpu_clock::CpuClock;
 use crate::load::{Probe, Target};
 use crate::report::Report;
+use crate::verify_report::{SeedingTimes, StoreCpuSeconds, VerifyParameters, VerifyReport};
 
-/// Measures twofa's login throughput against the machine's Argon2 ceiling; prints JSON.
+/// Measures twofa's login throughput against the machine's Argon2 ceiling, or its
+/// second-factor verifications per second; prints JSON.
 #[derive(Debug, Parser)]
 #[command(name = "twofa-bench", version, about)]
 struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Login)]
+    scenario: Scenario,
     /// Base URL of the running twofa, e.g. `http://127.0.0.1:8080`.
     #[arg(long, value_name = "URL")]
     base_url: String,
@@ -62,10 +78,11 @@ struct Args {
     /// `hashing.queue` of the server.
     #[arg(long, default_value_t = 64)]
     queue: usize,
-    /// Logins in flight at once [default: 4 × workers].
+    /// Requests in flight at once in the measured phase [default: login 4 × workers, verify
+    /// 16 × cores].
     #[arg(long)]
     concurrency: Option<NonZero<usize>>,
-    /// Length of the login phase.
+    /// Length of the measured phase (login, or verify unless its challenges run out first).
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Length of the Argon2 ceiling phase.
@@ -77,9 +94,40 @@ struct Args {
     /// Users registered and signed in as, in turn.
     #[arg(long, default_value = "32")]
     users: NonZero<usize>,
+    /// The PostgreSQL postmaster's process id, to read its and its backends' CPU time during
+    /// the verify phase (unset: not measured).
+    #[arg(long, value_name = "PID")]
+    postgres_pid: Option<u32>,
+    /// The Redis server's process id, to read its CPU time during the verify phase.
+    #[arg(long, value_name = "PID")]
+    redis_pid: Option<u32>,
+    /// Accounts the verify scenario enrols, one challenge each: a TOTP step is accepted once
+    /// per account, so this bounds the verify phase.
+    #[arg(long, default_value = "20000")]
+    accounts: NonZero<usize>,
+    /// Setup requests in flight at once (verify scenario).
+    #[arg(long, default_value = "64")]
+    seed_concurrency: NonZero<usize>,
     /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clock_ticks: u32,
+}
+
+/// A measured scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Password logins against the Argon2 ceiling.
+    Login,
+    /// Second-factor (TOTP) verifications over the service's stores.
+    Verify,
+}
+
+/// The report of either scenario.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Output {
+    Login(Box<Report>),
+    Verify(Box<VerifyReport>),
 }
 
 fn main() -> ExitCode {
@@ -96,7 +144,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let measured = match args.scenario {
+        Scenario::Login => runtime
+            .block_on(run(args))
+            .map(|report| Output::Login(Box::new(report))),
+        Scenario::Verify => runtime
+            .block_on(run_verify(args))
+            .map(|report| Output::Verify(Box::new(report))),
+    };
+    match measured {
         Ok(report) => match serde_json::to_string_pretty(&report) {
             Ok(json) => {
                 println!("{json}");
@@ -187,6 +243,121 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         &generator,
         &login,
     ))
+}
+
+async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
+    let cores = std::thread::available_parallelism().map_or(1, NonZero::get);
+    let concurrency = args
+        .concurrency
+        .map_or(cores.saturating_mul(16), NonZero::get);
+    let accounts = args.accounts.get();
+    let seed_concurrency = args.seed_concurrency.get();
+    let own_cpu = CpuClock::of_self(args.clock_ticks);
+    let server_cpu = args
+        .server_pid
+        .map(|pid| CpuClock::of_process(pid, args.clock_ticks));
+    let target = Arc::new(Target::new(&args.base_url)?);
+
+    eprintln!(
+        "twofa-bench: generator ceiling: GET /api/health/live, {concurrency} in flight for {}",
+        humantime::format_duration(args.generator_duration)
+    );
+    let generator = load::run(
+        &target,
+        &Probe::HealthLive,
+        concurrency,
+        args.generator_duration,
+        &own_cpu,
+        server_cpu.as_ref(),
+    )
+    .await?;
+    generator.require_some_success("GET /api/health/live")?;
+
+    eprintln!("twofa-bench: enrolling TOTP on {accounts} accounts, {seed_concurrency} at a time");
+    let started = Instant::now();
+    let enrolled = enrolment::enrol_accounts(&target, accounts, seed_concurrency).await?;
+    let enrol = started.elapsed();
+    eprintln!(
+        "twofa-bench: enrolled in {:.1}s; logging each in for a challenge",
+        enrol.as_secs_f64()
+    );
+    let started = Instant::now();
+    let challenges = enrolment::open_challenges(&target, enrolled, seed_concurrency).await?;
+    let login = started.elapsed();
+    eprintln!("twofa-bench: challenged in {:.1}s", login.as_secs_f64());
+
+    // The step used at setup is spent; the next one is within the server's skew.
+    let step = totp::current_step()?.saturating_add(1);
+    let challenges = Arc::new(enrolment::prepare(challenges, step));
+    eprintln!(
+        "twofa-bench: verify: {concurrency} in flight, {} challenges, at most {}",
+        challenges.len(),
+        humantime::format_duration(args.duration)
+    );
+    let stores = StoreClocks {
+        postgres: args
+            .postgres_pid
+            .map(|pid| CpuClock::of_process_and_children(pid, args.clock_ticks)),
+        redis: args
+            .redis_pid
+            .map(|pid| CpuClock::of_process(pid, args.clock_ticks)),
+    };
+    let stores_before = stores.seconds()?;
+    let verify = load::run(
+        &target,
+        &Probe::Verify(challenges),
+        concurrency,
+        args.duration,
+        &own_cpu,
+        server_cpu.as_ref(),
+    )
+    .await?;
+    let stores_after = stores.seconds()?;
+    let store_cpu = StoreCpuSeconds {
+        postgres: stores_after
+            .postgres
+            .zip(stores_before.postgres)
+            .map(|(a, b)| a - b),
+        redis: stores_after
+            .redis
+            .zip(stores_before.redis)
+            .map(|(a, b)| a - b),
+    };
+    verify.require_some_success("POST /api/2fa/verify")?;
+    eprintln!(
+        "twofa-bench: {:.1} verifications/s, {} errors",
+        verify.throughput(),
+        verify.error_count()
+    );
+
+    Ok(VerifyReport::new(
+        cores,
+        VerifyParameters {
+            accounts,
+            seed_concurrency,
+            concurrency,
+            duration_seconds: args.duration.as_secs_f64(),
+        },
+        SeedingTimes { enrol, login },
+        &generator,
+        &verify,
+        store_cpu,
+    ))
+}
+
+/// The CPU clocks of the stores behind the service, where their process ids are known.
+struct StoreClocks {
+    postgres: Option<CpuClock>,
+    redis: Option<CpuClock>,
+}
+
+impl StoreClocks {
+    fn seconds(&self) -> anyhow::Result<StoreCpuSeconds> {
+        Ok(StoreCpuSeconds {
+            postgres: self.postgres.as_ref().map(CpuClock::seconds).transpose()?,
+            redis: self.redis.as_ref().map(CpuClock::seconds).transpose()?,
+        })
+    }
 }
 
 /// Runs the Argon2 ceiling phase on its own threads, away from the async runtime's.

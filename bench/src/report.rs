@@ -67,9 +67,10 @@ struct CeilingFigures {
     hashes_per_cpu_second: Option<f64>,
 }
 
+/// The load generator's ceiling: its cheapest request at the phase's concurrency.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct GeneratorFigures {
+pub struct GeneratorFigures {
     requests: u64,
     succeeded: u64,
     errors: u64,
@@ -125,22 +126,7 @@ impl Report {
             machine: Machine { cores },
             argon2_ceiling: CeilingFigures::of(ceiling),
             argon2_ceiling_after_login: CeilingFigures::of(ceiling_after),
-            generator_ceiling: GeneratorFigures {
-                requests: generator.requests,
-                succeeded: generator.succeeded,
-                errors: generator.error_count() + generator.overloaded,
-                requests_per_second: round(generator.throughput()),
-                p50_ms: round(generator.latencies.p50),
-                p95_ms: round(generator.latencies.p95),
-                p99_ms: round(generator.latencies.p99),
-                bench_cpu_seconds: round(generator.own_cpu_seconds),
-                requests_per_bench_cpu_second: per(
-                    to_f64(generator.succeeded),
-                    generator.own_cpu_seconds,
-                )
-                .map(round),
-                server_cpu_seconds: generator.server_cpu_seconds.map(round),
-            },
+            generator_ceiling: GeneratorFigures::of(generator),
             login: LoginFigures {
                 requests: login.requests,
                 succeeded: login.succeeded,
@@ -163,6 +149,28 @@ impl Report {
             p99_within_bound: login.latencies.p99 <= p99_bound_ms,
             meets_target: ratio >= TARGET_RATIO,
             parameters,
+        }
+    }
+}
+
+impl GeneratorFigures {
+    /// The figures of the generator's ceiling phase.
+    pub fn of(generator: &Phase) -> Self {
+        Self {
+            requests: generator.requests,
+            succeeded: generator.succeeded,
+            errors: generator.error_count() + generator.overloaded,
+            requests_per_second: round(generator.throughput()),
+            p50_ms: round(generator.latencies.p50),
+            p95_ms: round(generator.latencies.p95),
+            p99_ms: round(generator.latencies.p99),
+            bench_cpu_seconds: round(generator.own_cpu_seconds),
+            requests_per_bench_cpu_second: per(
+                to_f64(generator.succeeded),
+                generator.own_cpu_seconds,
+            )
+            .map(round),
+            server_cpu_seconds: generator.server_cpu_seconds.map(round),
         }
     }
 }
@@ -194,12 +202,12 @@ pub fn per(amount: f64, over: f64) -> Option<f64> {
 }
 
 /// Three decimals are more than the noise allows.
-fn round(value: f64) -> f64 {
+pub fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
 /// Ratios keep four decimals.
-fn round_ratio(value: f64) -> f64 {
+pub fn round_ratio(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
 

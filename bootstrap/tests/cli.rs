@@ -121,5 +121,8 @@ fn secrets_rotate_reseals_under_the_current_key_and_reports_it() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("0 secret(s) resealed under key "), "{stdout}");
+    assert!(
+        stdout.contains("0 secret(s) resealed under key "),
+        "{stdout}"
+    );
 }

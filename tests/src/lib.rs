@@ -23,6 +23,7 @@ mod jobs;
 pub mod log_capture;
 mod raw_redis;
 mod redis_server;
+mod second_factors;
 mod stored_jobs;
 
 use std::{
@@ -43,6 +44,7 @@ pub use app_options::{AppOptions, Customise};
 pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
 pub use raw_redis::{let_redis_time_pass, raw_redis_command};
 pub use redis_server::RedisServer;
+pub use second_factors::{amr, totp_code};
 
 /// Which backends the app runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

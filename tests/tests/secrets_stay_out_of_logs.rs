@@ -215,30 +215,6 @@ fn claim(token: &str, name: &str) -> String {
     claims[name].as_str().unwrap().to_owned()
 }
 
-/// RFC 4648 base32 (no padding) back to bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0_u32, 0);
-    for c in text.bytes() {
-        let value = u32::try_from(ALPHABET.iter().position(|&a| a == c).unwrap()).unwrap();
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap());
-        }
-    }
-    out
-}
-
-/// The TOTP code of `secret` `steps` steps from now.
-fn totp(secret: &twofa_domain::TotpSecret, steps: i64) -> String {
-    use twofa_domain::Clock as _;
-    let now = u64::try_from(twofa_crypto::SystemClock.now().timestamp()).unwrap();
-    twofa_domain::TotpPolicy::default().code_at(secret, now.checked_add_signed(steps * 30).unwrap())
-}
-
 async fn body_of(response: Response, status: u16) -> Value {
     assert_eq!(response.status(), status);
     response.json().await.unwrap()
@@ -272,11 +248,10 @@ async fn second_factors_keep_their_secrets_out_of_the_logs(backend: Backend) {
     let secret_text = setup["secret"].as_str().unwrap().to_owned();
     secrets.add(&secret_text);
     secrets.add(setup["otpauthUrl"].as_str().unwrap());
-    let secret = twofa_domain::TotpSecret::from_bytes(base32_decode(&secret_text));
     let confirmed = body_of(
         app.request(Method::POST, "/api/2fa/totp/verify-setup")
             .bearer_auth(&jane.access_token)
-            .json(&json!({ "code": totp(&secret, 0) }))
+            .json(&json!({ "code": twofa_tests::totp_code(&secret_text, 0) }))
             .send()
             .await
             .unwrap(),
@@ -299,7 +274,7 @@ async fn second_factors_keep_their_secrets_out_of_the_logs(backend: Backend) {
     let verified = app
         .post_json(
             "/api/2fa/verify",
-            &json!({ "tempToken": temp_token, "code": totp(&secret, 1), "trustDevice": true }),
+            &json!({ "tempToken": temp_token, "code": twofa_tests::totp_code(&secret_text, 1), "trustDevice": true }),
         )
         .await;
     secrets.add(&set_cookie(&verified, "deviceToken"));

@@ -8,11 +8,10 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use base64::Engine as _;
 use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
-use twofa_domain::{Clock as _, TotpPolicy, TotpSecret};
-use twofa_tests::{Backend, PASSWORD, SignedIn, TestApp, set_cookie, spawn_app};
+use twofa_domain::TotpSecret;
+use twofa_tests::{Backend, PASSWORD, SignedIn, TestApp, amr, set_cookie, spawn_app, totp_code};
 
 async fn problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "expected {status} {code}");
@@ -32,55 +31,14 @@ async fn ok(response: Response, status: u16) -> Value {
     }
 }
 
-/// RFC 4648 base32 (no padding) back to bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0_u32, 0);
-    for c in text.bytes() {
-        let value = u32::try_from(ALPHABET.iter().position(|&a| a == c).unwrap()).unwrap();
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap());
-        }
-    }
-    out
-}
-
-/// The unix time now, by the system clock adapter.
-fn unix_now() -> u64 {
-    u64::try_from(twofa_crypto::SystemClock.now().timestamp()).unwrap()
-}
-
-/// An authenticator app holding a TOTP secret.
-struct Authenticator(TotpSecret);
+/// An authenticator app holding a TOTP secret (base32, as setup answered it).
+struct Authenticator(String);
 
 impl Authenticator {
     /// The code `steps` time steps from now.
     fn code(&self, steps: i64) -> String {
-        let policy = TotpPolicy::default();
-        let at = unix_now().checked_add_signed(steps * 30).unwrap();
-        policy.code_at(&self.0, at)
+        totp_code(&self.0, steps)
     }
-}
-
-/// The `amr` claim of an access token.
-fn amr(access_token: &str) -> Vec<String> {
-    let payload = access_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| value.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Signs `username` up and verifies its e-mail address.
@@ -137,8 +95,9 @@ async fn enrolled(app: &TestApp, username: &str) -> (SignedIn, Authenticator, Ve
             .unwrap()
             .starts_with("data:image/svg+xml;base64,")
     );
-    let app_secret = Authenticator(TotpSecret::from_bytes(base32_decode(secret)));
-    assert_eq!(app_secret.0.as_bytes().len(), 20, "a 160-bit secret");
+    let bytes = TotpSecret::from_base32(secret).unwrap().as_bytes().len();
+    assert_eq!(bytes, 20, "a 160-bit secret");
+    let app_secret = Authenticator(secret.to_owned());
     let confirmed = ok(
         authed(
             app,

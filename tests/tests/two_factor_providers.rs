@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::task::JoinHandle;
-use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, TestApp, eventually, spawn_app_with};
+use twofa_tests::{
+    AppOptions, Backend, PASSWORD, SignedIn, TestApp, amr, eventually, spawn_app_with,
+};
 
 const ACCOUNT_SID: &str = "AC0123456789abcdef";
 const AUTH_TOKEN: &str = "twilio-auth-token";
@@ -426,23 +428,6 @@ async fn authed(app: &TestApp, path: &str, token: &str, body: &Value) -> Respons
         .send()
         .await
         .unwrap()
-}
-
-/// The `amr` claim of an access token.
-fn amr(access_token: &str) -> Vec<String> {
-    let payload = access_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| value.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// SMS by Twilio and e-mail by SMTP: the verification mail, each factor's setup code and the

@@ -66,6 +66,24 @@ impl TotpSecret {
     pub fn to_base32(&self) -> String {
         base32(&self.0)
     }
+
+    /// The secret [`TotpSecret::to_base32`] wrote as `text` (upper case, no padding), if it
+    /// is one: what an authenticator app reads back.
+    pub fn from_base32(text: &str) -> Option<Self> {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() * 5 / 8));
+        let (mut buffer, mut bits) = (0_u32, 0);
+        for c in text.bytes() {
+            let value = ALPHABET.iter().position(|&a| a == c)?;
+            buffer = (buffer << 5) | u32::try_from(value).ok()?;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+            }
+        }
+        Some(Self(bytes))
+    }
 }
 
 impl fmt::Debug for TotpSecret {
@@ -328,6 +346,20 @@ mod tests {
         assert_eq!(base32(b"fooba"), "MZXW6YTB");
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
         assert_eq!(secret().to_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    }
+
+    #[test]
+    fn a_secret_reads_back_from_its_base32_form() {
+        assert_eq!(
+            TotpSecret::from_base32(&secret().to_base32()),
+            Some(secret())
+        );
+        assert_eq!(
+            TotpSecret::from_base32("MZXW6YTBOI").unwrap().as_bytes(),
+            b"foobar"
+        );
+        assert_eq!(TotpSecret::from_base32("mzxw6"), None);
+        assert_eq!(TotpSecret::from_base32("MZXW6="), None);
     }
 
     #[test]

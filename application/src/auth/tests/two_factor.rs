@@ -10,23 +10,6 @@ use crate::two_factor::{
     SetupSentFactorInput, TrustDevice, Verified, VerifyError, VerifyInput,
 };
 
-/// Decodes RFC 4648 base32 (no padding).
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0_u32, 0);
-    for c in text.bytes() {
-        let value = u32::try_from(ALPHABET.iter().position(|&a| a == c).unwrap()).unwrap();
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap());
-        }
-    }
-    out
-}
-
 impl Harness {
     fn verified_user(&self, name: &str) -> SignedIn {
         let signed_in = self.register(&format!("{name}@example.com"), name);
@@ -54,7 +37,7 @@ impl Harness {
                 .execute(user.user.id, &from("203.0.113.1")),
         )
         .unwrap();
-        let secret = TotpSecret::from_bytes(base32_decode(&setup.secret));
+        let secret = TotpSecret::from_base32(&setup.secret).unwrap();
         let confirmed = block_on(self.second_factors.confirm.execute(ConfirmFactorInput {
             user_id: user.user.id,
             kind: FactorKind::Totp,

@@ -70,7 +70,7 @@ pub use throttle::client_key;
 pub use verify_email::{VerifyEmail, VerifyEmailInput};
 
 pub(crate) use audit_events::{commit, user_event};
-pub(crate) use error::hash_failure;
+pub(crate) use error::{faults, hash_failure, overloaded, throttled};
 pub(crate) use throttle::{LoginThrottle, hit_per_client};
 pub(crate) use tokens::{is_opaque_token, opaque_token};
 

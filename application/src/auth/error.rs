@@ -109,6 +109,7 @@ macro_rules! faults {
         }
     )*};
 }
+pub(crate) use faults;
 
 /// `From<Throttled>` for use case errors with a `RateLimited(Throttled)` variant.
 macro_rules! throttled {
@@ -120,13 +121,14 @@ macro_rules! throttled {
         }
     )*};
 }
+pub(crate) use throttled;
 
 /// `From<HashError>` for use case errors with an `Overloaded { retry_after }` variant.
 macro_rules! overloaded {
     ($($error:ty),* $(,)?) => {$(
         impl From<twofa_domain::HashError> for $error {
             fn from(error: twofa_domain::HashError) -> Self {
-                match $crate::auth::error::hash_failure(error) {
+                match $crate::auth::hash_failure(error) {
                     Ok(retry_after) => Self::Overloaded { retry_after },
                     Err(fault) => Self::Fault(fault),
                 }
@@ -134,6 +136,7 @@ macro_rules! overloaded {
         }
     )*};
 }
+pub(crate) use overloaded;
 
 /// A hashing failure: the pool's `Retry-After` hint when it is full, else the fault.
 pub(crate) fn hash_failure(error: HashError) -> Result<Duration, Fault> {

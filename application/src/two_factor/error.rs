@@ -158,71 +158,39 @@ pub enum ManageError {
     Fault(#[from] Fault),
 }
 
-/// `From` every port error (through [`Fault`]) and `From<Throttled>`.
-macro_rules! two_factor_errors {
-    ($($error:ty),* $(,)?) => {$(
-        impl From<twofa_domain::PortError> for $error {
-            fn from(error: twofa_domain::PortError) -> Self {
-                Self::Fault(error.into())
-            }
-        }
-        impl From<twofa_domain::QueueError> for $error {
-            fn from(error: twofa_domain::QueueError) -> Self {
-                Self::Fault(error.into())
-            }
-        }
-        impl From<twofa_domain::TokenError> for $error {
-            fn from(error: twofa_domain::TokenError) -> Self {
-                Self::Fault(error.into())
-            }
-        }
-        impl From<Throttled> for $error {
-            fn from(throttled: Throttled) -> Self {
-                Self::RateLimited(throttled)
-            }
-        }
-        impl From<twofa_domain::CipherError> for $error {
-            fn from(error: twofa_domain::CipherError) -> Self {
-                Self::Fault(Fault::Unexpected(anyhow::Error::new(error).context("opening a stored secret")))
-            }
-        }
-    )*};
-}
-
-two_factor_errors!(
+crate::auth::faults!(
+    SetupError,
+    SetupTotpError,
+    ConfirmError,
+    VerifyError,
+    ResendError,
+    ManageError,
+    RevokeDeviceError,
+);
+crate::auth::throttled!(
     SetupError,
     ConfirmError,
     VerifyError,
     ResendError,
     ManageError
 );
+crate::auth::overloaded!(ManageError);
 
-impl From<twofa_domain::HashError> for ManageError {
-    fn from(error: twofa_domain::HashError) -> Self {
-        match crate::auth::hash_failure(error) {
-            Ok(retry_after) => Self::Overloaded { retry_after },
-            Err(fault) => Self::Fault(fault),
-        }
-    }
-}
-
-/// `From` every port error (through [`Fault`]) for the errors without a throttle.
-macro_rules! fault_errors {
+/// `From<CipherError>` for the errors of use cases that open a stored secret: a secret that
+/// does not open is the service's fault.
+macro_rules! cipher_faults {
     ($($error:ty),* $(,)?) => {$(
-        impl From<twofa_domain::PortError> for $error {
-            fn from(error: twofa_domain::PortError) -> Self {
-                Self::Fault(error.into())
-            }
-        }
-        impl From<twofa_domain::QueueError> for $error {
-            fn from(error: twofa_domain::QueueError) -> Self {
-                Self::Fault(error.into())
+        impl From<twofa_domain::CipherError> for $error {
+            fn from(error: twofa_domain::CipherError) -> Self {
+                Self::Fault(Fault::Unexpected(
+                    anyhow::Error::new(error).context("opening a stored secret"),
+                ))
             }
         }
     )*};
 }
 
-fault_errors!(SetupTotpError, RevokeDeviceError);
+cipher_faults!(ConfirmError, VerifyError, ManageError);
 
 /// Why an account may not set a factor up: the refusals every setup shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -248,13 +248,13 @@ impl Accounts {
 }
 
 /// The ports and the policy, and the collaborators built over them.
-struct Parts<'a> {
-    ports: &'a AuthPorts,
-    policy: &'a AuthPolicy,
+pub(crate) struct Parts<'a> {
+    pub(crate) ports: &'a AuthPorts,
+    pub(crate) policy: &'a AuthPolicy,
 }
 
 impl Parts<'_> {
-    fn issuer(&self) -> SessionIssuer {
+    pub(crate) fn issuer(&self) -> SessionIssuer {
         SessionIssuer::new(
             self.ports.signer.clone(),
             self.ports.clock.clone(),
@@ -272,7 +272,7 @@ impl Parts<'_> {
         EmailCooldown::new(self.ports.limiter.clone(), self.policy.email_cooldown)
     }
 
-    fn throttle(&self) -> LoginThrottle {
+    pub(crate) fn throttle(&self) -> LoginThrottle {
         LoginThrottle::new(
             self.ports.limiter.clone(),
             self.policy.limits.failures_per_account_ip,

@@ -50,7 +50,7 @@ pub use setup::{SetupSentFactor, SetupSentFactorInput, SetupTotp, TotpSetup};
 pub use sign_in::{TrustDevice, Verified};
 pub use verify::{VerifyBackupCodeInput, VerifyInput, VerifySecondFactor};
 
-use crate::auth::{AuthPolicy, AuthPorts, LoginThrottle, SessionIssuer};
+use crate::auth::{AuthPolicy, AuthPorts, Parts};
 
 /// The settings the second factors follow (`totp.*`, `otp.*`, `devices.*`, …).
 #[derive(Debug, Clone)]
@@ -151,11 +151,8 @@ impl SecondFactors {
     pub fn new(ports: &AuthPorts, policy: &AuthPolicy) -> Self {
         let two_factor = &policy.two_factor;
         let shared = Collaborators::new(ports, two_factor);
-        let throttle = Arc::new(LoginThrottle::new(
-            ports.limiter.clone(),
-            policy.limits.failures_per_account_ip,
-            policy.limits.failures_per_account,
-        ));
+        let account_parts = Parts { ports, policy };
+        let throttle = Arc::new(account_parts.throttle());
         let recent = recent_auth::RecentAuth {
             hasher: ports.hasher.clone(),
             factors: ports.factors.clone(),
@@ -165,13 +162,7 @@ impl SecondFactors {
             failures: shared.failures.clone(),
         };
         let sign_in = Arc::new(sign_in::SecondFactorSignIn {
-            issuer: SessionIssuer::new(
-                ports.signer.clone(),
-                ports.clock.clone(),
-                ports.ids.clone(),
-                policy.access_ttl,
-                policy.refresh_ttl,
-            ),
+            issuer: account_parts.issuer(),
             ids: ports.ids.clone(),
             clock: ports.clock.clone(),
             trust_ttl: two_factor.trust_ttl,

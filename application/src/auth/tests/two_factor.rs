@@ -386,3 +386,87 @@ fn a_password_change_ends_every_trusted_device() {
     .unwrap();
     assert!(matches!(after, LoginOutcome::TwoFactorRequired(_)));
 }
+
+#[test]
+fn enabling_or_removing_a_factor_ends_every_trusted_device() {
+    let h = harness();
+    let (user, secret, _) = h.enrol_totp("jane");
+    let trust = |steps| {
+        block_on(h.second_factors.verify.execute(VerifyInput {
+            temp_token: h.challenge("jane"),
+            code: Harness::code(&secret, &h.clock, steps),
+            method: None,
+            trust: TrustDevice {
+                is_wanted: true,
+                name: None,
+            },
+            request: from("203.0.113.1"),
+        }))
+        .unwrap()
+        .device_token
+        .unwrap()
+    };
+    let skips = |device: &str| {
+        matches!(
+            block_on(h.accounts.login.execute(LoginInput {
+                login: "jane".to_owned(),
+                password: PASSWORD.to_owned(),
+                device_token: Some(device.to_owned()),
+                request: from("203.0.113.1"),
+            }))
+            .unwrap(),
+            LoginOutcome::SignedIn(_)
+        )
+    };
+    let device = trust(1);
+    assert!(skips(&device));
+    // A second factor enabled: the device is no longer trusted.
+    block_on(h.second_factors.setup_sent.execute(SetupSentFactorInput {
+        user_id: user.user.id,
+        kind: FactorKind::Sms,
+        destination: "+14155550123".to_owned(),
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    h.run_jobs();
+    let code = {
+        let sent = h.sms.sent();
+        let text = &sent.last().unwrap().body;
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|word| word.len() == 6)
+            .unwrap()
+            .to_owned()
+    };
+    block_on(h.second_factors.confirm.execute(ConfirmFactorInput {
+        user_id: user.user.id,
+        kind: FactorKind::Sms,
+        code,
+        request: from("203.0.113.1"),
+    }))
+    .unwrap();
+    assert!(!skips(&device));
+    // Trusted again, then a factor removed: the device ends too.
+    h.advance(TimeDelta::seconds(30));
+    let device = trust(1);
+    assert!(skips(&device));
+    let sms = block_on(h.second_factors.list_factors.execute(user.user.id))
+        .unwrap()
+        .into_iter()
+        .find(|factor| factor.kind == FactorKind::Sms)
+        .unwrap();
+    block_on(
+        h.second_factors
+            .remove_factor
+            .execute(crate::two_factor::RemoveFactorInput {
+                user_id: user.user.id,
+                factor_id: sms.id,
+                proof: Reauthentication {
+                    password: Some(PASSWORD.to_owned()),
+                    code: None,
+                },
+                request: from("203.0.113.1"),
+            }),
+    )
+    .unwrap();
+    assert!(!skips(&device));
+}

@@ -445,6 +445,25 @@ fn enabling_or_removing_a_factor_ends_every_trusted_device() {
     }))
     .unwrap();
     assert!(!skips(&device));
+    // Events name the destination masked only.
+    let events = block_on(h.audit.query(&AuditQuery {
+        limit: 200,
+        ..AuditQuery::all()
+    }))
+    .unwrap();
+    let details: Vec<String> = events
+        .items
+        .iter()
+        .map(|event| event.event.details.to_value().to_string())
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("+1********23")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().all(|d| !d.contains("4155550123")),
+        "{details:?}"
+    );
     // Trusted again, then a factor removed: the device ends too.
     h.advance(TimeDelta::seconds(30));
     let device = trust(1);

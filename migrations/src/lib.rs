@@ -14,6 +14,7 @@ mod m20261125_000004_create_one_time_tokens;
 mod m20261125_000005_create_job_outbox;
 mod m20261202_000006_add_refresh_token_grace_used_at;
 mod m20261202_000007_create_second_factors;
+mod m20261203_000008_index_claimable_jobs;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_job_outbox::Migration),
             Box::new(m20261202_000006_add_refresh_token_grace_used_at::Migration),
             Box::new(m20261202_000007_create_second_factors::Migration),
+            Box::new(m20261203_000008_index_claimable_jobs::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! `SqlJobQueue`: the `JobQueue` port over the `jobs` table (the transactional outbox).
 //!
 //! A job is a row in one of four states: `pending` (waiting for `run_at`), `running` (leased by
-//! a worker until `lease_until`, proven by `lease_token`), `done` and `dead`. A claim is one
+//! a worker until `lease_until`, proven by `lease_token`; its `run_at` is the lease's end too, so
+//! one partial index orders every claimable job), `done` and `dead`. A claim is one
 //! `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …`; on PostgreSQL the sub-select takes the
 //! row `FOR UPDATE SKIP LOCKED`, so concurrent workers in different processes never take the
 //! same job; SQLite serialises writers, so the same statement is atomic there without a lock

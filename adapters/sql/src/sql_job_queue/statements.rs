@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     DbBackend, DeriveIden,
     sea_query::{
-        Cond, DeleteStatement, Expr, ExprTrait as _, Func, InsertStatement, LockBehavior, LockType,
+        DeleteStatement, Expr, ExprTrait as _, Func, InsertStatement, LockBehavior, LockType,
         OnConflict, Order, Query, SelectStatement, UpdateStatement,
     },
 };
@@ -45,10 +45,18 @@ pub(super) fn insert(
     job: NewJob,
     now: DateTime<Utc>,
 ) -> anyhow::Result<InsertStatement> {
-    let payload = serde_json::to_string(&job.payload)?;
     let has_key = job.idempotency_key.is_some();
-    let mut insert = Query::insert();
-    insert
+    let mut insert = insert_into();
+    insert.values(row(id, job, now)?)?;
+    if has_key {
+        insert.on_conflict(skip_known_keys());
+    }
+    Ok(insert)
+}
+
+/// `INSERT INTO jobs (…)`, without values.
+pub(super) fn insert_into() -> InsertStatement {
+    Query::insert()
         .into_table(Jobs::Table)
         .columns([
             Jobs::Id,
@@ -62,26 +70,32 @@ pub(super) fn insert(
             Jobs::CreatedAt,
             Jobs::UpdatedAt,
         ])
-        .values([
-            id.as_uuid().into(),
-            job.kind.into(),
-            payload.into(),
-            PENDING.into(),
-            0_i32.into(),
-            i32::try_from(job.max_attempts).unwrap_or(i32::MAX).into(),
-            job.run_at.unwrap_or(now).into(),
-            job.idempotency_key.into(),
-            now.into(),
-            now.into(),
-        ])?;
-    if has_key {
-        insert.on_conflict(
-            OnConflict::column(Jobs::IdempotencyKey)
-                .do_nothing()
-                .to_owned(),
-        );
-    }
-    Ok(insert)
+        .to_owned()
+}
+
+/// `ON CONFLICT (idempotency_key) DO NOTHING`: a row whose key is taken is skipped (a `NULL`
+/// key conflicts with nothing).
+pub(super) fn skip_known_keys() -> OnConflict {
+    OnConflict::column(Jobs::IdempotencyKey)
+        .do_nothing()
+        .to_owned()
+}
+
+/// The values of `job` as a pending row of [`insert_into`].
+pub(super) fn row(id: JobId, job: NewJob, now: DateTime<Utc>) -> anyhow::Result<Vec<Expr>> {
+    let payload = serde_json::to_string(&job.payload)?;
+    Ok(vec![
+        id.as_uuid().into(),
+        job.kind.into(),
+        payload.into(),
+        PENDING.into(),
+        0_i32.into(),
+        i32::try_from(job.max_attempts).unwrap_or(i32::MAX).into(),
+        job.run_at.unwrap_or(now).into(),
+        job.idempotency_key.into(),
+        now.into(),
+        now.into(),
+    ])
 }
 
 /// The id of the job holding idempotency key `key`.
@@ -93,15 +107,23 @@ pub(super) fn id_by_key(key: &str) -> SelectStatement {
         .to_owned()
 }
 
+/// The states a claimable job is in, as SQL with literals: the predicate of the partial index
+/// `jobs_claimable_idx` (migration `m20261203_000008`), which PostgreSQL and SQLite use only
+/// for a query whose `WHERE` holds this very text (a bound parameter proves nothing).
+pub(crate) const CLAIMABLE_STATES: &str = "\"state\" IN ('pending', 'running')";
+
 /// Leases the next claimable job (due and pending, or running with an expired lease; oldest
-/// `run_at` first, then id) until `lease_until` under `lease_token`, in one statement:
+/// `run_at` first, then id) until `lease_until` under `lease_token`, in one statement.
+///
+/// A running job's `run_at` is its lease's end (the claim and every renewal set both), so
+/// "pending and due, or running and expired" is one range over `jobs_claimable_idx`, read in
+/// claim order: a claim reads one index entry however long the backlog or the table.
 ///
 /// ```sql
 /// UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = :lease_until,
-///        lease_token = :lease_token, updated_at = :now
+///        run_at = :lease_until, lease_token = :lease_token, updated_at = :now
 ///  WHERE id = (SELECT id FROM jobs
-///               WHERE (state = 'pending' AND run_at <= :now)
-///                  OR (state = 'running' AND lease_until <= :now)
+///               WHERE state IN ('pending', 'running') AND run_at <= :now
 ///               ORDER BY run_at, id LIMIT 1
 ///               FOR UPDATE SKIP LOCKED)          -- PostgreSQL only
 /// RETURNING id, kind, payload, attempts, max_attempts, created_at
@@ -115,7 +137,8 @@ pub(super) fn claim(
     let mut next = Query::select();
     next.column(Jobs::Id)
         .from(Jobs::Table)
-        .cond_where(claimable(now))
+        .and_where(Expr::cust(CLAIMABLE_STATES))
+        .and_where(Expr::col(Jobs::RunAt).lte(now))
         .order_by(Jobs::RunAt, Order::Asc)
         .order_by(Jobs::Id, Order::Asc)
         .limit(1);
@@ -127,6 +150,7 @@ pub(super) fn claim(
         .value(Jobs::State, RUNNING)
         .value(Jobs::Attempts, Expr::col(Jobs::Attempts).add(1))
         .value(Jobs::LeaseUntil, lease_until)
+        .value(Jobs::RunAt, lease_until)
         .value(Jobs::LeaseToken, lease_token)
         .value(Jobs::UpdatedAt, now)
         .and_where(Expr::col(Jobs::Id).eq(next))
@@ -141,17 +165,7 @@ pub(super) fn claim(
         .to_owned()
 }
 
-/// Due and pending, or running with an expired lease.
-fn claimable(now: DateTime<Utc>) -> Cond {
-    Cond::any()
-        .add(
-            Expr::col(Jobs::State)
-                .eq(PENDING)
-                .and(Expr::col(Jobs::RunAt).lte(now)),
-        )
-        .add(lease_expired(now))
-}
-
+/// Running with an expired lease.
 fn lease_expired(now: DateTime<Utc>) -> Expr {
     Expr::col(Jobs::State)
         .eq(RUNNING)
@@ -182,7 +196,10 @@ pub(super) fn change_claimed(
     update.table(Jobs::Table).value(Jobs::UpdatedAt, now);
     match change {
         ClaimedChange::Renew { until } => {
-            update.value(Jobs::LeaseUntil, until);
+            // A running job's `run_at` is its lease's end: see `claim`.
+            update
+                .value(Jobs::LeaseUntil, until)
+                .value(Jobs::RunAt, until);
         }
         ClaimedChange::Complete => {
             release(&mut update)
@@ -284,8 +301,24 @@ mod tests {
         let (sql, _) = claim(DbBackend::Postgres, now(), now(), "t").build(PostgresQueryBuilder);
         assert_eq!(
             sql,
-            r#"UPDATE "jobs" SET "state" = $1, "attempts" = "attempts" + $2, "lease_until" = $3, "lease_token" = $4, "updated_at" = $5 WHERE "id" = (SELECT "id" FROM "jobs" WHERE ("state" = $6 AND "run_at" <= $7) OR ("state" = $8 AND "lease_until" <= $9) ORDER BY "run_at" ASC, "id" ASC LIMIT $10 FOR UPDATE SKIP LOCKED) RETURNING "id", "kind", "payload", "attempts", "max_attempts", "created_at""#
+            r#"UPDATE "jobs" SET "state" = $1, "attempts" = "attempts" + $2, "lease_until" = $3, "run_at" = $4, "lease_token" = $5, "updated_at" = $6 WHERE "id" = (SELECT "id" FROM "jobs" WHERE ("state" IN ('pending', 'running')) AND "run_at" <= $7 ORDER BY "run_at" ASC, "id" ASC LIMIT $8 FOR UPDATE SKIP LOCKED) RETURNING "id", "kind", "payload", "attempts", "max_attempts", "created_at""#
         );
+    }
+
+    #[test]
+    fn the_claim_holds_the_claimable_index_predicate_as_literals() {
+        // The migration's index predicate, which the planner matches textually.
+        let index = "state IN ('pending', 'running')";
+        for sql in [
+            claim(DbBackend::Postgres, now(), now(), "t")
+                .build(PostgresQueryBuilder)
+                .0,
+            claim(DbBackend::Sqlite, now(), now(), "t")
+                .build(SqliteQueryBuilder)
+                .0,
+        ] {
+            assert!(sql.replace('"', "").contains(index), "{sql}");
+        }
     }
 
     #[test]

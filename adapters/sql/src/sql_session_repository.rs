@@ -265,6 +265,23 @@ impl SessionRepository for SqlSessionRepository {
             ])
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?
             .to_owned();
+        // Inside a unit of work's transaction the two inserts need no savepoint of their own:
+        // a failure of either fails the unit of work, which then rolls back whole.
+        if let Executor::Transaction(transaction) = &self.executor {
+            transaction
+                .execute(&insert)
+                .await
+                .map_err(|error| port_error(DOING, error))?;
+            insert_token(
+                transaction.as_ref(),
+                DOING,
+                first,
+                session.id,
+                session.created_at,
+            )
+            .await?;
+            return Ok(session);
+        }
         let transaction = self.begin(DOING).await?;
         transaction
             .execute(&insert)

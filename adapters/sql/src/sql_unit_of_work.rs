@@ -14,11 +14,11 @@ use twofa_domain::{
 use crate::{
     SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository, SqlOneTimeTokenRepository,
     SqlSessionRepository, SqlUserRepository,
-    db_error::port_error,
+    db_error::{port_error, queue_error},
     executor::Executor,
-    sql_audit_log,
+    sql_audit_log::AuditBatch,
     sql_job_outbox::{self, OutboxEntry},
-    sql_job_queue,
+    sql_job_queue::JobBatch,
 };
 
 /// Where the jobs a transaction enqueues go.
@@ -96,6 +96,8 @@ impl UnitOfWork for SqlUnitOfWork {
             ids: self.ids.clone(),
             jobs: self.jobs.clone(),
             outboxed: Vec::new(),
+            audit_batch: AuditBatch::default(),
+            job_batch: JobBatch::default(),
         }))
     }
 }
@@ -117,6 +119,11 @@ struct SqlTransaction {
     jobs: JobsTarget,
     /// Jobs written to the outbox (`JobsTarget::After`), handed over after the commit.
     outboxed: Vec<OutboxEntry>,
+    /// Audit events appended, written just before the commit (or when the batch fills).
+    audit_batch: AuditBatch,
+    /// Jobs enqueued into `jobs` (`JobsTarget::Sql`), written just before the commit (or when
+    /// the batch fills).
+    job_batch: JobBatch,
 }
 
 #[async_trait]
@@ -150,7 +157,13 @@ impl Transaction for SqlTransaction {
         let ids = self.ids.as_ref();
         match &self.jobs {
             JobsTarget::Sql => {
-                sql_job_queue::enqueue_on(self.transaction.as_ref(), now, ids, job).await?;
+                self.job_batch.push(now, ids, job)?;
+                if self.job_batch.is_full() {
+                    self.job_batch
+                        .write_on(self.transaction.as_ref())
+                        .await
+                        .map_err(|error| queue_error("enqueueing jobs", error))?;
+                }
             }
             JobsTarget::After(_) => {
                 let entry =
@@ -162,17 +175,22 @@ impl Transaction for SqlTransaction {
     }
 
     async fn audit(&mut self, event: NewAuditEvent) -> Result<(), PortError> {
-        sql_audit_log::append_on(
-            self.transaction.as_ref(),
-            self.clock.now(),
-            self.ids.as_ref(),
-            event,
-        )
-        .await?;
+        self.audit_batch
+            .push(self.clock.now(), self.ids.as_ref(), event)?;
+        if self.audit_batch.is_full() {
+            self.audit_batch.write_on(self.transaction.as_ref()).await?;
+        }
         Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), PortError> {
+        let mut this = *self;
+        // The change's events and jobs: one multi-row insert each, inside the transaction.
+        this.audit_batch.write_on(this.transaction.as_ref()).await?;
+        this.job_batch
+            .write_on(this.transaction.as_ref())
+            .await
+            .map_err(|error| port_error("enqueueing jobs", error))?;
         let Self {
             transaction,
             users,
@@ -185,7 +203,7 @@ impl Transaction for SqlTransaction {
             jobs,
             outboxed,
             ..
-        } = *self;
+        } = this;
         drop((
             users,
             sessions,

@@ -110,7 +110,7 @@ impl ConfirmFactor {
             return Err(ConfirmError::AlreadyEnabled);
         }
         let subject = factor.id.to_string();
-        self.failures.check(user.id, &subject).await??;
+        let standing = self.failures.check(user.id, &subject).await??;
         let verdict = if input.kind == FactorKind::Totp {
             self.totp.matching_step(&factor, code)?.map(Some)
         } else {
@@ -128,7 +128,7 @@ impl ConfirmFactor {
             return Err(ConfirmError::NotPending);
         };
         crate::auth::commit(transaction, &input.request).await?;
-        self.failures.clear(user.id, &subject).await;
+        self.failures.clear(user.id, &subject, standing).await;
         Ok(Confirmed { backup_codes })
     }
 

@@ -17,6 +17,13 @@ pub(crate) struct SecondFactorFailures {
     per_account: Limit,
 }
 
+/// What the counters held when checked: whether a failure was counted on either.
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a right code hands it to `clear`"]
+pub(crate) struct Standing {
+    counted: bool,
+}
+
 fn account_key(user: UserId) -> String {
     format!("2fa:failures:user:{user}")
 }
@@ -44,24 +51,28 @@ impl SecondFactorFailures {
     }
 
     /// `Err(Throttled)` inside when the account's, or the factor's, failures are at their
-    /// limit: no code is looked at then.
+    /// limit: no code is looked at then. Otherwise what the counters held, for `clear`.
     pub(crate) async fn check(
         &self,
         user: UserId,
         subject: &str,
-    ) -> Result<Result<(), Throttled>, PortError> {
+    ) -> Result<Result<Standing, Throttled>, PortError> {
+        let mut counted = false;
         for (key, limit) in [
             (account_key(user), self.per_account),
             (factor_key(subject), self.per_factor),
         ] {
-            if let Decision::Limited { retry_after } = self.limiter.check(&key, limit).await? {
-                return Ok(Err(Throttled {
-                    limit: limit.max,
-                    retry_after,
-                }));
+            match self.limiter.check(&key, limit).await? {
+                Decision::Limited { retry_after } => {
+                    return Ok(Err(Throttled {
+                        limit: limit.max,
+                        retry_after,
+                    }));
+                }
+                Decision::Allowed { remaining, .. } => counted |= remaining < limit.max,
             }
         }
-        Ok(Ok(()))
+        Ok(Ok(Standing { counted }))
     }
 
     /// Counts one wrong code of the account against `subject`.
@@ -75,9 +86,14 @@ impl SecondFactorFailures {
         Ok(())
     }
 
-    /// Clears the account's and `subject`'s counters after a right code; a limiter that fails
-    /// is logged (the counters end with their windows).
-    pub(crate) async fn clear(&self, user: UserId, subject: &str) {
+    /// Clears the account's and `subject`'s counters after a right code, when `check` found a
+    /// failure on either (a right code at the first try, the common case, costs no call); a
+    /// limiter that fails is logged (the counters end with their windows). A wrong code
+    /// counted between the check and the right one stays until its window ends.
+    pub(crate) async fn clear(&self, user: UserId, subject: &str, standing: Standing) {
+        if !standing.counted {
+            return;
+        }
         for key in [account_key(user), factor_key(subject)] {
             if let Err(error) = self.limiter.clear(&key).await {
                 tracing::warn!(error = %twofa_domain::error_chain(&error), "could not clear a second-factor failure counter");

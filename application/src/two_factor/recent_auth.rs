@@ -115,11 +115,11 @@ impl RecentAuth {
             return Err(ManageError::InvalidCode);
         };
         let subject = totp.id.to_string();
-        self.failures.check(user.id, &subject).await??;
+        let standing = self.failures.check(user.id, &subject).await??;
         if let Some(step) = self.totp.matching_step(totp, code)?
             && self.factors.advance_step(totp.id, step).await?
         {
-            self.failures.clear(user.id, &subject).await;
+            self.failures.clear(user.id, &subject, standing).await;
             return Ok(());
         }
         self.failures.count(user.id, &subject).await?;

@@ -147,7 +147,7 @@ impl VerifySecondFactor {
         };
         let subject_factor = kinds.first().and_then(|kind| live.challenge.factor(*kind));
         let subject = factor_subject(subject_factor, user.id);
-        self.failures.check(user.id, &subject).await??;
+        let standing = self.failures.check(user.id, &subject).await??;
         let Some(found) = self.find_match(&live, &user, &kinds, &input.code).await? else {
             return Err(self
                 .wrong(&live, &user, &subject, "wrong_code", &input.request)
@@ -195,7 +195,7 @@ impl VerifySecondFactor {
                 &input.request,
             )
             .await?;
-        self.failures.clear(user.id, &subject).await;
+        self.failures.clear(user.id, &subject, standing).await;
         Ok(verified)
     }
 
@@ -257,7 +257,7 @@ impl VerifySecondFactor {
         input: &VerifyInput,
     ) -> Result<Verified, VerifyError> {
         let subject = factor_subject(None, user.id);
-        self.failures.check(user.id, &subject).await??;
+        let standing = self.failures.check(user.id, &subject).await??;
         let Ok(code) = BackupCode::parse(&input.code) else {
             return Err(self
                 .wrong(
@@ -322,7 +322,7 @@ impl VerifySecondFactor {
                 &input.request,
             )
             .await?;
-        self.failures.clear(user.id, &subject).await;
+        self.failures.clear(user.id, &subject, standing).await;
         Ok(verified)
     }
 

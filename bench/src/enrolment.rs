@@ -245,3 +245,52 @@ where
     }
     Ok(slots.into_iter().flatten().collect())
 }
+
+/// How long the setup's jobs may take to be worked off.
+const DRAIN_TIMEOUT: Duration = Duration::from_mins(10);
+
+/// A wait for the job queue to empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drain {
+    /// Jobs pending when the wait began.
+    pub pending_at_start: u64,
+    /// How long until none was.
+    pub took: Duration,
+}
+
+/// Waits until `GET /api/health` reports no pending job: after the setup, so the verify phase
+/// pays only for its own jobs, not for the backlog the setup queued (`user.registered`,
+/// `2fa.enabled`, … events); after the verify phase, to tell how far the worker fell behind.
+pub async fn drain_queue(target: &Target) -> anyhow::Result<Drain> {
+    let started = std::time::Instant::now();
+    let mut pending_at_start = None;
+    loop {
+        let answer = target
+            .client()
+            .get(target.url("/api/health"))
+            .send()
+            .await
+            .context("GET /api/health")?;
+        let body: Value = answer.json().await.context("GET /api/health: the body")?;
+        let Some(pending) = body
+            .pointer("/checks/queue/pending")
+            .and_then(Value::as_u64)
+        else {
+            bail!("GET /api/health reports no queue depth: {body}");
+        };
+        let pending_at_start = *pending_at_start.get_or_insert(pending);
+        if pending == 0 {
+            return Ok(Drain {
+                pending_at_start,
+                took: started.elapsed(),
+            });
+        }
+        if started.elapsed() > DRAIN_TIMEOUT {
+            bail!(
+                "{pending} jobs still pending after {}s: the worker is not keeping up",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -108,6 +108,14 @@ struct Args {
     /// Setup requests in flight at once (verify scenario).
     #[arg(long, default_value = "64")]
     seed_concurrency: NonZero<usize>,
+    /// How twofa reaches PostgreSQL and Redis in the verify scenario (`unix` or `tcp`), for the
+    /// report: scripts/bench sets it up.
+    #[arg(long, default_value = "tcp")]
+    transport: String,
+    /// A shell command run just before the verify phase (scripts/bench resets PostgreSQL's
+    /// and Redis's statement counters with it, so what it prints after is the phase's own).
+    #[arg(long, value_name = "COMMAND")]
+    before_verify: Option<String>,
     /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clock_ticks: u32,
@@ -285,6 +293,12 @@ async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
     let challenges = enrolment::open_challenges(&target, enrolled, seed_concurrency).await?;
     let login = started.elapsed();
     eprintln!("twofa-bench: challenged in {:.1}s", login.as_secs_f64());
+    let drain = enrolment::drain_queue(&target).await?;
+    eprintln!(
+        "twofa-bench: the setup's {} jobs were worked off in {:.1}s more",
+        drain.pending_at_start,
+        drain.took.as_secs_f64()
+    );
 
     // The step used at setup is spent; the next one is within the server's skew.
     let step = totp::current_step()?.saturating_add(1);
@@ -294,14 +308,10 @@ async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
         challenges.len(),
         humantime::format_duration(args.duration)
     );
-    let stores = StoreClocks {
-        postgres: args
-            .postgres_pid
-            .map(|pid| CpuClock::of_process_and_children(pid, args.clock_ticks)),
-        redis: args
-            .redis_pid
-            .map(|pid| CpuClock::of_process(pid, args.clock_ticks)),
-    };
+    let stores = StoreClocks::of(&args);
+    if let Some(command) = &args.before_verify {
+        run_shell(command)?;
+    }
     let stores_before = stores.seconds()?;
     let verify = load::run(
         &target,
@@ -312,22 +322,19 @@ async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
         server_cpu.as_ref(),
     )
     .await?;
-    let stores_after = stores.seconds()?;
-    let store_cpu = StoreCpuSeconds {
-        postgres: stores_after
-            .postgres
-            .zip(stores_before.postgres)
-            .map(|(a, b)| a - b),
-        redis: stores_after
-            .redis
-            .zip(stores_before.redis)
-            .map(|(a, b)| a - b),
-    };
+    let store_cpu = stores.seconds()?.since(stores_before);
     verify.require_some_success("POST /api/2fa/verify")?;
     eprintln!(
         "twofa-bench: {:.1} verifications/s, {} errors",
         verify.throughput(),
         verify.error_count()
+    );
+    // The events the phase queued (two a verification) that the worker had not run yet.
+    let backlog = enrolment::drain_queue(&target).await?;
+    eprintln!(
+        "twofa-bench: the worker ran the {} jobs left {:.1}s after the phase",
+        backlog.pending_at_start,
+        backlog.took.as_secs_f64()
     );
 
     Ok(VerifyReport::new(
@@ -337,11 +344,17 @@ async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
             seed_concurrency,
             concurrency,
             duration_seconds: args.duration.as_secs_f64(),
+            transport: args.transport.clone(),
         },
-        SeedingTimes { enrol, login },
+        SeedingTimes {
+            enrol,
+            login,
+            drain: drain.took,
+        },
         &generator,
         &verify,
         store_cpu,
+        backlog,
     ))
 }
 
@@ -352,12 +365,33 @@ struct StoreClocks {
 }
 
 impl StoreClocks {
+    fn of(args: &Args) -> Self {
+        Self {
+            postgres: args
+                .postgres_pid
+                .map(|pid| CpuClock::of_process_and_children(pid, args.clock_ticks)),
+            redis: args
+                .redis_pid
+                .map(|pid| CpuClock::of_process(pid, args.clock_ticks)),
+        }
+    }
+
     fn seconds(&self) -> anyhow::Result<StoreCpuSeconds> {
         Ok(StoreCpuSeconds {
             postgres: self.postgres.as_ref().map(CpuClock::seconds).transpose()?,
             redis: self.redis.as_ref().map(CpuClock::seconds).transpose()?,
         })
     }
+}
+
+/// Runs `command` with `sh -c`, failing unless it succeeds.
+fn run_shell(command: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("sh")
+        .args(["-c", command])
+        .status()
+        .with_context(|| format!("running --before-verify {command:?}"))?;
+    anyhow::ensure!(status.success(), "--before-verify {command:?}: {status}");
+    Ok(())
 }
 
 /// Runs the Argon2 ceiling phase on its own threads, away from the async runtime's.

@@ -2,10 +2,13 @@
 //! and `record`, which writes an audit event and, for those, queues its webhook event in the
 //! same transaction, so the event exists exactly when its change committed.
 //!
-//! A queued event is a `webhook.event` job: `{type, userId, data}`, `data` being the audit
-//! event's details (ids and masked values, never a secret). Its handler fans it out to the
-//! endpoints that subscribe; endpoints arrive with the webhooks capability, and until then
-//! the handler finds none and the job completes.
+//! The webhook events of one change are one `webhook.event` job: `{events: [{type, userId,
+//! data}, …]}`, in the order recorded, `data` being each audit event's details (ids and masked
+//! values, never a secret). One job per change, not per event: a sign-in records two or three
+//! events, and each job costs the worker a claim and a completion. Its handler fans each event
+//! out to the endpoints that subscribe; endpoints arrive with the webhooks capability, and
+//! until then the handler finds none and the job completes. A job of the earlier one-event
+//! shape (`{type, userId, data}`) is still read.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -75,14 +78,42 @@ impl WebhookEventPayload {
             data: event.details.to_value(),
         })
     }
+}
 
-    /// The job that fans the event out.
+/// What a `webhook.event` job carries: the webhook events of one change, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvents {
+    /// At least one.
+    pub events: Vec<WebhookEventPayload>,
+}
+
+impl WebhookEvents {
+    /// The job that fans the events out.
     pub fn into_job(self) -> NewJob {
         NewJob::new(
             WEBHOOK_EVENT,
             serde_json::to_value(self).unwrap_or_default(),
             WEBHOOK_EVENT_ATTEMPTS,
         )
+    }
+
+    /// The events of a job's payload, of either shape.
+    ///
+    /// # Errors
+    /// When the payload is neither.
+    pub fn from_payload(payload: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            Many(WebhookEvents),
+            One(WebhookEventPayload),
+        }
+        Ok(match serde_json::from_value(payload.clone())? {
+            Shape::Many(events) => events,
+            Shape::One(event) => Self {
+                events: vec![event],
+            },
+        })
     }
 }
 
@@ -92,10 +123,24 @@ pub(crate) async fn record(
     transaction: &mut dyn Transaction,
     event: NewAuditEvent,
 ) -> Result<(), Fault> {
-    let webhook = WebhookEventPayload::of(&event);
-    transaction.audit(event).await?;
-    if let Some(webhook) = webhook {
-        transaction.enqueue(webhook.into_job()).await?;
+    record_all(transaction, [event]).await
+}
+
+/// Writes `events` to the audit trail of `transaction`, in order, and queues those whose
+/// action is a webhook event type as one job, in the same transaction.
+pub(crate) async fn record_all(
+    transaction: &mut dyn Transaction,
+    events: impl IntoIterator<Item = NewAuditEvent>,
+) -> Result<(), Fault> {
+    let mut webhooks = Vec::new();
+    for event in events {
+        webhooks.extend(WebhookEventPayload::of(&event));
+        transaction.audit(event).await?;
+    }
+    if !webhooks.is_empty() {
+        transaction
+            .enqueue(WebhookEvents { events: webhooks }.into_job())
+            .await?;
     }
     Ok(())
 }
@@ -107,14 +152,12 @@ pub(crate) async fn record_alone(
     events: impl IntoIterator<Item = NewAuditEvent>,
 ) -> Result<(), Fault> {
     let mut transaction = unit_of_work.begin().await?;
-    for event in events {
-        record(transaction.as_mut(), event).await?;
-    }
+    record_all(transaction.as_mut(), events).await?;
     transaction.commit().await?;
     Ok(())
 }
 
-/// Runs `webhook.event`: fans the event out to the endpoints subscribed to it. No endpoint
+/// Runs `webhook.event`: fans each event out to the endpoints subscribed to it. No endpoint
 /// store exists in this version (webhook endpoints come with their own capability), so no
 /// endpoint subscribes and the run completes.
 #[derive(Debug, Default)]
@@ -127,11 +170,12 @@ impl JobHandler for DispatchWebhookEvent {
     }
 
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
-        let payload: WebhookEventPayload =
-            serde_json::from_value(payload.clone()).map_err(|error| {
-                JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
-            })?;
-        tracing::debug!(event = %payload.event_type, "no webhook endpoint subscribes to the event");
+        let payload = WebhookEvents::from_payload(payload).map_err(|error| {
+            JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
+        })?;
+        for event in &payload.events {
+            tracing::debug!(event = %event.event_type, "no webhook endpoint subscribes to the event");
+        }
         Ok(())
     }
 }
@@ -152,9 +196,22 @@ mod tests {
         assert_eq!(payload.event_type, "2fa.enabled");
         assert_eq!(payload.user_id, Some(user));
         assert_eq!(payload.data["type"], "totp");
-        let job = payload.into_job();
+        let job = WebhookEvents {
+            events: vec![payload.clone()],
+        }
+        .into_job();
         assert_eq!(job.kind, WEBHOOK_EVENT);
-        assert_eq!(job.payload["type"], "2fa.enabled");
+        assert_eq!(job.payload["events"][0]["type"], "2fa.enabled");
+        assert_eq!(
+            WebhookEvents::from_payload(&job.payload).unwrap().events,
+            vec![payload.clone()]
+        );
+        // A job of the earlier one-event shape still reads.
+        let legacy = serde_json::to_value(&payload).unwrap();
+        assert_eq!(
+            WebhookEvents::from_payload(&legacy).unwrap().events,
+            vec![payload]
+        );
 
         let internal = NewAuditEvent::new("security.login.throttled", Actor::user(user), false);
         assert!(WebhookEventPayload::of(&internal).is_none());

@@ -13,7 +13,7 @@ use twofa_domain::{
 use super::keys::token_digest;
 use crate::{
     auth::{Fault, RequestInfo, SessionIssuer, SignedIn, opaque_token, user_event},
-    webhook_events::record,
+    webhook_events::record_all,
 };
 
 /// A login that passed its second factor.
@@ -72,36 +72,36 @@ impl SecondFactorSignIn {
             .issuer
             .start(transaction.as_ref(), user, amr.clone(), request)
             .await?;
+        let mut recorded = Vec::with_capacity(events.len() + 3);
         let device_token = if trust.is_wanted {
-            Some(
-                self.trust(transaction.as_mut(), user, trust, request)
-                    .await?,
-            )
+            let (token, trusted) = self
+                .trust(transaction.as_mut(), user, trust, request)
+                .await?;
+            recorded.push(trusted);
+            Some(token)
         } else {
             None
         };
         let mut verified = details;
         verified["sessionId"] = json!(tokens.session_id.to_string());
         verified["method"] = json!(method);
-        record(
-            transaction.as_mut(),
-            user_event("2fa.verified", Some(user.id), true, request, verified),
-        )
-        .await?;
-        for event in events {
-            record(transaction.as_mut(), event).await?;
-        }
-        record(
-            transaction.as_mut(),
-            user_event(
-                "user.login.succeeded",
-                Some(user.id),
-                true,
-                request,
-                json!({ "sessionId": tokens.session_id.to_string(), "amr": amr }),
-            ),
-        )
-        .await?;
+        recorded.push(user_event(
+            "2fa.verified",
+            Some(user.id),
+            true,
+            request,
+            verified,
+        ));
+        recorded.extend(events);
+        recorded.push(user_event(
+            "user.login.succeeded",
+            Some(user.id),
+            true,
+            request,
+            json!({ "sessionId": tokens.session_id.to_string(), "amr": amr }),
+        ));
+        // One job carries the sign-in's webhook events.
+        record_all(transaction.as_mut(), recorded).await?;
         crate::auth::commit(transaction, request).await?;
         Ok(Verified {
             signed_in: SignedIn {
@@ -113,14 +113,14 @@ impl SecondFactorSignIn {
     }
 
     /// Trusts the requesting device: a 256-bit token stored as its SHA-256 for
-    /// `devices.trust_ttl`, recorded as `device.trusted`; the token.
+    /// `devices.trust_ttl`; the token, and its `device.trusted` event to record.
     async fn trust(
         &self,
         transaction: &mut dyn Transaction,
         user: &User,
         trust: &TrustDevice,
         request: &RequestInfo,
-    ) -> Result<String, Fault> {
+    ) -> Result<(String, NewAuditEvent), Fault> {
         let token = opaque_token(self.ids.as_ref());
         let id = DeviceId::from_uuid(self.ids.uuid_v4());
         let name = trust
@@ -141,17 +141,13 @@ impl SecondFactorSignIn {
                 expires_at: self.clock.after(self.trust_ttl),
             })
             .await?;
-        record(
-            transaction,
-            user_event(
-                "device.trusted",
-                Some(user.id),
-                true,
-                request,
-                json!({ "deviceId": id.to_string(), "name": name }),
-            ),
-        )
-        .await?;
-        Ok(token)
+        let trusted = user_event(
+            "device.trusted",
+            Some(user.id),
+            true,
+            request,
+            json!({ "deviceId": id.to_string(), "name": name }),
+        );
+        Ok((token, trusted))
     }
 }

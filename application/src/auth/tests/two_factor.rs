@@ -71,9 +71,14 @@ impl Harness {
             .lock()
             .unwrap()
             .iter()
-            .filter_map(|payload| {
-                let value: serde_json::Value = serde_json::from_str(payload).ok()?;
-                value["type"].as_str().map(str::to_owned)
+            .filter_map(|payload| serde_json::from_str::<serde_json::Value>(payload).ok())
+            .flat_map(|value| {
+                value["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|event| event["type"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
             })
             .collect()
     }

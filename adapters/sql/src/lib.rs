@@ -20,6 +20,7 @@
 mod database;
 mod db_error;
 mod executor;
+mod insert_batch;
 mod probe;
 mod sql_audit_log;
 mod sql_backup_code_repository;

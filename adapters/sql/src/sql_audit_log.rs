@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DeriveIden, QueryResult,
-    sea_query::{Expr, ExprTrait as _, InsertStatement, Order, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait as _, Order, Query, SelectStatement},
 };
 use twofa_domain::{
     Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,
     Clock, NewAuditEvent, PortError, SecretGenerator, UserId, time_ordered_id,
 };
 
-use crate::db_error::port_error;
+use crate::{db_error::port_error, insert_batch::InsertBatch};
 
 /// Keeps at most this many characters of a `User-Agent` (the column's length).
 const USER_AGENT_LIMIT: usize = 512;
@@ -93,17 +93,20 @@ pub(crate) async fn append_on<C: ConnectionTrait>(
 /// The events a unit of work appends, written by one multi-row `INSERT` when it commits (one
 /// round trip however many events a change records), in the order appended. Each event gets
 /// its id and time when appended.
-#[derive(Default)]
-pub(crate) struct AuditBatch {
-    insert: Option<InsertStatement>,
-    rows: usize,
+pub(crate) struct AuditBatch(InsertBatch);
+
+impl Default for AuditBatch {
+    fn default() -> Self {
+        Self(InsertBatch::new(|| {
+            Query::insert()
+                .into_table(AuditEvents::Table)
+                .columns(COLUMNS)
+                .to_owned()
+        }))
+    }
 }
 
 impl AuditBatch {
-    /// Rows one `INSERT` holds at most: 500 × 10 parameters stays far below PostgreSQL's
-    /// 65,535 and SQLite's 32,766.
-    pub(crate) const MAX_ROWS: usize = 500;
-
     /// Adds `event`, recorded at `now`; its id.
     pub(crate) fn push(
         &mut self,
@@ -115,14 +118,8 @@ impl AuditBatch {
         let id = AuditEventId::from_uuid(time_ordered_id(now, ids));
         let details = serde_json::to_string(&event.details.to_value())
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?;
-        self.insert
-            .get_or_insert_with(|| {
-                Query::insert()
-                    .into_table(AuditEvents::Table)
-                    .columns(COLUMNS)
-                    .to_owned()
-            })
-            .values([
+        self.0
+            .push(vec![
                 id.as_uuid().into(),
                 event.user_id.map(|user| user.as_uuid()).into(),
                 event.actor.kind.as_str().into(),
@@ -135,13 +132,12 @@ impl AuditBatch {
                 now.into(),
             ])
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?;
-        self.rows += 1;
         Ok(id)
     }
 
-    /// Whether it holds `MAX_ROWS` events and should be written now.
+    /// Whether it holds `InsertBatch::MAX_ROWS` events and should be written now.
     pub(crate) fn is_full(&self) -> bool {
-        self.rows >= Self::MAX_ROWS
+        self.0.is_full()
     }
 
     /// Writes the events through `connection` and empties the batch.
@@ -149,15 +145,10 @@ impl AuditBatch {
         &mut self,
         connection: &C,
     ) -> Result<(), PortError> {
-        let Some(insert) = self.insert.take() else {
-            return Ok(());
-        };
-        self.rows = 0;
-        connection
-            .execute(&insert)
+        self.0
+            .write_on(connection)
             .await
-            .map_err(|error| port_error("appending audit events", error))?;
-        Ok(())
+            .map_err(|error| port_error("appending audit events", error))
     }
 }
 

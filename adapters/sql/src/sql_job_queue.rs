@@ -20,7 +20,7 @@ use twofa_domain::{
     UnfinishedJob, UnfinishedState, time_ordered_id,
 };
 
-use crate::db_error::queue_error;
+use crate::{db_error::queue_error, insert_batch::InsertBatch};
 
 /// The `JobQueue` port over the `jobs` table, on PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -107,17 +107,19 @@ pub(crate) async fn enqueue_on<C: ConnectionTrait>(
 /// CONFLICT (idempotency_key) DO NOTHING` when it commits (one round trip however many jobs a
 /// change causes). Each job gets its id when enqueued; one whose key is already taken is
 /// skipped, as `enqueue` skips it.
-#[derive(Default)]
-pub(crate) struct JobBatch {
-    insert: Option<sea_orm::sea_query::InsertStatement>,
-    rows: usize,
+pub(crate) struct JobBatch(InsertBatch);
+
+impl Default for JobBatch {
+    fn default() -> Self {
+        Self(InsertBatch::new(|| {
+            let mut insert = statements::insert_into();
+            insert.on_conflict(statements::skip_known_keys());
+            insert
+        }))
+    }
 }
 
 impl JobBatch {
-    /// Rows one `INSERT` holds at most: 500 × 10 parameters stays far below PostgreSQL's
-    /// 65,535 and SQLite's 32,766.
-    pub(crate) const MAX_ROWS: usize = 500;
-
     /// Adds `job`, enqueued at `now`.
     pub(crate) fn push(
         &mut self,
@@ -129,21 +131,15 @@ impl JobBatch {
         let id = JobId::from_uuid(time_ordered_id(now, ids));
         let row = statements::row(id, job, now)
             .map_err(|error| QueueError::Unexpected(error.context(DOING)))?;
-        self.insert
-            .get_or_insert_with(|| {
-                let mut insert = statements::insert_into();
-                insert.on_conflict(statements::skip_known_keys());
-                insert
-            })
-            .values(row)
+        self.0
+            .push(row)
             .map_err(|error| QueueError::Unexpected(anyhow::Error::new(error).context(DOING)))?;
-        self.rows += 1;
         Ok(id)
     }
 
-    /// Whether it holds `MAX_ROWS` jobs and should be written now.
+    /// Whether it holds `InsertBatch::MAX_ROWS` jobs and should be written now.
     pub(crate) fn is_full(&self) -> bool {
-        self.rows >= Self::MAX_ROWS
+        self.0.is_full()
     }
 
     /// Writes the jobs through `connection` and empties the batch.
@@ -151,12 +147,7 @@ impl JobBatch {
         &mut self,
         connection: &C,
     ) -> Result<(), sea_orm::DbErr> {
-        let Some(insert) = self.insert.take() else {
-            return Ok(());
-        };
-        self.rows = 0;
-        connection.execute(&insert).await?;
-        Ok(())
+        self.0.write_on(connection).await
     }
 }
 

@@ -8,14 +8,16 @@ use sea_orm::{
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
 };
 
+use crate::deferred_inserts::DeferredInserts;
+
 /// The pool (each statement on its own, autocommitted) or a transaction shared by the
 /// repositories a `SqlTransaction` hands out (nothing visible to others before its commit).
 #[derive(Clone)]
 pub(crate) enum Executor {
     /// Any pooled connection.
     Pool(DatabaseConnection),
-    /// A unit of work's open transaction.
-    Transaction(Arc<DatabaseTransaction>),
+    /// A unit of work's open transaction, and the inserts it writes at its commit.
+    Transaction(Arc<DatabaseTransaction>, DeferredInserts),
 }
 
 impl Executor {
@@ -23,7 +25,18 @@ impl Executor {
     pub(crate) fn get(&self) -> DatabaseExecutor<'_> {
         match self {
             Self::Pool(connection) => DatabaseExecutor::Connection(connection),
-            Self::Transaction(transaction) => DatabaseExecutor::Transaction(transaction),
+            Self::Transaction(transaction, _) => DatabaseExecutor::Transaction(transaction),
+        }
+    }
+
+    /// Writes the inserts the transaction deferred, so the next statement sees their rows;
+    /// nothing on the pool.
+    pub(crate) async fn write_deferred(&self) -> Result<(), DbErr> {
+        match self {
+            Self::Pool(_) => Ok(()),
+            Self::Transaction(transaction, deferred) => {
+                deferred.write_on(transaction.as_ref()).await
+            }
         }
     }
 

@@ -38,15 +38,20 @@ impl InsertBatch {
         self.rows >= Self::MAX_ROWS
     }
 
+    /// The `INSERT` of the rows waiting, if any; the batch is empty after.
+    pub(crate) fn take(&mut self) -> Option<InsertStatement> {
+        self.rows = 0;
+        self.insert.take()
+    }
+
     /// Writes the rows through `connection` and empties the batch.
     pub(crate) async fn write_on<C: ConnectionTrait>(
         &mut self,
         connection: &C,
     ) -> Result<(), DbErr> {
-        let Some(insert) = self.insert.take() else {
+        let Some(insert) = self.take() else {
             return Ok(());
         };
-        self.rows = 0;
         connection.execute(&insert).await?;
         Ok(())
     }

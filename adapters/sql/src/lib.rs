@@ -19,6 +19,7 @@
 
 mod database;
 mod db_error;
+mod deferred_inserts;
 mod executor;
 mod insert_batch;
 mod probe;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DeriveIden, QueryResult,
-    sea_query::{Expr, ExprTrait as _, Order, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait as _, InsertStatement, Order, Query, SelectStatement},
 };
 use twofa_domain::{
     Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,
@@ -138,6 +138,11 @@ impl AuditBatch {
     /// Whether it holds `InsertBatch::MAX_ROWS` events and should be written now.
     pub(crate) fn is_full(&self) -> bool {
         self.0.is_full()
+    }
+
+    /// The `INSERT` of the events waiting, if any; the batch is empty after.
+    pub(crate) fn take(&mut self) -> Option<InsertStatement> {
+        self.0.take()
     }
 
     /// Writes the events through `connection` and empties the batch.

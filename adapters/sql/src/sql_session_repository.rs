@@ -20,7 +20,8 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DeriveIden, QueryResult,
     sea_query::{
-        Cond, Expr, ExprTrait as _, LockType, Order, Query, SelectStatement, UpdateStatement,
+        Cond, Expr, ExprTrait as _, InsertStatement, LockType, Order, Query, SelectStatement,
+        UpdateStatement,
     },
 };
 use twofa_domain::{
@@ -92,6 +93,15 @@ impl SqlSessionRepository {
 
     /// A transaction that holds SQLite's write lock from its start; a savepoint when the
     /// repository works inside a unit of work's transaction.
+    /// Writes the sessions this unit of work created and deferred, so a statement about to
+    /// run sees them.
+    async fn settle(&self, doing: &'static str) -> Result<(), PortError> {
+        self.executor
+            .write_deferred()
+            .await
+            .map_err(|error| port_error(doing, error))
+    }
+
     async fn begin(&self, doing: &'static str) -> Result<DatabaseTransaction, PortError> {
         self.executor
             .begin_immediate()
@@ -149,7 +159,21 @@ async fn insert_token(
     session: SessionId,
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
-    let insert = Query::insert()
+    connection
+        .execute(&token_insert(doing, hash, session, now)?)
+        .await
+        .map_err(|error| port_error(doing, error))?;
+    Ok(())
+}
+
+/// `INSERT INTO refresh_tokens …` of one token.
+fn token_insert(
+    doing: &'static str,
+    hash: RefreshTokenHash,
+    session: SessionId,
+    now: DateTime<Utc>,
+) -> Result<InsertStatement, PortError> {
+    Ok(Query::insert()
         .into_table(RefreshTokens::Table)
         .columns([
             RefreshTokens::TokenHash,
@@ -162,12 +186,7 @@ async fn insert_token(
             now.into(),
         ])
         .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(doing)))?
-        .to_owned();
-    connection
-        .execute(&insert)
-        .await
-        .map_err(|error| port_error(doing, error))?;
-    Ok(())
+        .to_owned())
 }
 
 /// Runs `statement` inside `transaction`.
@@ -265,21 +284,13 @@ impl SessionRepository for SqlSessionRepository {
             ])
             .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(DOING)))?
             .to_owned();
-        // Inside a unit of work's transaction the two inserts need no savepoint of their own:
-        // a failure of either fails the unit of work, which then rolls back whole.
-        if let Executor::Transaction(transaction) = &self.executor {
-            transaction
-                .execute(&insert)
-                .await
-                .map_err(|error| port_error(DOING, error))?;
-            insert_token(
-                transaction.as_ref(),
-                DOING,
-                first,
-                session.id,
-                session.created_at,
-            )
-            .await?;
+        // Inside a unit of work's transaction the two inserts wait for its commit, and go with
+        // its events and jobs (one statement on PostgreSQL); a failure fails the commit, which
+        // rolls back whole. This repository's other methods write them first, so they see the
+        // session.
+        if let Executor::Transaction(_, deferred) = &self.executor {
+            deferred.push(insert);
+            deferred.push(token_insert(DOING, first, session.id, session.created_at)?);
             return Ok(session);
         }
         let transaction = self.begin(DOING).await?;
@@ -297,6 +308,7 @@ impl SessionRepository for SqlSessionRepository {
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, PortError> {
         const DOING: &str = "finding a session";
+        self.settle(DOING).await?;
         let select = select()
             .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
             .to_owned();
@@ -315,6 +327,7 @@ impl SessionRepository for SqlSessionRepository {
         presented: RefreshTokenHash,
     ) -> Result<Option<PresentedToken>, PortError> {
         const DOING: &str = "finding a refresh token";
+        self.settle(DOING).await?;
         let lookup = token_lookup(presented);
         let Some(row) = self
             .executor
@@ -342,6 +355,7 @@ impl SessionRepository for SqlSessionRepository {
         expires_at: DateTime<Utc>,
     ) -> Result<RotateOutcome, PortError> {
         const DOING: &str = "rotating a refresh token";
+        self.settle(DOING).await?;
         let now = self.now();
         let transaction = self.begin(DOING).await?;
         let lookup = token_lookup(presented).lock(LockType::Update).to_owned();
@@ -403,6 +417,7 @@ impl SessionRepository for SqlSessionRepository {
 
     async fn revoke(&self, user: UserId, id: SessionId) -> Result<bool, PortError> {
         const DOING: &str = "revoking a session";
+        self.settle(DOING).await?;
         let update = Query::update()
             .table(Sessions::Table)
             .value(Sessions::RevokedAt, self.now())
@@ -425,6 +440,7 @@ impl SessionRepository for SqlSessionRepository {
         except: Option<SessionId>,
     ) -> Result<Vec<SessionId>, PortError> {
         const DOING: &str = "revoking a user's sessions";
+        self.settle(DOING).await?;
         let now = self.now();
         let mut filter = Cond::all()
             .add(Expr::col(Sessions::UserId).eq(user.as_uuid()))
@@ -456,6 +472,7 @@ impl SessionRepository for SqlSessionRepository {
 
     async fn list_active(&self, user: UserId) -> Result<Vec<Session>, PortError> {
         const DOING: &str = "listing a user's sessions";
+        self.settle(DOING).await?;
         let select = select()
             .and_where(Expr::col(Sessions::UserId).eq(user.as_uuid()))
             .and_where(Expr::col(Sessions::RevokedAt).is_null())
@@ -474,6 +491,7 @@ impl SessionRepository for SqlSessionRepository {
 
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64, PortError> {
         const DOING: &str = "purging ended sessions";
+        self.settle(DOING).await?;
         // The tokens go with their sessions: `refresh_tokens_session_id_fkey` cascades.
         let delete = Query::delete()
             .from_table(Sessions::Table)

@@ -15,6 +15,7 @@ use crate::{
     SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository, SqlOneTimeTokenRepository,
     SqlSessionRepository, SqlUserRepository,
     db_error::{port_error, queue_error},
+    deferred_inserts::{DeferredInserts, write_all},
     executor::Executor,
     sql_audit_log::AuditBatch,
     sql_job_outbox::{self, OutboxEntry},
@@ -82,7 +83,8 @@ impl UnitOfWork for SqlUnitOfWork {
             .await
             .map_err(|error| port_error("beginning a transaction", error))?;
         let transaction = Arc::new(transaction);
-        let executor = Executor::Transaction(transaction.clone());
+        let deferred = DeferredInserts::default();
+        let executor = Executor::Transaction(transaction.clone(), deferred.clone());
         Ok(Box::new(SqlTransaction {
             users: SqlUserRepository::on(executor.clone(), self.clock.clone()),
             sessions: SqlSessionRepository::on(executor.clone(), self.clock.clone()),
@@ -91,6 +93,7 @@ impl UnitOfWork for SqlUnitOfWork {
             backup_codes: SqlBackupCodeRepository::on(executor.clone(), self.clock.clone()),
             devices: SqlDeviceRepository::on(executor, self.clock.clone()),
             transaction,
+            deferred,
             connection: self.connection.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
@@ -106,6 +109,8 @@ impl UnitOfWork for SqlUnitOfWork {
 /// is dropped uncommitted.
 struct SqlTransaction {
     transaction: Arc<DatabaseTransaction>,
+    /// New rows the repositories left for the commit.
+    deferred: DeferredInserts,
     users: SqlUserRepository,
     sessions: SqlSessionRepository,
     one_time_tokens: SqlOneTimeTokenRepository,
@@ -185,12 +190,14 @@ impl Transaction for SqlTransaction {
 
     async fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut this = *self;
-        // The change's events and jobs: one multi-row insert each, inside the transaction.
-        this.audit_batch.write_on(this.transaction.as_ref()).await?;
-        this.job_batch
-            .write_on(this.transaction.as_ref())
+        // The deferred rows, then the change's events and jobs (one multi-row insert each):
+        // one statement on PostgreSQL, inside the transaction.
+        let mut inserts = this.deferred.take();
+        inserts.extend(this.audit_batch.take());
+        inserts.extend(this.job_batch.take());
+        write_all(this.transaction.as_ref(), inserts)
             .await
-            .map_err(|error| port_error("enqueueing jobs", error))?;
+            .map_err(|error| port_error("writing a change's rows, events and jobs", error))?;
         let Self {
             transaction,
             users,

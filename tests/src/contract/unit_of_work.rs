@@ -254,6 +254,64 @@ pub async fn a_transaction_reads_its_own_writes(backend: &dyn UnitOfWorkBackend)
     drop(tx);
 }
 
+/// A session created in a transaction is there for the transaction's later session writes
+/// (an adapter that writes it at the commit writes it before they run), and its refresh token
+/// rotates after the commit.
+pub async fn a_transaction_ends_the_sessions_it_created(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let mut tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.audit(registered()).await.unwrap();
+    let ended = tx.sessions().revoke_all(user_id(), None).await.unwrap();
+    assert_eq!(ended, [session_id()]);
+    tx.commit().await.unwrap();
+    let session = stores.sessions.find(session_id()).await.unwrap().unwrap();
+    assert!(session.revoked_at.is_some(), "{session:?}");
+
+    // A session created last, with events and a job after it, commits with them.
+    let mut tx = stores.unit_of_work.begin().await.unwrap();
+    tx.sessions()
+        .create(
+            NewSession {
+                id: SessionId::from_uuid(uuid::Uuid::from_u128(77)),
+                user_id: user_id(),
+                amr: vec!["pwd".to_owned(), "mfa".to_owned(), "otp".to_owned()],
+                ip: None,
+                user_agent: None,
+                expires_at: super::start() + TimeDelta::days(30),
+            },
+            refresh(7),
+        )
+        .await
+        .unwrap();
+    tx.audit(registered()).await.unwrap();
+    tx.audit(registered()).await.unwrap();
+    tx.enqueue(welcome()).await.unwrap();
+    tx.commit().await.unwrap();
+    let outcome = stores
+        .sessions
+        .rotate(
+            refresh(7),
+            refresh(8),
+            std::time::Duration::ZERO,
+            super::start() + TimeDelta::days(30),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, twofa_domain::RotateOutcome::Rotated(_)));
+    assert_eq!(stores.queue.counts().await.unwrap().pending, 1);
+    assert_eq!(
+        stores
+            .audit
+            .query(&AuditQuery::all())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+}
+
 /// A rotation inside a dropped transaction leaves the presented token current.
 pub async fn a_rotation_rolls_back_with_its_transaction(backend: &dyn UnitOfWorkBackend) {
     let stores = backend.open(super::clock()).await;
@@ -460,6 +518,7 @@ macro_rules! unit_of_work_contract {
             a_rollback_leaves_no_repository_write,
             a_commit_makes_every_write_visible_at_once,
             a_transaction_reads_its_own_writes,
+            a_transaction_ends_the_sessions_it_created,
             a_rotation_rolls_back_with_its_transaction,
             concurrent_transactions_consume_a_link_once,
             second_factor_writes_commit_or_roll_back_together,

@@ -398,6 +398,7 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
             jobs.maintenance_interval,
         )),
         concurrency: jobs.concurrency,
+        claim_batch: jobs.claim_batch,
         poll_interval: jobs.poll_interval,
         schedule_every: jobs.maintenance_interval.min(Duration::from_mins(1)),
         relay: outbox_relay(settings, backends),

@@ -186,6 +186,8 @@ pub struct JobsSettings {
     pub backend: JobsBackend,
     /// Jobs a worker runs at once.
     pub concurrency: usize,
+    /// Jobs each of those slots claims in one go, then runs in turn.
+    pub claim_batch: usize,
     /// A claimed job whose worker stops renewing it for this long goes back to the queue.
     #[serde(with = "duration")]
     pub lease: Duration,
@@ -620,6 +622,9 @@ impl Settings {
         }
         if self.jobs.concurrency == 0 {
             return refuse("jobs.concurrency", "must be at least 1");
+        }
+        if !(1..=1000).contains(&self.jobs.claim_batch) {
+            return refuse("jobs.claim_batch", "must be from 1 to 1000");
         }
         if self.jobs.max_attempts == 0 {
             return refuse("jobs.max_attempts", "must be at least 1");

@@ -1,10 +1,11 @@
 //! The background worker loop (`--mode worker`, and inside `--mode all`): `jobs.concurrency`
-//! slots, each claiming a job, running it while renewing its lease, and polling when idle; and
-//! a scheduler that enqueues the maintenance purge once per interval across all workers.
+//! slots, each claiming up to `jobs.claim_batch` jobs at once and running them in turn while
+//! renewing the lease of the one running, and polling when idle; and a scheduler that enqueues
+//! the maintenance purge once per interval across all workers.
 //!
-//! On shutdown the slots stop claiming and finish the job in hand (bounded by
-//! `server.shutdown_timeout`); a job cut off by the bound, or by a crash, is not lost: its lease
-//! runs out and another worker takes it.
+//! On shutdown the slots stop claiming, finish the job in hand (bounded by
+//! `server.shutdown_timeout`) and give the rest of their batch back to the queue; a job cut off
+//! by the bound, or by a crash, is not lost: its lease runs out and another worker takes it.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,6 +24,8 @@ pub struct WorkerLoop {
     pub scheduler: Arc<ScheduleMaintenance>,
     /// Slots running jobs at once.
     pub concurrency: usize,
+    /// Jobs a slot claims at once (one round trip on the SQL queue), then runs in turn.
+    pub claim_batch: usize,
     /// How long an idle slot waits before looking again.
     pub poll_interval: Duration,
     /// How often the scheduler runs (at most a minute, so a new interval starts promptly).
@@ -54,6 +57,7 @@ impl WorkerLoop {
             tasks.spawn(run_slot(
                 self.worker.clone(),
                 self.poll_interval,
+                self.claim_batch,
                 shutdown.clone(),
             ));
         }
@@ -70,17 +74,22 @@ impl WorkerLoop {
     }
 }
 
-async fn run_slot(worker: Arc<Worker>, poll_interval: Duration, shutdown: CancellationToken) {
+async fn run_slot(
+    worker: Arc<Worker>,
+    poll_interval: Duration,
+    batch: usize,
+    shutdown: CancellationToken,
+) {
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
-        match worker.claim().await {
-            Ok(Some(job)) => {
-                failures = 0;
-                run_with_renewal(&worker, &job).await;
-            }
-            Ok(None) => {
+        match worker.claim_batch(batch.max(1)).await {
+            Ok(jobs) if jobs.is_empty() => {
                 failures = 0;
                 pause(poll_interval, &shutdown).await;
+            }
+            Ok(jobs) => {
+                failures = 0;
+                run_batch(&worker, jobs, &shutdown).await;
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -90,6 +99,31 @@ async fn run_slot(worker: Arc<Worker>, poll_interval: Duration, shutdown: Cancel
                 );
                 let backoff = poll_interval.saturating_mul(1 << failures.min(5));
                 pause(backoff.min(Duration::from_secs(30)), &shutdown).await;
+            }
+        }
+    }
+}
+
+/// Runs a claimed batch in turn. A job whose lease ran low while the ones before it ran is
+/// renewed first, and skipped when its lease is lost; on shutdown the jobs not started go back.
+async fn run_batch(worker: &Worker, jobs: Vec<ClaimedJob>, shutdown: &CancellationToken) {
+    let mut jobs = jobs.into_iter();
+    while let Some(mut job) = jobs.next() {
+        if shutdown.is_cancelled() {
+            for job in std::iter::once(job).chain(jobs) {
+                if let Err(error) = worker.release(&job).await {
+                    tracing::warn!(job_id = %job.id, error = error_chain(&error), "cannot give back a job; its lease will return it");
+                }
+            }
+            return;
+        }
+        match worker.ready(&mut job).await {
+            Ok(true) => run_with_renewal(worker, &job).await,
+            Ok(false) => {
+                tracing::warn!(job_id = %job.id, kind = %job.kind, "the lease ran out before the job's turn; another worker has it");
+            }
+            Err(error) => {
+                tracing::warn!(job_id = %job.id, error = error_chain(&error), "cannot renew the lease; leaving the job to it");
             }
         }
     }
@@ -277,6 +311,7 @@ mod tests {
                 Duration::from_hours(1),
             )),
             concurrency: 1,
+            claim_batch: 4,
             poll_interval: Duration::from_millis(100),
             schedule_every: Duration::from_mins(1),
         };
@@ -343,6 +378,30 @@ mod tests {
         shutdown.cancel();
         running.await.unwrap();
         assert!(setup.finished.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_gives_back_the_rest_of_the_batch() {
+        let (setup, worker_loop) = setup();
+        let slow = enqueue(&setup, "slow").await;
+        let rest = [enqueue(&setup, "ok").await, enqueue(&setup, "ok").await];
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(worker_loop.run(shutdown.clone()));
+        setup.entered.notified().await;
+        shutdown.cancel();
+        setup.release.notify_one();
+        running.await.unwrap();
+        assert!(setup.finished.load(Ordering::SeqCst));
+        assert_eq!(
+            setup.done.load(Ordering::SeqCst),
+            0,
+            "nothing after the stop"
+        );
+        // Due at once for another worker, without waiting out the lease (beside the
+        // scheduler's maintenance job).
+        let taken = take_all(&setup.queue).await;
+        assert!(rest.iter().all(|id| taken.contains(id)), "{taken:?}");
+        assert!(!taken.contains(&slow), "the finished job stays done");
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,10 +3,11 @@
 //! A job is a row in one of four states: `pending` (waiting for `run_at`), `running` (leased by
 //! a worker until `lease_until`, proven by `lease_token`; its `run_at` is the lease's end too, so
 //! one partial index orders every claimable job), `done` and `dead`. A claim is one
-//! `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …`; on PostgreSQL the sub-select takes the
+//! `UPDATE … WHERE id IN (SELECT … LIMIT 1) RETURNING …`; on PostgreSQL the sub-select takes the
 //! row `FOR UPDATE SKIP LOCKED`, so concurrent workers in different processes never take the
 //! same job; SQLite serialises writers, so the same statement is atomic there without a lock
-//! clause. Every other change to a claimed job is conditional on its lease token.
+//! clause. A batch claim is the same statement with `id IN (SELECT … LIMIT n)`. Every other
+//! change to a claimed job is conditional on its lease token (one token per claim statement).
 
 mod statements;
 
@@ -14,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, sea_query::InsertStatement};
 use twofa_domain::{
     ClaimedJob, Clock, JobId, JobQueue, NewJob, QueueCounts, QueueError, SecretGenerator,
     UnfinishedJob, UnfinishedState, time_ordered_id,
@@ -142,6 +143,11 @@ impl JobBatch {
         self.0.is_full()
     }
 
+    /// The `INSERT` of the jobs waiting, if any; the batch is empty after.
+    pub(crate) fn take(&mut self) -> Option<InsertStatement> {
+        self.0.take()
+    }
+
     /// Writes the jobs through `connection` and empties the batch.
     pub(crate) async fn write_on<C: ConnectionTrait>(
         &mut self,
@@ -222,7 +228,18 @@ impl JobQueue for SqlJobQueue {
     }
 
     async fn claim(&self, lease: Duration) -> Result<Option<ClaimedJob>, QueueError> {
-        const DOING: &str = "claiming a job";
+        Ok(self.claim_batch(lease, 1).await?.into_iter().next())
+    }
+
+    async fn claim_batch(
+        &self,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, QueueError> {
+        const DOING: &str = "claiming jobs";
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         let now = self.clock.now();
         let lease_until = lease_end(now, lease);
         let lease_token = self.ids.hex(16);
@@ -231,6 +248,7 @@ impl JobQueue for SqlJobQueue {
             now,
             lease_until,
             &lease_token,
+            u64::try_from(max).unwrap_or(u64::MAX),
         );
         // `query_all` steps the statement to its end, so SQLite's write lock is released at once.
         let rows = self
@@ -238,9 +256,14 @@ impl JobQueue for SqlJobQueue {
             .query_all(&claim)
             .await
             .map_err(|error| queue_error(DOING, error))?;
-        rows.first()
-            .map(|row| claimed_job(row, lease_token, lease_until))
-            .transpose()
+        let mut jobs = rows
+            .iter()
+            .map(|row| claimed_job(row, lease_token.clone(), lease_until))
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING follows no order; ids are time-ordered, so this is enqueue order (and a
+        // batch of due jobs is run oldest first).
+        jobs.sort_by_key(|job| (job.created_at, job.id.as_uuid()));
+        Ok(jobs)
     }
 
     async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<DateTime<Utc>, QueueError> {

@@ -47,6 +47,14 @@ impl<Q: JobQueue> JobQueue for TimeLimitedJobQueue<Q> {
         self.bounded(self.inner.claim(lease)).await
     }
 
+    async fn claim_batch(
+        &self,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, QueueError> {
+        self.bounded(self.inner.claim_batch(lease, max)).await
+    }
+
     async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<DateTime<Utc>, QueueError> {
         self.bounded(self.inner.renew(job, lease)).await
     }
@@ -87,7 +95,8 @@ mod tests {
 
     use super::*;
 
-    /// Never answers.
+    /// Never answers, except a batch claim, which finds nothing at once (so a wrapper that
+    /// forwards it as one call, not as single claims, answers).
     struct Stalled;
 
     #[async_trait]
@@ -97,6 +106,13 @@ mod tests {
         }
         async fn claim(&self, _lease: Duration) -> Result<Option<ClaimedJob>, QueueError> {
             std::future::pending().await
+        }
+        async fn claim_batch(
+            &self,
+            _lease: Duration,
+            _max: usize,
+        ) -> Result<Vec<ClaimedJob>, QueueError> {
+            Ok(Vec::new())
         }
         async fn renew(
             &self,
@@ -142,5 +158,17 @@ mod tests {
             queue.claim(Duration::from_secs(30)).await,
             Err(QueueError::Unavailable(_))
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_claim_is_passed_on_as_one_call() {
+        let queue = TimeLimitedJobQueue::new(Stalled, Duration::from_secs(2));
+        assert!(
+            queue
+                .claim_batch(Duration::from_secs(30), 16)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

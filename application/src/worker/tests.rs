@@ -240,3 +240,69 @@ fn a_job_taken_over_after_its_lease_expired_records_nothing() {
         "the other claim stands"
     );
 }
+
+#[test]
+fn a_batch_job_whose_lease_ran_low_is_renewed_before_its_turn() {
+    let setup = setup();
+    let worker = worker(&setup, Scripted::new(vec![]));
+    enqueue(&setup, "test.job", 3);
+    enqueue(&setup, "test.job", 3);
+    let mut batch = block_on(worker.claim_batch(10)).unwrap();
+    assert_eq!(batch.len(), 2);
+    let claimed_until = batch[1].lease_until;
+    assert!(block_on(worker.ready(&mut batch[1])).unwrap());
+    assert_eq!(
+        batch[1].lease_until, claimed_until,
+        "most of the lease was left"
+    );
+
+    // The first job took 20 s of the 30 s lease: 10 s left is less than half.
+    setup.clock.advance(TimeDelta::seconds(20));
+    assert!(block_on(worker.ready(&mut batch[1])).unwrap());
+    assert_eq!(
+        batch[1].lease_until,
+        setup.clock.now() + TimeDelta::seconds(30)
+    );
+    setup.clock.advance(TimeDelta::seconds(25));
+    assert!(
+        block_on(setup.queue.claim(Duration::from_secs(30)))
+            .unwrap()
+            .is_some_and(|other| other.id == batch[0].id),
+        "only the first job's lease ran out"
+    );
+    assert!(matches!(
+        block_on(worker.run(&batch[1])).unwrap(),
+        StepOutcome::Done { .. }
+    ));
+}
+
+#[test]
+fn a_batch_job_whose_lease_was_lost_is_not_ready() {
+    let setup = setup();
+    let worker = worker(&setup, Scripted::new(vec![]));
+    enqueue(&setup, "test.job", 3);
+    let mut batch = block_on(worker.claim_batch(10)).unwrap();
+    setup.clock.advance(TimeDelta::seconds(31));
+    let other = block_on(setup.queue.claim(Duration::from_secs(30)))
+        .unwrap()
+        .expect("the lease ran out");
+    assert_eq!(other.id, batch[0].id);
+    assert!(!block_on(worker.ready(&mut batch[0])).unwrap());
+}
+
+#[test]
+fn a_released_job_is_due_again_at_once() {
+    let setup = setup();
+    let worker = worker(&setup, Scripted::new(vec![]));
+    let id = enqueue(&setup, "test.job", 3);
+    let batch = block_on(worker.claim_batch(10)).unwrap();
+    block_on(worker.release(&batch[0])).unwrap();
+    let again = block_on(setup.queue.claim(Duration::from_secs(30)))
+        .unwrap()
+        .expect("due without waiting for the lease");
+    assert_eq!(
+        (again.id, again.attempt),
+        (id, 2),
+        "the claim counted as a run"
+    );
+}

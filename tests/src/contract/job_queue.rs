@@ -1,5 +1,6 @@
-//! The `JobQueue` contract: ordering, delay, retry, dead letter, idempotency key, lease expiry
-//! returning a crashed worker's job, purge, and concurrent claimers never sharing a job.
+//! The `JobQueue` contract: ordering, batch claims, delay, retry, dead letter, idempotency key,
+//! lease expiry returning a crashed worker's job, purge, and concurrent claimers (one job or a
+//! batch at a time) never sharing a job.
 
 #![expect(
     clippy::missing_panics_doc,
@@ -53,6 +54,38 @@ pub async fn claims_in_enqueue_order(backend: &dyn QueueBackend) {
         assert_eq!(claimed.attempt, 1);
     }
     assert!(queue.claim(LEASE).await.unwrap().is_none());
+}
+
+/// A batch claim takes the due jobs oldest first, at most as many as asked, each leased
+/// under a claim that completes it; a job not yet due stays behind.
+pub async fn claims_a_batch_oldest_first(backend: &dyn QueueBackend) {
+    let (queue, clock) = one(backend).await;
+    let mut ids = Vec::new();
+    for kind in ["a", "b", "c", "d", "e"] {
+        ids.push(queue.enqueue(job(kind)).await.unwrap());
+    }
+    let later = clock_now(&clock) + TimeDelta::minutes(5);
+    queue.enqueue(job("later").run_at(later)).await.unwrap();
+
+    let first = queue.claim_batch(LEASE, 3).await.unwrap();
+    assert_eq!(
+        first.iter().map(|job| job.id).collect::<Vec<_>>(),
+        ids[..3],
+        "the three oldest, in order"
+    );
+    assert!(first.iter().all(|job| job.attempt == 1));
+    let rest = queue.claim_batch(LEASE, 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|job| job.kind.as_str()).collect::<Vec<_>>(),
+        ["d", "e"],
+        "what is due, not the job due later"
+    );
+    assert!(queue.claim_batch(LEASE, 10).await.unwrap().is_empty());
+    for claimed in first.iter().chain(&rest) {
+        queue.complete(claimed).await.unwrap();
+    }
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.running, counts.pending), (0, 1), "{counts:?}");
 }
 
 /// The payload, kind and attempt budget come back as enqueued.
@@ -375,7 +408,8 @@ pub async fn purges_finished_jobs_past_retention(backend: &dyn QueueBackend) {
     assert_ne!(fresh, done.id, "the key was freed with its job");
 }
 
-/// Claimers on two handles (two processes) never take the same job, and together take all.
+/// Claimers on two handles (two processes), of one job or a batch at a time, never take the
+/// same job, and together take all.
 pub async fn concurrent_claimers_never_share_a_job(backend: &dyn QueueBackend) {
     let clock = super::clock();
     let (a, b) = backend.open(clock.clone()).await;
@@ -388,12 +422,24 @@ pub async fn concurrent_claimers_never_share_a_job(backend: &dyn QueueBackend) {
         );
     }
     let mut workers = Vec::new();
-    for queue in [a.clone(), b.clone(), a.clone(), b.clone()] {
+    // Two claim one job at a time, two claim batches.
+    for (queue, batch) in [
+        (a.clone(), 1),
+        (b.clone(), 1),
+        (a.clone(), 7),
+        (b.clone(), 7),
+    ] {
         workers.push(tokio::spawn(async move {
             let mut taken = Vec::new();
-            while let Some(job) = queue.claim(LEASE).await.unwrap() {
-                queue.complete(&job).await.unwrap();
-                taken.push(job.id);
+            loop {
+                let jobs = queue.claim_batch(LEASE, batch).await.unwrap();
+                if jobs.is_empty() {
+                    break;
+                }
+                for job in jobs {
+                    queue.complete(&job).await.unwrap();
+                    taken.push(job.id);
+                }
             }
             taken
         }));
@@ -446,6 +492,7 @@ macro_rules! job_queue_contract {
     ($backend:expr) => {
         $crate::job_queue_contract!(@cases $backend;
             claims_in_enqueue_order,
+            claims_a_batch_oldest_first,
             keeps_payload_kind_and_attempts,
             delays_a_job_until_its_time,
             orders_by_due_time,

@@ -112,20 +112,22 @@ pub(super) fn id_by_key(key: &str) -> SelectStatement {
 /// for a query whose `WHERE` holds this very text (a bound parameter proves nothing).
 pub(crate) const CLAIMABLE_STATES: &str = "\"state\" IN ('pending', 'running')";
 
-/// Leases the next claimable job (due and pending, or running with an expired lease; oldest
-/// `run_at` first, then id) until `lease_until` under `lease_token`, in one statement.
+/// Leases the next `limit` claimable jobs (due and pending, or running with an expired lease;
+/// oldest `run_at` first, then id) until `lease_until` under `lease_token`, in one statement.
 ///
 /// A running job's `run_at` is its lease's end (the claim and every renewal set both), so
 /// "pending and due, or running and expired" is one range over `jobs_claimable_idx`, read in
-/// claim order: a claim reads one index entry however long the backlog or the table.
+/// claim order. The range's head also holds the entries of jobs claimed or finished since the
+/// last vacuum, which the scan steps over; taking several jobs per statement steps over them
+/// once for the lot.
 ///
 /// ```sql
 /// UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = :lease_until,
 ///        run_at = :lease_until, lease_token = :lease_token, updated_at = :now
-///  WHERE id = (SELECT id FROM jobs
-///               WHERE state IN ('pending', 'running') AND run_at <= :now
-///               ORDER BY run_at, id LIMIT 1
-///               FOR UPDATE SKIP LOCKED)          -- PostgreSQL only
+///  WHERE id IN (SELECT id FROM jobs
+///                WHERE state IN ('pending', 'running') AND run_at <= :now
+///                ORDER BY run_at, id LIMIT :limit
+///                FOR UPDATE SKIP LOCKED)          -- PostgreSQL only
 /// RETURNING id, kind, payload, attempts, max_attempts, created_at
 /// ```
 pub(super) fn claim(
@@ -133,6 +135,7 @@ pub(super) fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     lease_token: &str,
+    limit: u64,
 ) -> UpdateStatement {
     let mut next = Query::select();
     next.column(Jobs::Id)
@@ -141,7 +144,7 @@ pub(super) fn claim(
         .and_where(Expr::col(Jobs::RunAt).lte(now))
         .order_by(Jobs::RunAt, Order::Asc)
         .order_by(Jobs::Id, Order::Asc)
-        .limit(1);
+        .limit(limit);
     if backend == DbBackend::Postgres {
         next.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
@@ -153,7 +156,7 @@ pub(super) fn claim(
         .value(Jobs::RunAt, lease_until)
         .value(Jobs::LeaseToken, lease_token)
         .value(Jobs::UpdatedAt, now)
-        .and_where(Expr::col(Jobs::Id).eq(next))
+        .and_where(Expr::col(Jobs::Id).in_subquery(next))
         .returning(Query::returning().columns([
             Jobs::Id,
             Jobs::Kind,
@@ -298,10 +301,10 @@ mod tests {
 
     #[test]
     fn the_postgres_claim_locks_the_chosen_row_and_skips_locked_ones() {
-        let (sql, _) = claim(DbBackend::Postgres, now(), now(), "t").build(PostgresQueryBuilder);
+        let (sql, _) = claim(DbBackend::Postgres, now(), now(), "t", 8).build(PostgresQueryBuilder);
         assert_eq!(
             sql,
-            r#"UPDATE "jobs" SET "state" = $1, "attempts" = "attempts" + $2, "lease_until" = $3, "run_at" = $4, "lease_token" = $5, "updated_at" = $6 WHERE "id" = (SELECT "id" FROM "jobs" WHERE ("state" IN ('pending', 'running')) AND "run_at" <= $7 ORDER BY "run_at" ASC, "id" ASC LIMIT $8 FOR UPDATE SKIP LOCKED) RETURNING "id", "kind", "payload", "attempts", "max_attempts", "created_at""#
+            r#"UPDATE "jobs" SET "state" = $1, "attempts" = "attempts" + $2, "lease_until" = $3, "run_at" = $4, "lease_token" = $5, "updated_at" = $6 WHERE "id" IN (SELECT "id" FROM "jobs" WHERE ("state" IN ('pending', 'running')) AND "run_at" <= $7 ORDER BY "run_at" ASC, "id" ASC LIMIT $8 FOR UPDATE SKIP LOCKED) RETURNING "id", "kind", "payload", "attempts", "max_attempts", "created_at""#
         );
     }
 
@@ -310,10 +313,10 @@ mod tests {
         // The migration's index predicate, which the planner matches textually.
         let index = "state IN ('pending', 'running')";
         for sql in [
-            claim(DbBackend::Postgres, now(), now(), "t")
+            claim(DbBackend::Postgres, now(), now(), "t", 8)
                 .build(PostgresQueryBuilder)
                 .0,
-            claim(DbBackend::Sqlite, now(), now(), "t")
+            claim(DbBackend::Sqlite, now(), now(), "t", 8)
                 .build(SqliteQueryBuilder)
                 .0,
         ] {
@@ -323,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_sqlite_claim_is_the_same_statement_without_a_lock_clause() {
-        let (sql, _) = claim(DbBackend::Sqlite, now(), now(), "t").build(SqliteQueryBuilder);
+        let (sql, _) = claim(DbBackend::Sqlite, now(), now(), "t", 8).build(SqliteQueryBuilder);
         assert!(sql.contains("LIMIT ?) RETURNING"), "{sql}");
         assert!(!sql.contains("FOR UPDATE"), "{sql}");
     }

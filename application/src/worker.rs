@@ -7,7 +7,7 @@ pub mod retry_policy;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use twofa_domain::{ClaimedJob, Clock, JobId, JobQueue, QueueError};
 
 pub use retry_policy::RetryPolicy;
@@ -136,47 +136,6 @@ impl Worker {
     /// `QueueError` when the queue cannot be reached.
     pub async fn claim_batch(&self, max: usize) -> Result<Vec<ClaimedJob>, QueueError> {
         self.queue.claim_batch(self.lease, max).await
-    }
-
-    /// Readies a job of a claimed batch for its turn: when less than half its lease remains
-    /// (the jobs before it took that long), renews it. False when the lease is already lost
-    /// (another worker may have the job): then it must not run here.
-    ///
-    /// # Errors
-    /// `QueueError` when the queue cannot be reached.
-    pub async fn ready(&self, job: &mut ClaimedJob) -> Result<bool, QueueError> {
-        let half = TimeDelta::from_std(self.lease / 2).unwrap_or(TimeDelta::MAX);
-        if job.lease_until - self.clock.now() > half {
-            return Ok(true);
-        }
-        match self.queue.renew(job, self.lease).await {
-            Ok(until) => {
-                job.lease_until = until;
-                Ok(true)
-            }
-            Err(QueueError::LeaseLost) => Ok(false),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Gives back a claimed job that did not start (the worker is stopping): it is due again
-    /// at once, for any worker. The claim still counts as a run.
-    ///
-    /// # Errors
-    /// `QueueError` when the queue cannot be reached (the lease then returns the job).
-    pub async fn release(&self, job: &ClaimedJob) -> Result<(), QueueError> {
-        match self
-            .queue
-            .retry(
-                job,
-                self.clock.now(),
-                "the worker stopped before running it",
-            )
-            .await
-        {
-            Ok(()) | Err(QueueError::LeaseLost) => Ok(()),
-            Err(error) => Err(error),
-        }
     }
 
     /// Runs a claimed job and records its outcome in the queue.

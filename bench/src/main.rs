@@ -112,6 +112,9 @@ struct Args {
     /// report: scripts/bench sets it up.
     #[arg(long, default_value = "tcp")]
     transport: String,
+    /// The server's `jobs.concurrency`, for the report (verify scenario): scripts/bench sets it.
+    #[arg(long)]
+    job_concurrency: Option<usize>,
     /// A shell command run just before the verify phase (scripts/bench resets PostgreSQL's
     /// and Redis's statement counters with it, so what it prints after is the phase's own).
     #[arg(long, value_name = "COMMAND")]
@@ -345,6 +348,7 @@ async fn run_verify(args: Args) -> anyhow::Result<VerifyReport> {
             concurrency,
             duration_seconds: args.duration.as_secs_f64(),
             transport: args.transport.clone(),
+            job_concurrency: args.job_concurrency,
         },
         SeedingTimes {
             enrol,

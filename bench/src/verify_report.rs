@@ -61,6 +61,8 @@ pub struct VerifyParameters {
     pub duration_seconds: f64,
     /// How twofa reached PostgreSQL and Redis: `unix` sockets or `tcp` on loopback.
     pub transport: String,
+    /// The server's `jobs.concurrency` (its worker's slots), when the caller said.
+    pub job_concurrency: Option<usize>,
 }
 
 /// How long the setup took: enrolling TOTP on every account, then one login each.
@@ -227,6 +229,7 @@ mod tests {
             concurrency: 32,
             duration_seconds: 10.0,
             transport: "unix".to_owned(),
+            job_concurrency: Some(16),
         };
         let seeding = SeedingTimes {
             enrol: Duration::from_secs(3),

@@ -1,16 +1,17 @@
-//! The background worker loop (`--mode worker`, and inside `--mode all`): `jobs.concurrency`
-//! slots, each claiming up to `jobs.claim_batch` jobs at once and running them in turn while
-//! renewing the lease of the one running, and polling when idle; and a scheduler that enqueues
-//! the maintenance purge once per interval across all workers.
+//! The background worker loop (`--mode worker`, and inside `--mode all`): a claimer that takes
+//! as many due jobs as there are idle slots of `jobs.concurrency` (at most `jobs.claim_batch`)
+//! in one claim and starts each at once in a slot of its own, which renews its lease while it
+//! runs, polling when nothing is due; and a scheduler that enqueues the maintenance purge once
+//! per interval across all workers. No claimed job waits behind another.
 //!
-//! On shutdown the slots stop claiming, finish the job in hand (bounded by
-//! `server.shutdown_timeout`) and give the rest of their batch back to the queue; a job cut off
-//! by the bound, or by a crash, is not lost: its lease runs out and another worker takes it.
+//! On shutdown the claimer stops and the slots finish the jobs in hand (bounded by
+//! `server.shutdown_timeout`); a job cut off by the bound, or by a crash, is not lost: its lease
+//! runs out and another worker takes it.
 
 use std::{sync::Arc, time::Duration};
 
 use futures::FutureExt as _;
-use tokio::task::JoinSet;
+use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use twofa_application::{StepOutcome, Worker, jobs::ScheduleMaintenance};
 use twofa_domain::{ClaimedJob, JobQueue, error_chain};
@@ -24,7 +25,7 @@ pub struct WorkerLoop {
     pub scheduler: Arc<ScheduleMaintenance>,
     /// Slots running jobs at once.
     pub concurrency: usize,
-    /// Jobs a slot claims at once (one round trip on the SQL queue), then runs in turn.
+    /// The most jobs one claim takes (one round trip on the SQL queue) for idle slots.
     pub claim_batch: usize,
     /// How long an idle slot waits before looking again.
     pub poll_interval: Duration,
@@ -53,14 +54,15 @@ impl WorkerLoop {
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(concurrency = self.concurrency, "worker started");
         let mut tasks = JoinSet::new();
-        for _ in 0..self.concurrency {
-            tasks.spawn(run_slot(
-                self.worker.clone(),
-                self.poll_interval,
-                self.claim_batch,
-                shutdown.clone(),
-            ));
-        }
+        tasks.spawn(run_slots(
+            self.worker.clone(),
+            Slots {
+                concurrency: self.concurrency.max(1),
+                claim_batch: self.claim_batch.max(1),
+                poll_interval: self.poll_interval,
+            },
+            shutdown.clone(),
+        ));
         tasks.spawn(run_scheduler(
             self.scheduler.clone(),
             self.schedule_every,
@@ -74,59 +76,68 @@ impl WorkerLoop {
     }
 }
 
-async fn run_slot(
-    worker: Arc<Worker>,
+/// How the claimer fills the slots.
+#[derive(Debug, Clone, Copy)]
+struct Slots {
+    concurrency: usize,
+    claim_batch: usize,
     poll_interval: Duration,
-    batch: usize,
-    shutdown: CancellationToken,
-) {
+}
+
+/// Waits for an idle slot, claims as many jobs as slots are idle (one claim), starts each in
+/// its slot, and goes on; pauses when nothing is due and backs off when the queue fails. On
+/// shutdown it stops claiming and waits for the running jobs.
+async fn run_slots(worker: Arc<Worker>, slots: Slots, shutdown: CancellationToken) {
+    let idle = Arc::new(Semaphore::new(slots.concurrency));
+    let mut running = JoinSet::new();
     let mut failures: u32 = 0;
-    while !shutdown.is_cancelled() {
-        match worker.claim_batch(batch.max(1)).await {
+    loop {
+        let first = tokio::select! {
+            permit = idle.clone().acquire_owned() => permit,
+            () = shutdown.cancelled() => break,
+        };
+        let Ok(first) = first else { break };
+        let mut permits = vec![first];
+        while permits.len() < slots.claim_batch {
+            let Ok(permit) = idle.clone().try_acquire_owned() else {
+                break;
+            };
+            permits.push(permit);
+        }
+        // Finished slots are reaped as the claimer goes, so the set stays small.
+        while running.try_join_next().is_some() {}
+        match worker.claim_batch(permits.len()).await {
             Ok(jobs) if jobs.is_empty() => {
                 failures = 0;
-                pause(poll_interval, &shutdown).await;
+                drop(permits);
+                pause(slots.poll_interval, &shutdown).await;
             }
             Ok(jobs) => {
                 failures = 0;
-                run_batch(&worker, jobs, &shutdown).await;
+                for (job, permit) in jobs.into_iter().zip(permits) {
+                    let worker = worker.clone();
+                    running.spawn(async move {
+                        run_with_renewal(&worker, &job).await;
+                        drop(permit);
+                    });
+                }
             }
             Err(error) => {
+                drop(permits);
                 failures = failures.saturating_add(1);
                 tracing::warn!(
                     error = error_chain(&error),
                     "cannot claim jobs; backing off"
                 );
-                let backoff = poll_interval.saturating_mul(1 << failures.min(5));
+                let backoff = slots.poll_interval.saturating_mul(1 << failures.min(5));
                 pause(backoff.min(Duration::from_secs(30)), &shutdown).await;
             }
         }
-    }
-}
-
-/// Runs a claimed batch in turn. A job whose lease ran low while the ones before it ran is
-/// renewed first, and skipped when its lease is lost; on shutdown the jobs not started go back.
-async fn run_batch(worker: &Worker, jobs: Vec<ClaimedJob>, shutdown: &CancellationToken) {
-    let mut jobs = jobs.into_iter();
-    while let Some(mut job) = jobs.next() {
         if shutdown.is_cancelled() {
-            for job in std::iter::once(job).chain(jobs) {
-                if let Err(error) = worker.release(&job).await {
-                    tracing::warn!(job_id = %job.id, error = error_chain(&error), "cannot give back a job; its lease will return it");
-                }
-            }
-            return;
-        }
-        match worker.ready(&mut job).await {
-            Ok(true) => run_with_renewal(worker, &job).await,
-            Ok(false) => {
-                tracing::warn!(job_id = %job.id, kind = %job.kind, "the lease ran out before the job's turn; another worker has it");
-            }
-            Err(error) => {
-                tracing::warn!(job_id = %job.id, error = error_chain(&error), "cannot renew the lease; leaving the job to it");
-            }
+            break;
         }
     }
+    while running.join_next().await.is_some() {}
 }
 
 /// Runs `job`, renewing its lease every third of the lease until the handler returns. A handler
@@ -381,27 +392,47 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn shutdown_gives_back_the_rest_of_the_batch() {
-        let (setup, worker_loop) = setup();
-        let slow = enqueue(&setup, "slow").await;
-        let rest = [enqueue(&setup, "ok").await, enqueue(&setup, "ok").await];
+    async fn a_job_does_not_wait_behind_a_slow_one_while_a_slot_is_idle() {
+        let (setup, mut worker_loop) = setup();
+        worker_loop.concurrency = 2;
+        enqueue(&setup, "slow").await;
+        enqueue(&setup, "ok").await;
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(worker_loop.run(shutdown.clone()));
         setup.entered.notified().await;
-        shutdown.cancel();
-        setup.release.notify_one();
-        running.await.unwrap();
-        assert!(setup.finished.load(Ordering::SeqCst));
+        // The slow job holds one slot; the other runs the next job meanwhile.
+        for _ in 0..1200 {
+            if setup.done.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(
             setup.done.load(Ordering::SeqCst),
-            0,
-            "nothing after the stop"
+            1,
+            "ran beside the slow job"
         );
-        // Due at once for another worker, without waiting out the lease (beside the
-        // scheduler's maintenance job).
+        assert!(!setup.finished.load(Ordering::SeqCst));
+        setup.release.notify_one();
+        shutdown.cancel();
+        running.await.unwrap();
+        assert!(setup.finished.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_slot_claims_one_job_at_a_time() {
+        let (setup, worker_loop) = setup();
+        let slow = enqueue(&setup, "slow").await;
+        let next = enqueue(&setup, "ok").await;
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(worker_loop.run(shutdown.clone()));
+        setup.entered.notified().await;
+        // With its only slot busy, the worker holds no claim on the next job.
         let taken = take_all(&setup.queue).await;
-        assert!(rest.iter().all(|id| taken.contains(id)), "{taken:?}");
-        assert!(!taken.contains(&slow), "the finished job stays done");
+        assert!(taken.contains(&next) && !taken.contains(&slow), "{taken:?}");
+        setup.release.notify_one();
+        shutdown.cancel();
+        running.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -57,12 +57,16 @@ impl SecondFactorFailures {
         user: UserId,
         subject: &str,
     ) -> Result<Result<Standing, Throttled>, PortError> {
+        // Both counters at once: one wait, not two (and one write on a multiplexed connection).
+        let account_key = account_key(user);
+        let factor_key = factor_key(subject);
+        let (account, factor) = futures::try_join!(
+            self.limiter.check(&account_key, self.per_account),
+            self.limiter.check(&factor_key, self.per_factor),
+        )?;
         let mut counted = false;
-        for (key, limit) in [
-            (account_key(user), self.per_account),
-            (factor_key(subject), self.per_factor),
-        ] {
-            match self.limiter.check(&key, limit).await? {
+        for (decision, limit) in [(account, self.per_account), (factor, self.per_factor)] {
+            match decision {
                 Decision::Limited { retry_after } => {
                     return Ok(Err(Throttled {
                         limit: limit.max,

@@ -400,6 +400,26 @@ fn no_hashing_workers_is_refused_naming_the_key() {
 }
 
 #[test]
+fn a_claim_batch_outside_its_range_is_refused_naming_the_key() {
+    for batch in ["0", "1001"] {
+        Jail::expect_with(|jail| {
+            jail.set_env("TWOFA_JOBS__CLAIM_BATCH", batch);
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains("jobs.claim_batch"), "{message}");
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        assert_eq!(
+            load_in(jail).unwrap().jobs.claim_batch,
+            16,
+            "the documented default"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn argon2_parameters_below_its_minimums_are_refused_naming_the_key() {
     Jail::expect_with(|jail| {
         jail.set_env("TWOFA_HASHING__PARALLELISM", "4");

@@ -68,6 +68,11 @@ impl Fixture {
     }
 
     pub(crate) async fn open_with_timeout(backend: Backend, timeout: Duration) -> Self {
+        Self::open_with(backend, timeout, 4).await
+    }
+
+    /// With a pool of `connections` (1: every statement on one server session).
+    pub(crate) async fn open_with(backend: Backend, timeout: Duration, connections: u32) -> Self {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -78,7 +83,7 @@ impl Fixture {
         };
         let database = SqlDatabase::connect(&SqlSettings {
             url,
-            max_connections: 4,
+            max_connections: connections,
             timeout,
         })
         .await

@@ -1,7 +1,8 @@
 //! `SqlUnitOfWork` on SQLite and PostgreSQL: the repositories a transaction hands out, its
 //! audit events and its jobs are visible exactly when it commits; the job outbox of
 //! `JobsTarget::After` survives a failed hand-over and the relay delivers it once; PostgreSQL's
-//! `statement_timeout` bounds every pooled statement.
+//! `statement_timeout` bounds every pooled statement; a job claim over a table of finished jobs
+//! reads `jobs_claimable_idx`, not the table.
 //!
 //! The PostgreSQL cases need `TWOFA_TEST_DATABASE_URL` (set by `./scripts/test`) and fail
 //! without it; each case gets a database of its own.
@@ -36,6 +37,7 @@ macro_rules! on_both_backends {
 }
 
 mod fixture;
+mod job_claim_plan;
 mod job_outbox;
 mod recording_queue;
 mod statement_timeout;

@@ -98,15 +98,7 @@ pub async fn a_rollback_leaves_no_job_and_no_event(backend: &dyn UnitOfWorkBacke
             .unwrap()
             .is_none()
     );
-    assert!(
-        stores
-            .audit
-            .query(&AuditQuery::all())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_eq!(audited(&stores).await, 0);
 }
 
 const USER: u128 = 7;
@@ -165,6 +157,17 @@ async fn sign_up(tx: &dyn Transaction) {
         .unwrap();
 }
 
+/// How many audit events are visible outside.
+async fn audited(stores: &Stores) -> usize {
+    stores
+        .audit
+        .query(&AuditQuery::all())
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
 /// Whether the sign-up's account, session, refresh token and link are visible outside.
 async fn signed_up(stores: &Stores) -> [bool; 4] {
     [
@@ -216,16 +219,7 @@ pub async fn a_commit_makes_every_write_visible_at_once(backend: &dyn UnitOfWork
     tx.commit().await.unwrap();
     assert_eq!(signed_up(&stores).await, [true; 4]);
     assert_eq!(stores.queue.counts().await.unwrap().pending, 1);
-    assert_eq!(
-        stores
-            .audit
-            .query(&AuditQuery::all())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(audited(&stores).await, 1);
 }
 
 /// A transaction's repositories see its own writes.
@@ -300,16 +294,7 @@ pub async fn a_transaction_ends_the_sessions_it_created(backend: &dyn UnitOfWork
         .unwrap();
     assert!(matches!(outcome, twofa_domain::RotateOutcome::Rotated(_)));
     assert_eq!(stores.queue.counts().await.unwrap().pending, 1);
-    assert_eq!(
-        stores
-            .audit
-            .query(&AuditQuery::all())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        3
-    );
+    assert_eq!(audited(&stores).await, 3);
 }
 
 /// A rotation inside a dropped transaction leaves the presented token current.

@@ -91,8 +91,6 @@ impl SqlSessionRepository {
         self.clock.now().trunc_subsecs(6)
     }
 
-    /// A transaction that holds SQLite's write lock from its start; a savepoint when the
-    /// repository works inside a unit of work's transaction.
     /// Writes the sessions this unit of work created and deferred, so a statement about to
     /// run sees them.
     async fn settle(&self, doing: &'static str) -> Result<(), PortError> {
@@ -102,6 +100,8 @@ impl SqlSessionRepository {
             .map_err(|error| port_error(doing, error))
     }
 
+    /// A transaction that holds SQLite's write lock from its start; a savepoint when the
+    /// repository works inside a unit of work's transaction.
     async fn begin(&self, doing: &'static str) -> Result<DatabaseTransaction, PortError> {
         self.executor
             .begin_immediate()

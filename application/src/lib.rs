@@ -13,4 +13,4 @@ pub mod webhook_events;
 pub mod worker;
 
 pub use check_health::{CheckHealth, DependencyHealth, HealthReport, HealthStatus, QueueHealth};
-pub use worker::{JobFailure, JobHandler, RetryPolicy, StepOutcome, Worker};
+pub use worker::{Executed, JobFailure, JobHandler, RetryPolicy, StepOutcome, Worker};

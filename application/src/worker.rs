@@ -68,6 +68,15 @@ pub enum StepOutcome {
     },
 }
 
+/// What [`Worker::execute`] did with a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    /// The handler succeeded; the job is still to be recorded done.
+    Succeeded,
+    /// A failure, recorded as this outcome.
+    Recorded(StepOutcome),
+}
+
 /// Claims jobs and runs them with the handler registered for their kind.
 pub struct Worker {
     queue: Arc<dyn JobQueue>,
@@ -143,26 +152,39 @@ impl Worker {
     /// # Errors
     /// `QueueError` when the outcome cannot be recorded (a lost lease is an outcome, not an
     /// error).
-    #[tracing::instrument(name = "job", skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempt))]
     pub async fn run(&self, job: &ClaimedJob) -> Result<StepOutcome, QueueError> {
+        match self.execute(job).await? {
+            Executed::Succeeded => self.record(
+                job,
+                StepOutcome::Done { id: job.id },
+                self.queue.complete(job).await,
+            ),
+            Executed::Recorded(outcome) => Ok(outcome),
+        }
+    }
+
+    /// Runs a claimed job and records a failure's outcome (retry or dead letter); a success
+    /// is left to record, so several can be recorded at once with [`Worker::complete_batch`].
+    ///
+    /// # Errors
+    /// `QueueError` when a failure's outcome cannot be recorded.
+    #[tracing::instrument(name = "job", skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempt))]
+    pub async fn execute(&self, job: &ClaimedJob) -> Result<Executed, QueueError> {
         if job.attempt > job.max_attempts {
             let reason = format!(
                 "{} runs did not finish (the worker stopped during each)",
                 job.max_attempts
             );
-            return self.bury(job, reason).await;
+            return self.bury(job, reason).await.map(Executed::Recorded);
         }
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             return self
                 .bury(job, format!("no handler for job kind `{}`", job.kind))
-                .await;
+                .await
+                .map(Executed::Recorded);
         };
-        match handler.handle(&job.payload).await {
-            Ok(()) => self.record(
-                job,
-                StepOutcome::Done { id: job.id },
-                self.queue.complete(job).await,
-            ),
+        let outcome = match handler.handle(&job.payload).await {
+            Ok(()) => return Ok(Executed::Succeeded),
             Err(JobFailure::Permanent(error)) => self.bury(job, format!("{error:#}")).await,
             Err(JobFailure::Retryable(error)) if job.attempt >= job.max_attempts => {
                 self.bury(job, format!("attempts spent; last error: {error:#}"))
@@ -174,7 +196,31 @@ impl Worker {
                 let outcome = self.queue.retry(job, at, &format!("{error:#}")).await;
                 self.record(job, StepOutcome::Retried { id: job.id, at }, outcome)
             }
-        }
+        };
+        outcome.map(Executed::Recorded)
+    }
+
+    /// Records jobs that [`Worker::execute`] ran successfully as done, in one call to the
+    /// queue; each job's outcome (`LeaseLost` for a stale claim), in order.
+    ///
+    /// # Errors
+    /// `QueueError` when the queue cannot be reached (the leases then return the jobs).
+    pub async fn complete_batch(
+        &self,
+        jobs: &[ClaimedJob],
+    ) -> Result<Vec<StepOutcome>, QueueError> {
+        let lost = self.queue.complete_batch(jobs).await?;
+        Ok(jobs
+            .iter()
+            .map(|job| {
+                if lost.contains(&job.id) {
+                    tracing::warn!(job_id = %job.id, "the lease expired while the job ran; another worker has it");
+                    StepOutcome::LeaseLost { id: job.id }
+                } else {
+                    StepOutcome::Done { id: job.id }
+                }
+            })
+            .collect())
     }
 
     async fn bury(&self, job: &ClaimedJob, reason: String) -> Result<StepOutcome, QueueError> {

@@ -11,10 +11,13 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::FutureExt as _;
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
-use twofa_application::{StepOutcome, Worker, jobs::ScheduleMaintenance};
-use twofa_domain::{ClaimedJob, JobQueue, error_chain};
+use twofa_application::{Executed, StepOutcome, Worker, jobs::ScheduleMaintenance};
+use twofa_domain::{ClaimedJob, JobQueue, QueueError, error_chain};
 use twofa_sql::SqlJobOutbox;
 
 /// The worker's loop and what it needs.
@@ -90,6 +93,12 @@ struct Slots {
 async fn run_slots(worker: Arc<Worker>, slots: Slots, shutdown: CancellationToken) {
     let idle = Arc::new(Semaphore::new(slots.concurrency));
     let mut running = JoinSet::new();
+    let (succeeded, completions) = mpsc::unbounded_channel();
+    let completer = tokio::spawn(run_completer(
+        worker.clone(),
+        completions,
+        slots.claim_batch,
+    ));
     let mut failures: u32 = 0;
     loop {
         let first = tokio::select! {
@@ -116,8 +125,13 @@ async fn run_slots(worker: Arc<Worker>, slots: Slots, shutdown: CancellationToke
                 failures = 0;
                 for (job, permit) in jobs.into_iter().zip(permits) {
                     let worker = worker.clone();
+                    let succeeded = succeeded.clone();
                     running.spawn(async move {
-                        run_with_renewal(&worker, &job).await;
+                        if run_with_renewal(&worker, &job).await {
+                            // The completer records it; a closed channel cannot happen before
+                            // this task ends, and the lease would return the job anyway.
+                            let _ = succeeded.send(job);
+                        }
                         drop(permit);
                     });
                 }
@@ -138,28 +152,33 @@ async fn run_slots(worker: Arc<Worker>, slots: Slots, shutdown: CancellationToke
         }
     }
     while running.join_next().await.is_some() {}
+    drop(succeeded);
+    let _ = completer.await;
 }
 
-/// Runs `job`, renewing its lease every third of the lease until the handler returns. A handler
-/// that panics does not take the slot down: the panic is logged, renewal stops, and the lease
-/// returns the job (which goes to the dead letter once its attempts are spent).
-async fn run_with_renewal(worker: &Worker, job: &ClaimedJob) {
+/// Runs `job`, renewing its lease every third of the lease until the handler returns; true
+/// when it succeeded and is still to be recorded done. A handler that panics does not take the
+/// slot down: the panic is logged, renewal stops, and the lease returns the job (which goes to
+/// the dead letter once its attempts are spent).
+async fn run_with_renewal(worker: &Worker, job: &ClaimedJob) -> bool {
     let every = (worker.lease() / 3).max(Duration::from_millis(100));
     let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let run = std::panic::AssertUnwindSafe(worker.run(job)).catch_unwind();
+    let run = std::panic::AssertUnwindSafe(worker.execute(job)).catch_unwind();
     tokio::pin!(run);
     loop {
         tokio::select! {
-            outcome = &mut run => {
-                match outcome {
-                    Ok(outcome) => log_outcome(job, outcome),
+            executed = &mut run => {
+                match executed {
+                    Ok(Ok(Executed::Succeeded)) => return true,
+                    Ok(Ok(Executed::Recorded(outcome))) => log_outcome(job, Ok(outcome)),
+                    Ok(Err(error)) => log_outcome(job, Err(error)),
                     Err(_panic) => tracing::error!(
                         job_id = %job.id,
                         kind = %job.kind,
                         "the job's handler panicked; its lease will return it"
                     ),
                 }
-                return;
+                return false;
             }
             _ = renewals.tick() => {
                 if let Err(error) = worker.queue().renew(job, worker.lease()).await {
@@ -170,7 +189,34 @@ async fn run_with_renewal(worker: &Worker, job: &ClaimedJob) {
     }
 }
 
-fn log_outcome(job: &ClaimedJob, outcome: Result<StepOutcome, twofa_domain::QueueError>) {
+/// Records the jobs the slots ran successfully as done, as many at once as have finished
+/// (at most `batch`), until every slot has ended (the channel closes).
+async fn run_completer(
+    worker: Arc<Worker>,
+    mut succeeded: mpsc::UnboundedReceiver<ClaimedJob>,
+    batch: usize,
+) {
+    let mut jobs = Vec::with_capacity(batch);
+    while succeeded.recv_many(&mut jobs, batch).await > 0 {
+        match worker.complete_batch(&jobs).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.iter().zip(outcomes) {
+                    log_outcome(job, Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::error!(
+                    jobs = jobs.len(),
+                    error = error_chain(&error),
+                    "cannot record jobs done; their leases will return them"
+                );
+            }
+        }
+        jobs.clear();
+    }
+}
+
+fn log_outcome(job: &ClaimedJob, outcome: Result<StepOutcome, QueueError>) {
     match outcome {
         Ok(StepOutcome::Done { .. }) => {
             tracing::info!(job_id = %job.id, kind = %job.kind, "job done");

@@ -266,6 +266,29 @@ impl JobQueue for SqlJobQueue {
         Ok(jobs)
     }
 
+    async fn complete_batch(&self, jobs: &[ClaimedJob]) -> Result<Vec<JobId>, QueueError> {
+        const DOING: &str = "completing jobs";
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let update = statements::complete_batch(jobs, self.clock.now());
+        let rows = self
+            .connection
+            .query_all(&update)
+            .await
+            .map_err(|error| queue_error(DOING, error))?;
+        let done = rows
+            .iter()
+            .map(|row| row.try_get::<uuid::Uuid>("", "id"))
+            .collect::<Result<std::collections::HashSet<_>, _>>()
+            .map_err(|error| queue_error(DOING, error))?;
+        Ok(jobs
+            .iter()
+            .map(|job| job.id)
+            .filter(|id| !done.contains(&id.as_uuid()))
+            .collect())
+    }
+
     async fn renew(&self, job: &ClaimedJob, lease: Duration) -> Result<DateTime<Utc>, QueueError> {
         let until = lease_end(self.clock.now(), lease);
         self.change_claimed(

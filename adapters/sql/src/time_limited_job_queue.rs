@@ -59,6 +59,10 @@ impl<Q: JobQueue> JobQueue for TimeLimitedJobQueue<Q> {
         self.bounded(self.inner.renew(job, lease)).await
     }
 
+    async fn complete_batch(&self, jobs: &[ClaimedJob]) -> Result<Vec<JobId>, QueueError> {
+        self.bounded(self.inner.complete_batch(jobs)).await
+    }
+
     async fn complete(&self, job: &ClaimedJob) -> Result<(), QueueError> {
         self.bounded(self.inner.complete(job)).await
     }

@@ -240,3 +240,34 @@ fn a_job_taken_over_after_its_lease_expired_records_nothing() {
         "the other claim stands"
     );
 }
+
+#[test]
+fn successes_run_by_execute_are_recorded_done_together_and_a_stale_one_is_lease_lost() {
+    let setup = setup();
+    let handler = Scripted::new(vec![]);
+    let worker = worker(&setup, handler.clone());
+    let first = enqueue(&setup, "test.job", 3);
+    let second = enqueue(&setup, "test.job", 3);
+    let jobs = block_on(worker.claim_batch(10)).unwrap();
+    for job in &jobs {
+        assert_eq!(block_on(worker.execute(job)).unwrap(), Executed::Succeeded);
+    }
+    assert_eq!(handler.runs.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        block_on(setup.queue.counts()).unwrap().running,
+        2,
+        "not recorded until completed"
+    );
+    block_on(setup.queue.complete(&jobs[1])).unwrap();
+    assert_eq!(
+        block_on(worker.complete_batch(&jobs)).unwrap(),
+        [
+            StepOutcome::Done { id: first },
+            StepOutcome::LeaseLost { id: second }
+        ]
+    );
+    assert_eq!(
+        block_on(setup.queue.counts()).unwrap(),
+        QueueCounts::default()
+    );
+}

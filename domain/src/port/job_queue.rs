@@ -180,6 +180,22 @@ pub trait JobQueue: Send + Sync + 'static {
     /// The job is done; it is kept (for idempotency) until purged.
     async fn complete(&self, job: &ClaimedJob) -> Result<(), QueueError>;
 
+    /// Each of `jobs` is done, as [`JobQueue::complete`] would record it; returns the ids of
+    /// those whose claim was stale (each would have answered `LeaseLost`), which are left as
+    /// they are. An adapter that can complete several in one round trip overrides this; the
+    /// default completes one at a time.
+    async fn complete_batch(&self, jobs: &[ClaimedJob]) -> Result<Vec<JobId>, QueueError> {
+        let mut lost = Vec::new();
+        for job in jobs {
+            match self.complete(job).await {
+                Ok(()) => {}
+                Err(QueueError::LeaseLost) => lost.push(job.id),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(lost)
+    }
+
     /// The run failed; the job runs again at `at`.
     async fn retry(
         &self,

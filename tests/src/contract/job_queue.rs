@@ -88,6 +88,50 @@ pub async fn claims_a_batch_oldest_first(backend: &dyn QueueBackend) {
     assert_eq!((counts.running, counts.pending), (0, 1), "{counts:?}");
 }
 
+/// A batch completion records every job of a valid claim done and names the stale ones
+/// (finished already, or re-claimed after the lease ran out), leaving them as they are.
+pub async fn completes_a_batch_and_names_the_stale_claims(backend: &dyn QueueBackend) {
+    let (queue, clock) = one(backend).await;
+    for kind in ["a", "b", "c"] {
+        queue.enqueue(job(kind)).await.unwrap();
+    }
+    let batch = queue.claim_batch(LEASE, 3).await.unwrap();
+    assert_eq!(batch.len(), 3);
+    queue.complete(&batch[1]).await.unwrap();
+    assert_eq!(
+        queue.complete_batch(&batch).await.unwrap(),
+        [batch[1].id],
+        "the one completed before"
+    );
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (0, 0), "{counts:?}");
+    assert!(queue.complete_batch(&[]).await.unwrap().is_empty());
+
+    queue.enqueue(job("d")).await.unwrap();
+    let stale = queue.claim(LEASE).await.unwrap().unwrap();
+    clock.advance(TimeDelta::seconds(31));
+    let again = queue
+        .claim(LEASE)
+        .await
+        .unwrap()
+        .expect("the lease ran out");
+    assert_eq!(again.id, stale.id);
+    assert_eq!(
+        queue
+            .complete_batch(std::slice::from_ref(&stale))
+            .await
+            .unwrap(),
+        [stale.id]
+    );
+    assert_eq!(
+        queue.counts().await.unwrap().running,
+        1,
+        "the new claim is untouched"
+    );
+    assert!(queue.complete_batch(&[again]).await.unwrap().is_empty());
+    assert_eq!(queue.counts().await.unwrap().running, 0);
+}
+
 /// The payload, kind and attempt budget come back as enqueued.
 pub async fn keeps_payload_kind_and_attempts(backend: &dyn QueueBackend) {
     let (queue, clock) = one(backend).await;
@@ -493,6 +537,7 @@ macro_rules! job_queue_contract {
         $crate::job_queue_contract!(@cases $backend;
             claims_in_enqueue_order,
             claims_a_batch_oldest_first,
+            completes_a_batch_and_names_the_stale_claims,
             keeps_payload_kind_and_attempts,
             delays_a_job_until_its_time,
             orders_by_due_time,

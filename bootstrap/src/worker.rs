@@ -2,11 +2,12 @@
 //! as many due jobs as there are idle slots of `jobs.concurrency` (at most `jobs.claim_batch`)
 //! in one claim and starts each at once in a slot of its own, which renews its lease while it
 //! runs, polling when nothing is due; and a scheduler that enqueues the maintenance purge once
-//! per interval across all workers. No claimed job waits behind another.
+//! per interval across all workers. No claimed job waits behind another. A completer records
+//! the jobs that succeeded done, as many at once as have finished (at most `jobs.claim_batch`).
 //!
-//! On shutdown the claimer stops and the slots finish the jobs in hand (bounded by
-//! `server.shutdown_timeout`); a job cut off by the bound, or by a crash, is not lost: its lease
-//! runs out and another worker takes it.
+//! On shutdown the claimer stops, the slots finish the jobs in hand and the completer records
+//! them (bounded by `server.shutdown_timeout`); a job cut off by the bound, or by a crash, is
+//! not lost: its lease runs out and another worker takes it.
 
 use std::{sync::Arc, time::Duration};
 

@@ -173,11 +173,7 @@ impl VerifySecondFactor {
                 factor
             }
         };
-        if !self
-            .store
-            .take(&live.key, &live.value, MAX_WRONG_CODES)
-            .await?
-        {
+        if !self.take_challenge(&live).await? {
             drop(transaction);
             return Err(VerifyError::ChallengeExpired);
         }
@@ -283,11 +279,7 @@ impl VerifySecondFactor {
                 .wrong(live, user, &subject, "wrong_backup_code", &input.request)
                 .await);
         }
-        if !self
-            .store
-            .take(&live.key, &live.value, MAX_WRONG_CODES)
-            .await?
-        {
+        if !self.take_challenge(live).await? {
             drop(transaction);
             return Err(VerifyError::ChallengeExpired);
         }
@@ -328,6 +320,15 @@ impl VerifySecondFactor {
 
     /// Counts a wrong code against the challenge and the failure counters, records
     /// `2fa.failed`; the answer it gets.
+    /// Takes the challenge (single use) once its code is consumed. Its wrong-code count is not
+    /// looked at again: the challenge was alive when this request began (`live`), and the
+    /// requests that lost the race for the same right code count as wrong ones, so five of
+    /// them could otherwise kill the challenge between the winner's two takes and leave no
+    /// request signed in (a wrong code after the 5th still meets a dead challenge at `live`).
+    async fn take_challenge(&self, live: &LiveChallenge) -> Result<bool, VerifyError> {
+        Ok(self.store.take(&live.key, &live.value, u32::MAX).await?)
+    }
+
     async fn wrong(
         &self,
         live: &LiveChallenge,

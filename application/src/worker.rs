@@ -131,14 +131,6 @@ impl Worker {
         }
     }
 
-    /// Claims the next due job, if any.
-    ///
-    /// # Errors
-    /// `QueueError` when the queue cannot be reached.
-    pub async fn claim(&self) -> Result<Option<ClaimedJob>, QueueError> {
-        self.queue.claim(self.lease).await
-    }
-
     /// Claims up to `max` due jobs at once (one round trip on the SQL queue).
     ///
     /// # Errors

@@ -87,6 +87,80 @@ impl EmailRenderer for LinkRenderer {
     }
 }
 
+/// The harness's challenge store: the memory store, where a test can make wrong codes land on a
+/// challenge just before the next take of it, as racing requests' would between two of one
+/// request's steps.
+struct InterleavedChallengeStore {
+    inner: Arc<twofa_memory::MemoryChallengeStore>,
+    /// Which key, and how many failures to count on it just before its next take.
+    failures_before_take: Mutex<Option<(KeyFilter, u32)>>,
+}
+
+type KeyFilter = Box<dyn Fn(&str) -> bool + Send>;
+
+impl InterleavedChallengeStore {
+    fn over(inner: Arc<twofa_memory::MemoryChallengeStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            failures_before_take: Mutex::new(None),
+        })
+    }
+
+    /// Counts `failures` wrong codes on the next key `which` accepts to be taken, just before
+    /// its take.
+    fn fail_before_next_take(&self, which: impl Fn(&str) -> bool + Send + 'static, failures: u32) {
+        *self.failures_before_take.lock().unwrap() = Some((Box::new(which), failures));
+    }
+}
+
+#[async_trait::async_trait]
+impl ChallengeStore for InterleavedChallengeStore {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), twofa_domain::PortError> {
+        self.inner.put(key, value, ttl).await
+    }
+
+    async fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<twofa_domain::StoredEntry>, twofa_domain::PortError> {
+        self.inner.get(key).await
+    }
+
+    async fn take(
+        &self,
+        key: &str,
+        expected: &str,
+        max_failures: u32,
+    ) -> Result<bool, twofa_domain::PortError> {
+        let armed = {
+            let mut armed = self.failures_before_take.lock().unwrap();
+            match armed.as_ref() {
+                Some((which, _)) if which(key) => armed.take(),
+                _ => None,
+            }
+        };
+        if let Some((_, failures)) = armed {
+            for _ in 0..failures {
+                self.inner.fail(key).await?;
+            }
+        }
+        self.inner.take(key, expected, max_failures).await
+    }
+
+    async fn fail(&self, key: &str) -> Result<Option<u32>, twofa_domain::PortError> {
+        self.inner.fail(key).await
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), twofa_domain::PortError> {
+        self.inner.remove(key).await
+    }
+}
+
 struct Harness {
     clock: Arc<ManualClock>,
     verification_mailer: MailEmailVerification,
@@ -105,6 +179,8 @@ struct Harness {
     accounts: Accounts,
     second_factors: crate::two_factor::SecondFactors,
     challenges: Arc<twofa_memory::MemoryChallengeStore>,
+    /// The store the use cases see: `challenges`, with racing failures on demand.
+    interleaved: Arc<InterleavedChallengeStore>,
     code_sender: crate::jobs::SendSecondFactorCode,
     sms: Arc<twofa_memory::RecordingSmsSender>,
 }
@@ -205,6 +281,7 @@ fn harness_over(
         mailer.clone(),
     );
     let challenges = Arc::new(twofa_memory::MemoryChallengeStore::new(clock.clone()));
+    let interleaved = InterleavedChallengeStore::over(challenges.clone());
     let cipher = Arc::new(twofa_crypto::AesGcmSecretCipher::new(
         twofa_crypto::CipherKey::from_bytes([7; 32]),
         [],
@@ -235,7 +312,7 @@ fn harness_over(
         factors,
         backup_codes: database.backup_codes(),
         devices: database.devices(),
-        challenges: challenges.clone(),
+        challenges: interleaved.clone(),
         cipher,
     };
     let policy = AuthPolicy {
@@ -264,6 +341,7 @@ fn harness_over(
         accounts,
         second_factors,
         challenges,
+        interleaved,
         code_sender,
         sms,
     }

@@ -149,6 +149,63 @@ fn a_totp_step_is_accepted_once_and_no_earlier_step_after_it() {
     assert!(h.actions().contains(&("2fa.failed".to_owned(), false)));
 }
 
+/// The login challenge itself (`login:<digest>`), not its sent code (`login:<digest>:code`).
+fn is_login_challenge(key: &str) -> bool {
+    key.starts_with("login:") && !key.ends_with(":code")
+}
+
+/// Requests racing with the same right code lose to the first and count as wrong codes; five
+/// of them landing between the winner's consuming its code and taking its challenge must not
+/// leave nobody signed in. (Seen as a flake of the SMS race in `two_factor_races` before the fix.)
+#[test]
+fn a_right_code_consumed_before_five_wrong_ones_land_takes_its_challenge() {
+    let h = harness();
+    let (_, secret, codes) = h.enrol_totp("jane");
+    let temp_token = h.challenge("jane");
+    h.interleaved.fail_before_next_take(is_login_challenge, 5);
+    h.verify(&temp_token, &Harness::code(&secret, &h.clock, 1))
+        .expect("the code was consumed before the wrong ones landed");
+    assert!(matches!(
+        h.verify(&temp_token, &Harness::code(&secret, &h.clock, 2)),
+        Err(VerifyError::ChallengeExpired)
+    ));
+
+    let temp_token = h.challenge("jane");
+    h.interleaved.fail_before_next_take(is_login_challenge, 5);
+    block_on(
+        h.second_factors
+            .verify
+            .backup(crate::two_factor::VerifyBackupCodeInput {
+                temp_token,
+                code: codes[0].clone(),
+                request: from("203.0.113.1"),
+            }),
+    )
+    .expect("the backup code was consumed before the wrong ones landed");
+}
+
+/// Five wrong codes before a right one still kill the challenge (the other side of the case
+/// above): the right code is refused before it is looked at, and stays unspent.
+#[test]
+fn five_wrong_codes_before_the_right_one_kill_the_challenge() {
+    let h = harness();
+    let (_, secret, _) = h.enrol_totp("jane");
+    let temp_token = h.challenge("jane");
+    for _ in 0..5 {
+        assert!(matches!(
+            h.verify(&temp_token, "000000"),
+            Err(VerifyError::InvalidCode)
+        ));
+    }
+    let right = Harness::code(&secret, &h.clock, 1);
+    assert!(matches!(
+        h.verify(&temp_token, &right),
+        Err(VerifyError::ChallengeExpired)
+    ));
+    h.verify(&h.challenge("jane"), &right)
+        .expect("the refused code was not spent");
+}
+
 #[test]
 fn wrong_codes_are_counted_apart_from_wrong_passwords() {
     let h = harness();

@@ -9,6 +9,7 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use twofa_application::{
     CheckHealth, RetryPolicy, Worker,
+    audit_trail::ListAuditEvents,
     auth::{Accounts, AuthLimits, AuthPolicy, AuthPorts, EmailLinkPolicy, EmailLinks},
     jobs::{
         MailEmailVerification, MailPasswordReset, Mailer, PurgeExpired, ScheduleMaintenance,
@@ -263,6 +264,7 @@ fn auth_state(
     Ok(Arc::new(AuthState {
         accounts: Accounts::new(&ports, &policy),
         second_factors: SecondFactors::new(&ports, &policy),
+        list_audit_events: ListAuditEvents::new(backends.audit.clone()),
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,

@@ -1,5 +1,6 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
+pub mod audit;
 pub mod auth;
 pub mod email;
 pub mod health;
@@ -21,4 +22,6 @@ pub enum ApiTags {
     Email,
     /// Second factors: setup, the login challenge, factors, backup codes and trusted devices.
     TwoFactor,
+    /// The audit trail.
+    Audit,
 }

@@ -12,17 +12,32 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{
     api::{
-        auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi,
+        audit::AuditApi, auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi,
+        two_factor::TwoFactorApi,
     },
     problem::Problem,
 };
 
 /// Every API of the service.
-pub(crate) type Apis = (HealthApi, JwksApi, AuthApi, EmailApi, TwoFactorApi);
+pub(crate) type Apis = (
+    HealthApi,
+    JwksApi,
+    AuthApi,
+    EmailApi,
+    TwoFactorApi,
+    AuditApi,
+);
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, JwksApi, AuthApi, EmailApi, TwoFactorApi),
+        (
+            HealthApi,
+            JwksApi,
+            AuthApi,
+            EmailApi,
+            TwoFactorApi,
+            AuditApi,
+        ),
         "twofa",
         version,
     )

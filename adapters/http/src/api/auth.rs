@@ -49,12 +49,14 @@ use crate::{
     problem::{Problem, ProblemCode},
 };
 
-/// What the account and second-factor routes need.
+/// What the account, second-factor and audit routes need.
 pub struct AuthState {
     /// The account use cases.
     pub accounts: Accounts,
     /// The second-factor use cases.
     pub second_factors: SecondFactors,
+    /// The caller's audit trail.
+    pub list_audit_events: twofa_application::audit_trail::ListAuditEvents,
     /// How the refresh, CSRF and trusted-device cookies are written.
     pub cookies: CookieSettings,
 }

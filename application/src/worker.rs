@@ -193,7 +193,8 @@ impl Worker {
     }
 
     /// Records jobs that [`Worker::execute`] ran successfully as done, in one call to the
-    /// queue; each job's outcome (`LeaseLost` for a stale claim), in order.
+    /// queue; each job's outcome (`LeaseLost` for a stale claim), in order. Outcomes are
+    /// returned, not logged: the caller logs each once, with the job's kind.
     ///
     /// # Errors
     /// `QueueError` when the queue cannot be reached (the leases then return the jobs).
@@ -206,7 +207,6 @@ impl Worker {
             .iter()
             .map(|job| {
                 if lost.contains(&job.id) {
-                    tracing::warn!(job_id = %job.id, "the lease expired while the job ran; another worker has it");
                     StepOutcome::LeaseLost { id: job.id }
                 } else {
                     StepOutcome::Done { id: job.id }
@@ -233,10 +233,7 @@ impl Worker {
     ) -> Result<StepOutcome, QueueError> {
         match recorded {
             Ok(()) => Ok(outcome),
-            Err(QueueError::LeaseLost) => {
-                tracing::warn!("the lease expired while the job ran; another worker has it");
-                Ok(StepOutcome::LeaseLost { id: job.id })
-            }
+            Err(QueueError::LeaseLost) => Ok(StepOutcome::LeaseLost { id: job.id }),
             Err(error) => Err(error),
         }
     }

@@ -21,6 +21,7 @@ pub mod contract;
 pub mod failing_unit_of_work;
 mod jobs;
 pub mod log_capture;
+pub mod problem;
 mod raw_redis;
 mod redis_server;
 mod second_factors;
@@ -42,6 +43,7 @@ use twofa_domain::JobQueue;
 
 pub use app_options::{AppOptions, Customise};
 pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
+pub use problem::problem;
 pub use raw_redis::{let_redis_time_pass, raw_redis_command};
 pub use redis_server::RedisServer;
 pub use second_factors::{amr, totp_code};

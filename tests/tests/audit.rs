@@ -7,20 +7,9 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use reqwest::{Method, Response, header};
+use reqwest::{Method, Response};
 use serde_json::Value;
-use twofa_tests::{Backend, PASSWORD, SignedIn, TestApp, spawn_app};
-
-async fn problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status, "expected {status} {code}");
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
+use twofa_tests::{Backend, PASSWORD, SignedIn, TestApp, problem, spawn_app};
 
 async fn audit_logs(app: &TestApp, who: &SignedIn, query: &str) -> Response {
     app.with_bearer(

@@ -7,20 +7,9 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use reqwest::{Method, Response, header};
+use reqwest::{Method, header};
 use serde_json::{Value, json};
-use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, TestApp, spawn_app_with};
-
-async fn problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status, "expected {status} {code}");
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
+use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, TestApp, problem, spawn_app_with};
 
 /// Register → me → refresh → the rotated token fails and ends the session → logout ends the
 /// access token at the next request.

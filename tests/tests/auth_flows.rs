@@ -9,14 +9,7 @@
 
 use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
-use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, set_cookie, spawn_app_with};
-
-async fn problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status, "expected {status} {code}");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
+use twofa_tests::{AppOptions, Backend, PASSWORD, SignedIn, problem, set_cookie, spawn_app_with};
 
 /// A refresh by the cookie alone needs `X-CSRF-Token` equal to the `csrfToken` cookie; a body
 /// token wins over the cookie and needs none.

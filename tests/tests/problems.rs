@@ -1,34 +1,8 @@
 //! The framework's own errors are RFC 9457 problems, with the request id as `instance`; every
 //! response carries `X-Request-Id` and the security headers.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the step that broke"
-)]
-
-use reqwest::{Method, Response, header};
-use serde_json::Value;
-use twofa_tests::{AppOptions, Backend, spawn_app, spawn_app_with};
-
-async fn problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    let request_id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status);
-    assert_eq!(body["type"], format!("urn:twofa:problem:{code}"));
-    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()));
-    assert_eq!(body["instance"], request_id);
-    body
-}
+use reqwest::{Method, header};
+use twofa_tests::{AppOptions, Backend, problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404_problem() {

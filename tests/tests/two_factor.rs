@@ -11,14 +11,9 @@
 use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
 use twofa_domain::TotpSecret;
-use twofa_tests::{Backend, PASSWORD, SignedIn, TestApp, amr, set_cookie, spawn_app, totp_code};
-
-async fn problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status, "expected {status} {code}");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
+use twofa_tests::{
+    Backend, PASSWORD, SignedIn, TestApp, amr, problem, set_cookie, spawn_app, totp_code,
+};
 
 async fn ok(response: Response, status: u16) -> Value {
     let actual = response.status();

@@ -13,12 +13,11 @@ use crate::{
     api::{
         ApiTags,
         auth::{
-            BearerAuth, State, fail, principal,
+            BearerAuth, State, default_limit, fail, parse_cursor, principal,
             problems::{Answered, answered, fault_problem, invalid},
         },
     },
     api_error::{ApiError, answers},
-    problem::{FieldError, Problem},
 };
 
 answered!(ListAuditEventsError {
@@ -101,10 +100,6 @@ pub(crate) enum AuditEventsResponse {
     Ok(Json<AuditEventList>),
 }
 
-fn default_limit() -> u32 {
-    50
-}
-
 #[OpenApi(tag = "ApiTags::Audit")]
 impl AuditApi {
     /// The caller's audit events — every change to their account and every failed check on
@@ -146,15 +141,7 @@ impl AuditApi {
         >,
     > {
         let principal = principal(&state, &auth).await?;
-        let before = match cursor.0.as_deref() {
-            Some(cursor) => Some(cursor.parse::<AuditEventId>().map_err(|_| {
-                ApiError::new(Problem::validation(vec![FieldError {
-                    field: "cursor".to_owned(),
-                    message: "is not a cursor this route gave".to_owned(),
-                }]))
-            })?),
-            None => None,
-        };
+        let before = parse_cursor::<AuditEventId, _>(cursor.0.as_deref())?;
         let page = state
             .list_audit_events
             .execute(ListAuditEventsInput {

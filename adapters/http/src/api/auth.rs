@@ -365,15 +365,7 @@ impl AuthApi {
         >,
     > {
         let principal = principal(&state, &auth).await?;
-        let after = match cursor.0.as_deref() {
-            Some(cursor) => Some(cursor.parse::<SessionId>().map_err(|_| {
-                ApiError::new(Problem::validation(vec![crate::problem::FieldError {
-                    field: "cursor".to_owned(),
-                    message: "is not a cursor this route gave".to_owned(),
-                }]))
-            })?),
-            None => None,
-        };
+        let after = parse_cursor::<SessionId, _>(cursor.0.as_deref())?;
         let page = state
             .accounts
             .list_sessions
@@ -515,6 +507,24 @@ impl AuthApi {
     }
 }
 
-fn default_limit() -> u32 {
+/// A list route's page size when `limit` is not given (API.md: 50).
+pub(crate) fn default_limit() -> u32 {
     50
+}
+
+/// A list route's `cursor`, parsed as the id it names: 400 `validation_failed` on `cursor` for
+/// anything this route did not give.
+pub(crate) fn parse_cursor<T: std::str::FromStr, const A: u32>(
+    cursor: Option<&str>,
+) -> Result<Option<T>, ApiError<A>> {
+    cursor
+        .map(|cursor| {
+            cursor.parse::<T>().map_err(|_| {
+                ApiError::new(Problem::validation(vec![crate::problem::FieldError {
+                    field: "cursor".to_owned(),
+                    message: "is not a cursor this route gave".to_owned(),
+                }]))
+            })
+        })
+        .transpose()
 }

@@ -110,7 +110,10 @@ impl AuditApi {
         method = "get",
         operation_id = "listAuditLogs"
     )]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "poem-openapi takes each query parameter as an argument of its own"
+    )]
     async fn list(
         &self,
         state: State<'_>,

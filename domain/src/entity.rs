@@ -2,6 +2,7 @@
 //! the repository ports. Their fields hold value objects, so a stored entity is valid by
 //! construction.
 
+pub mod api_key;
 pub mod factor;
 pub mod session;
 pub mod trusted_device;

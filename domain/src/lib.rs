@@ -10,6 +10,10 @@ pub mod entity;
 pub mod port;
 pub mod value;
 
+pub use entity::api_key::{
+    API_KEY_NAME_LIMIT, ApiKey, ApiKeyChange, NewApiKey, Scope, normalized_scopes, parse_scopes,
+    scopes_text,
+};
 pub use entity::factor::{Destination, Factor, FactorKind, NewFactor};
 pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
 pub use entity::trusted_device::{DEVICE_NAME_LIMIT, NewTrustedDevice, TrustedDevice};
@@ -25,6 +29,7 @@ pub use port::user_repository::{
     clamp_user_list_limit,
 };
 pub use port::{
+    api_key_repository::ApiKeyRepository,
     audit_log::{
         Actor, ActorKind, AuditDetails, AuditEvent, AuditEventId, AuditLog, AuditPage, AuditQuery,
         NewAuditEvent,
@@ -51,11 +56,12 @@ pub use port::{
     unit_of_work::{Transaction, UnitOfWork},
 };
 pub use value::{
+    api_key_token::{API_KEY_LENGTH, API_KEY_PREFIX, ApiKeyToken},
     backup_code::{
         BACKUP_CODE_COUNT, BACKUP_CODE_LENGTH, BACKUP_CODES_LOW, BackupCode, BackupCodeError,
     },
     email_address::{EmailAddress, EmailAddressError},
-    ids::{DeviceId, FactorId, UserId},
+    ids::{ApiKeyId, DeviceId, FactorId, UserId},
     otp_code::{OTP_CODE_DIGITS, OtpCode},
     password::{Password, PasswordError},
     phone_number::{PhoneNumber, PhoneNumberError},

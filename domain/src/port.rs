@@ -1,6 +1,7 @@
 //! Ports: the traits the use cases call and the adapters implement. Each is `Send + Sync +
 //! 'static` and held as `Arc<dyn Port>`.
 
+pub mod api_key_repository;
 pub mod audit_log;
 pub mod backup_code_repository;
 pub mod challenge_store;

@@ -1,5 +1,6 @@
 //! Value objects: validated on construction, so a value of the type is always well-formed.
 
+pub mod api_key_token;
 pub mod backup_code;
 pub mod email_address;
 pub mod ids;

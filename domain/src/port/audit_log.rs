@@ -73,6 +73,14 @@ impl Actor {
             id: Some(id.to_string()),
         }
     }
+
+    /// An API key acting for its owner.
+    pub fn api_key(id: crate::ApiKeyId) -> Self {
+        Self {
+            kind: ActorKind::ApiKey,
+            id: Some(id.to_string()),
+        }
+    }
 }
 
 /// Endings of keys whose values never enter the audit trail (compared without case, `_` or

@@ -15,8 +15,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent, NewJob,
-    OneTimeTokenRepository, PortError, QueueError, SessionRepository, UserRepository,
+    ApiKeyRepository, BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent,
+    NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, UserRepository,
 };
 
 /// Starts transactions.
@@ -62,6 +62,9 @@ pub trait Transaction: Send + Sync {
 
     /// Trusted devices, inside this transaction.
     fn devices(&self) -> &dyn DeviceRepository;
+
+    /// API keys, inside this transaction.
+    fn api_keys(&self) -> &dyn ApiKeyRepository;
 
     /// Enqueues a job that exists only if this transaction commits. (Its id is not known
     /// before the commit: an idempotency key may map it to an existing job.)

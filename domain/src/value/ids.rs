@@ -1,4 +1,4 @@
-//! Identifiers: `UserId`, `FactorId` and `DeviceId`, UUID newtypes. Ids are never made here; fresh ones come from the
+//! Identifiers: `UserId`, `FactorId`, `DeviceId` and `ApiKeyId`, UUID newtypes. Ids are never made here; fresh ones come from the
 //! `SecretGenerator` port (`SecretGenerator::uuid_v4`), so tests can make them repeatable.
 
 use std::fmt;
@@ -93,6 +93,8 @@ uuid_id! {
     FactorId;
     /// The identity of a trusted device.
     DeviceId;
+    /// The identity of an API key.
+    ApiKeyId;
 }
 
 #[cfg(test)]

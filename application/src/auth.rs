@@ -50,8 +50,9 @@ pub use email_cooldown::EmailCooldown;
 pub use email_links::{EmailLinkPolicy, EmailLinks, LinkMail};
 pub use ended_sessions::EndedSessions;
 pub use error::{
-    ChangePasswordError, CredentialsError, EmailTokenError, Fault, ForgotPasswordError,
-    InvalidField, LoginError, RegisterError, RevokeSessionError, SendVerificationError, Throttled,
+    CallerError, ChangePasswordError, CredentialsError, EmailTokenError, Fault,
+    ForgotPasswordError, InvalidField, LoginError, RegisterError, RevokeSessionError,
+    SendVerificationError, Throttled,
 };
 pub use forgot_password::{ForgotPassword, ForgotPasswordInput};
 pub use get_me::GetMe;
@@ -65,7 +66,7 @@ pub use revoke_all_sessions::{RevokeAllSessions, RevokeAllSessionsInput};
 pub use revoke_session::{RevokeSession, RevokeSessionInput};
 pub use send_verification_email::{SendVerificationEmail, SendVerificationEmailInput};
 pub use session_issuer::SessionIssuer;
-pub use signed_in::{CutOff, Principal, RequestInfo, SignedIn, TokenPair};
+pub use signed_in::{Credential, CutOff, Principal, RequestInfo, SignedIn, TokenPair};
 pub use throttle::client_key;
 pub use verify_email::{VerifyEmail, VerifyEmailInput};
 
@@ -103,6 +104,8 @@ pub struct AuthPorts {
     pub backup_codes: Arc<dyn BackupCodeRepository>,
     /// Trusted devices (reads outside a transaction).
     pub devices: Arc<dyn DeviceRepository>,
+    /// API keys (reads outside a transaction).
+    pub api_keys: Arc<dyn twofa_domain::ApiKeyRepository>,
     /// Login challenges and pending codes.
     pub challenges: Arc<dyn ChallengeStore>,
     /// Stored secrets and keyed digests.
@@ -124,6 +127,8 @@ pub struct AuthLimits {
     pub failures_per_account_ip: Limit,
     /// Failed logins of one account from all addresses: the hard limit.
     pub failures_per_account: Limit,
+    /// Requests of one API key (`api_keys.rate_limit_per_minute` per minute).
+    pub per_api_key: Limit,
 }
 
 /// The settings the account flows follow.

@@ -242,6 +242,7 @@ fn auth_state(
         factors: backends.factors.clone(),
         backup_codes: backends.backup_codes.clone(),
         devices: backends.devices.clone(),
+        api_keys: backends.api_keys.clone(),
         challenges: backends.challenges.clone(),
         cipher: backends.cipher.clone(),
     };
@@ -258,6 +259,10 @@ fn auth_state(
             verify_per_ip: limits.verify_per_ip,
             failures_per_account_ip: limits.failures_per_account_ip,
             failures_per_account: limits.failures_per_account,
+            per_api_key: Limit {
+                max: settings.api_keys.rate_limit_per_minute,
+                window: Duration::from_mins(1),
+            },
         },
         two_factor: two_factor_policy(settings),
     };
@@ -265,6 +270,7 @@ fn auth_state(
         accounts: Accounts::new(&ports, &policy),
         second_factors: SecondFactors::new(&ports, &policy),
         list_audit_events: ListAuditEvents::new(backends.audit.clone()),
+        api_keys: twofa_application::api_keys::ApiKeys::new(&ports, &policy),
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,

@@ -63,6 +63,8 @@ pub struct Backends {
     pub backup_codes: Arc<dyn BackupCodeRepository>,
     /// Trusted devices.
     pub devices: Arc<dyn DeviceRepository>,
+    /// API keys.
+    pub api_keys: Arc<dyn twofa_domain::ApiKeyRepository>,
     /// Login challenges and pending SMS and e-mail codes (Redis when set, else the process).
     pub challenges: Arc<dyn ChallengeStore>,
     /// Encryption of stored secrets and the keyed digests of codes (`secrets.*`).
@@ -131,6 +133,7 @@ impl Backends {
             factors,
             backup_codes,
             devices,
+            api_keys,
         } = stores(settings, database.as_ref(), &queue, &clock, &ids);
         let (session_cache, rate_limiter) = shared_state(settings, redis.as_ref(), &clock);
         let challenges = challenge_store(settings, redis.as_ref(), &clock)?;
@@ -151,6 +154,7 @@ impl Backends {
             factors,
             backup_codes,
             devices,
+            api_keys,
             challenges,
             cipher,
             probes,
@@ -175,6 +179,7 @@ struct Stores {
     factors: Arc<dyn FactorRepository>,
     backup_codes: Arc<dyn BackupCodeRepository>,
     devices: Arc<dyn DeviceRepository>,
+    api_keys: Arc<dyn twofa_domain::ApiKeyRepository>,
 }
 
 fn stores(
@@ -200,6 +205,7 @@ fn stores(
             factors: database.factors(),
             backup_codes: database.backup_codes(),
             devices: database.devices(),
+            api_keys: database.api_keys(),
         };
     };
     let connection = database.connection();
@@ -231,6 +237,10 @@ fn stores(
             clock.clone(),
         )),
         devices: Arc::new(SqlDeviceRepository::new(connection.clone(), clock.clone())),
+        api_keys: Arc::new(twofa_sql::SqlApiKeyRepository::new(
+            connection.clone(),
+            clock.clone(),
+        )),
     }
 }
 

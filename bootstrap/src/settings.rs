@@ -30,7 +30,8 @@ pub use self::{
     hashing::HashingSettings,
     rate_limits::RateLimitSettings,
     two_factor::{
-        DevicesSettings, OtpSettings, SecretsSettings, TotpAlgorithmSetting, TotpSettings,
+        ApiKeysSettings, DevicesSettings, OtpSettings, SecretsSettings, TotpAlgorithmSetting,
+        TotpSettings,
     },
 };
 
@@ -92,10 +93,12 @@ pub struct Settings {
     pub otp: OtpSettings,
     /// `devices.*`.
     pub devices: DevicesSettings,
+    /// `api_keys.*`.
+    pub api_keys: ApiKeysSettings,
     /// `log.*`.
     pub log: LogSettings,
-    /// Sections CONFIG.md names for capabilities this version does not have yet (`webhooks`,
-    /// `api_keys`): accepted, so a deployment written against the full reference starts, and
+    /// Sections CONFIG.md names for capabilities this version does not have yet (`webhooks`):
+    /// accepted, so a deployment written against the full reference starts, and
     /// reported at start-up as not used yet. Any other unknown key is refused.
     #[serde(flatten)]
     pub not_used_yet: std::collections::BTreeMap<String, figment::value::Value>,
@@ -544,6 +547,7 @@ impl Settings {
         self.totp.validate()?;
         self.otp.validate()?;
         self.devices.validate()?;
+        self.api_keys.validate()?;
         if self.environment == Environment::Production {
             self.validate_production(kind)?;
         }
@@ -703,7 +707,7 @@ fn describe(error: &figment::Error) -> String {
 const MIN_HEADER_BYTES: usize = 1024;
 
 /// Sections CONFIG.md names whose capabilities arrive with later work.
-const FUTURE_SECTIONS: [&str; 2] = ["webhooks", "api_keys"];
+const FUTURE_SECTIONS: [&str; 1] = ["webhooks"];
 
 /// A refusal of `key`'s value, saying what to set instead.
 fn refuse(key: &'static str, message: &str) -> Result<(), SettingsError> {

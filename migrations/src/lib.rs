@@ -15,6 +15,7 @@ mod m20261125_000005_create_job_outbox;
 mod m20261202_000006_add_refresh_token_grace_used_at;
 mod m20261202_000007_create_second_factors;
 mod m20261203_000008_index_claimable_jobs;
+mod m20261203_000009_create_api_keys;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_add_refresh_token_grace_used_at::Migration),
             Box::new(m20261202_000007_create_second_factors::Migration),
             Box::new(m20261203_000008_index_claimable_jobs::Migration),
+            Box::new(m20261203_000009_create_api_keys::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL and Redis in the services run). Each suite is a macro that instantiates one
 //! `#[tokio::test]` per case for a backend, so a failure names the case and the backend.
 
+pub mod api_key_repository;
 pub mod audit_log;
 pub mod backup_code_repository;
 pub mod challenge_store;

@@ -11,9 +11,9 @@ use tokio::sync::oneshot;
 
 use async_trait::async_trait;
 use twofa_domain::{
-    BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent, NewJob,
-    OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction, UnitOfWork,
-    UserRepository,
+    ApiKeyRepository, BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent,
+    NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction,
+    UnitOfWork, UserRepository,
 };
 
 /// Which steps of a transaction fail while armed.
@@ -176,6 +176,10 @@ impl Transaction for FailingTransaction {
 
     fn devices(&self) -> &dyn DeviceRepository {
         self.inner.devices()
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.inner.api_keys()
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

@@ -55,6 +55,7 @@ impl UnitOfWorkBackend for Memory {
             factors: database.factors(),
             backup_codes: database.backup_codes(),
             devices: database.devices(),
+            api_keys: database.api_keys(),
         }
     }
 }

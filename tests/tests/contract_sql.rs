@@ -14,8 +14,8 @@ use twofa_crypto::OsSecretGenerator;
 use twofa_domain::{AuditLog, JobQueue, SecretGenerator};
 use twofa_memory::{ManualClock, MemoryJobQueue};
 use twofa_sql::{
-    JobsTarget, SqlBackupCodeRepository, SqlDatabase, SqlDeviceRepository, SqlFactorRepository,
-    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    JobsTarget, SqlApiKeyRepository, SqlBackupCodeRepository, SqlDatabase, SqlDeviceRepository,
+    SqlFactorRepository, SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
 };
 use twofa_tests::contract::{
     audit_log::AuditBackend,
@@ -111,6 +111,10 @@ impl UnitOfWorkBackend for Sql {
             )),
             devices: Arc::new(SqlDeviceRepository::new(
                 database.connection().clone(),
+                clock.clone(),
+            )),
+            api_keys: Arc::new(SqlApiKeyRepository::new(
+                database.connection().clone(),
                 clock,
             )),
         }
@@ -151,6 +155,10 @@ impl UnitOfWorkBackend for HandOver {
                 clock.clone(),
             )),
             devices: Arc::new(SqlDeviceRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            api_keys: Arc::new(SqlApiKeyRepository::new(
                 database.connection().clone(),
                 clock,
             )),

@@ -1,5 +1,6 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod email;
@@ -24,4 +25,6 @@ pub enum ApiTags {
     TwoFactor,
     /// The audit trail.
     Audit,
+    /// API keys: credentials for programs, limited to their scopes.
+    ApiKeys,
 }

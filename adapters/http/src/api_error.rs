@@ -50,12 +50,16 @@ pub mod answers {
     pub const ALREADY_ENABLED: u32 = 1 << 11;
     /// 409: `conflict` (no second factor is enabled).
     pub const NOT_ENABLED: u32 = 1 << 12;
+    /// 403: `insufficient_scope`.
+    pub const INSUFFICIENT_SCOPE: u32 = 1 << 13;
+    /// 409: `conflict` (the API key is revoked).
+    pub const KEY_REVOKED: u32 = 1 << 14;
 }
 
 /// Each declarable answer: its bit, status, description, and whether it carries
 /// `Retry-After` and the `RateLimit-*` headers. Bits of one status are listed together, in
 /// the order their descriptions are joined.
-const ANSWERS: [(u32, u16, &str, bool); 13] = [
+const ANSWERS: [(u32, u16, &str, bool); 15] = [
     (
         answers::BAD_REQUEST,
         400,
@@ -88,6 +92,13 @@ const ANSWERS: [(u32, u16, &str, bool); 13] = [
         403,
         "A request authenticated by the refresh cookie alone without the matching \
          `X-CSRF-Token` header (`csrf_failed`).",
+        false,
+    ),
+    (
+        answers::INSUFFICIENT_SCOPE,
+        403,
+        "An API key whose scopes do not include the operation's `x-required-scope`, or an API \
+         key on an operation no key may call (`insufficient_scope`).",
         false,
     ),
     (
@@ -131,6 +142,12 @@ const ANSWERS: [(u32, u16, &str, bool); 13] = [
         answers::NOT_ENABLED,
         409,
         "No second factor is enabled (`conflict`).",
+        false,
+    ),
+    (
+        answers::KEY_REVOKED,
+        409,
+        "The API key is revoked; a revoked key cannot be rotated (`conflict`).",
         false,
     ),
     (

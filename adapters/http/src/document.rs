@@ -9,14 +9,42 @@ use base64::Engine as _;
 use poem_openapi::{OpenApiService, registry::Registry, types::Type as _};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
+use twofa_domain::Scope;
 
 use crate::{
     api::{
-        audit::AuditApi, auth::AuthApi, email::EmailApi, health::HealthApi, jwks::JwksApi,
-        two_factor::TwoFactorApi,
+        api_keys::ApiKeysApi, audit::AuditApi, auth::AuthApi, email::EmailApi, health::HealthApi,
+        jwks::JwksApi, two_factor::TwoFactorApi,
     },
     problem::Problem,
 };
+
+/// The scope an API key needs for each operation it may call (API.md "scopes"), written into
+/// the document as the operation's `x-required-scope`. An operation that takes an API key's
+/// security scheme but is not listed here is one no key may call: the document offers it only
+/// the access token. Each route passes the same scope to `principal`; the black-box suite
+/// checks every operation of the document against what the service enforces.
+pub(crate) const OPERATION_SCOPES: [(&str, Scope); 16] = [
+    ("getMe", Scope::UserRead),
+    ("listSessions", Scope::UserRead),
+    ("listSecondFactors", Scope::TwoFactorRead),
+    ("countBackupCodes", Scope::TwoFactorRead),
+    ("listTrustedDevices", Scope::TwoFactorRead),
+    ("setupTotp", Scope::TwoFactorWrite),
+    ("confirmTotp", Scope::TwoFactorWrite),
+    ("setupSms", Scope::TwoFactorWrite),
+    ("confirmSms", Scope::TwoFactorWrite),
+    ("setupEmailFactor", Scope::TwoFactorWrite),
+    ("confirmEmailFactor", Scope::TwoFactorWrite),
+    ("removeSecondFactor", Scope::TwoFactorWrite),
+    ("generateBackupCodes", Scope::TwoFactorWrite),
+    ("revokeTrustedDevice", Scope::TwoFactorWrite),
+    ("revokeAllTrustedDevices", Scope::TwoFactorWrite),
+    ("listAuditLogs", Scope::AuditRead),
+];
+
+/// The security scheme of API keys, as poem-openapi names it.
+const API_KEY_SCHEME: &str = "ApiKeyAuth";
 
 /// Every API of the service.
 pub(crate) type Apis = (
@@ -26,6 +54,7 @@ pub(crate) type Apis = (
     EmailApi,
     TwoFactorApi,
     AuditApi,
+    ApiKeysApi,
 );
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
@@ -37,6 +66,7 @@ pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
             EmailApi,
             TwoFactorApi,
             AuditApi,
+            ApiKeysApi,
         ),
         "twofa",
         version,
@@ -62,6 +92,7 @@ fn complete(raw: &str) -> String {
         for operation in paths.values_mut().filter_map(Value::as_object_mut) {
             for operation in operation.values_mut().filter_map(Value::as_object_mut) {
                 add_shared_responses(operation);
+                write_scope(operation);
             }
         }
     }
@@ -86,6 +117,51 @@ fn add_problem_schemas(document: &mut Value) {
             }
         }
     }
+}
+
+/// Writes the scope an API key needs for `operation` (`x-required-scope`, and a sentence of its
+/// description), or, for an operation no key may call, takes the API-key scheme out of its
+/// security.
+fn write_scope(operation: &mut Map<String, Value>) {
+    let takes_keys = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|security| {
+            security
+                .iter()
+                .any(|requirement| requirement.get(API_KEY_SCHEME).is_some())
+        });
+    if !takes_keys {
+        return;
+    }
+    let id = operation
+        .get("operationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let scope = OPERATION_SCOPES
+        .iter()
+        .find(|(operation, _)| *operation == id)
+        .map(|(_, scope)| *scope);
+    let sentence = if let Some(scope) = scope {
+        operation.insert("x-required-scope".to_owned(), json!(scope.as_str()));
+        format!(
+            "An API key needs the scope `{}` (or `*`); without it the answer is 403 \
+             `insufficient_scope`.",
+            scope.as_str()
+        )
+    } else {
+        if let Some(Value::Array(security)) = operation.get_mut("security") {
+            security.retain(|requirement| requirement.get(API_KEY_SCHEME).is_none());
+        }
+        "Access tokens only: an API key is refused with 403 `insufficient_scope`.".to_owned()
+    };
+    let description = operation.entry("description").or_insert_with(|| json!(""));
+    let text = description.as_str().unwrap_or_default();
+    *description = json!(if text.is_empty() {
+        sentence
+    } else {
+        format!("{text}\n\n{sentence}")
+    });
 }
 
 fn add_shared_responses(operation: &mut Map<String, Value>) {
@@ -189,6 +265,48 @@ mod tests {
 
     fn document() -> Value {
         serde_json::from_str(&openapi_document("1.2.3")).unwrap()
+    }
+
+    #[test]
+    fn every_listed_scope_names_an_operation_that_takes_api_keys() {
+        let document = document();
+        let mut scoped = Vec::new();
+        for methods in document["paths"].as_object().unwrap().values() {
+            for operation in methods.as_object().unwrap().values() {
+                if let Some(scope) = operation.get("x-required-scope") {
+                    let security = operation["security"].as_array().unwrap();
+                    assert!(
+                        security.iter().any(|r| r.get(API_KEY_SCHEME).is_some()),
+                        "{operation}"
+                    );
+                    scoped.push((
+                        operation["operationId"].as_str().unwrap().to_owned(),
+                        scope.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+        scoped.sort();
+        let mut listed: Vec<(String, String)> = OPERATION_SCOPES
+            .iter()
+            .map(|(id, scope)| ((*id).to_owned(), scope.as_str().to_owned()))
+            .collect();
+        listed.sort();
+        assert_eq!(scoped, listed);
+    }
+
+    #[test]
+    fn an_operation_no_key_may_call_offers_only_the_access_token() {
+        let document = document();
+        let create = &document["paths"]["/api/api-keys"]["post"];
+        assert_eq!(create["security"], json!([{ "BearerAuth": [] }]));
+        assert!(create.get("x-required-scope").is_none());
+        let methods = &document["paths"]["/api/2fa/methods"]["get"];
+        assert_eq!(methods["x-required-scope"], json!("2fa:read"));
+        assert_eq!(
+            methods["security"],
+            json!([{ "BearerAuth": [] }, { "ApiKeyAuth": [] }])
+        );
     }
 
     #[test]
@@ -333,7 +451,9 @@ mod tests {
         let setup = &document["paths"]["/api/2fa/sms/setup"]["post"]["responses"];
         assert_eq!(
             setup["403"]["description"],
-            "The account's e-mail address is not verified yet (`email_not_verified`)."
+            "An API key whose scopes do not include the operation's `x-required-scope`, or an \
+             API key on an operation no key may call (`insufficient_scope`). The account's \
+             e-mail address is not verified yet (`email_not_verified`)."
         );
     }
 

@@ -84,6 +84,8 @@ impl<E: Endpoint + 'static> Endpoint for Layer<E> {
             let started = std::time::Instant::now();
             let cut_off = CutOff::armed();
             req.extensions_mut().insert(cut_off.clone());
+            req.extensions_mut()
+                .insert(crate::api::auth::ActingKey::default());
             let refused = refuse_large_head(&req, &self.config);
             let outcome = tokio::time::timeout(self.config.request_timeout, async {
                 if let Some(problem) = refused {

@@ -36,6 +36,8 @@ pub enum ProblemCode {
     CsrfFailed,
     /// Authenticated (or not needed), but not allowed: a refused CORS origin, a role.
     Forbidden,
+    /// An API key whose scopes do not allow the route, or a route no API key may reach.
+    InsufficientScope,
     /// A second factor's setup before the account's e-mail address is verified.
     EmailNotVerified,
     /// A sensitive change without the current password or a second-factor code.
@@ -75,6 +77,7 @@ impl ProblemCode {
             Self::Conflict => "conflict",
             Self::CsrfFailed => "csrf_failed",
             Self::Forbidden => "forbidden",
+            Self::InsufficientScope => "insufficient_scope",
             Self::EmailNotVerified => "email_not_verified",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::RateLimited => "rate_limited",
@@ -102,6 +105,7 @@ impl ProblemCode {
             | Self::ChallengeExpired => StatusCode::UNAUTHORIZED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Forbidden
+            | Self::InsufficientScope
             | Self::CsrfFailed
             | Self::EmailNotVerified
             | Self::ReauthenticationRequired => StatusCode::FORBIDDEN,
@@ -131,6 +135,7 @@ impl ProblemCode {
             Self::Conflict => "Conflict",
             Self::CsrfFailed => "CSRF check failed",
             Self::Forbidden => "Forbidden",
+            Self::InsufficientScope => "Insufficient scope",
             Self::EmailNotVerified => "E-mail address not verified",
             Self::ReauthenticationRequired => "Reauthentication required",
             Self::RateLimited => "Too many requests",
@@ -160,6 +165,7 @@ impl ProblemCode {
             | Self::Conflict
             | Self::CsrfFailed
             | Self::Forbidden
+            | Self::InsufficientScope
             | Self::EmailNotVerified
             | Self::ReauthenticationRequired
             | Self::RateLimited

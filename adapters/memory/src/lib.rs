@@ -11,6 +11,7 @@
 mod always_up_probe;
 pub mod fake_password_hasher;
 mod manual_clock;
+mod memory_api_key_repository;
 mod memory_audit_log;
 mod memory_backup_code_repository;
 pub mod memory_challenge_store;
@@ -30,6 +31,7 @@ mod seeded_secret_generator;
 pub use always_up_probe::AlwaysUpProbe;
 pub use fake_password_hasher::FakePasswordHasher;
 pub use manual_clock::ManualClock;
+pub use memory_api_key_repository::MemoryApiKeyRepository;
 pub use memory_audit_log::{MemoryAuditLog, USER_AGENT_LIMIT, clamp_event};
 pub use memory_backup_code_repository::MemoryBackupCodeRepository;
 pub use memory_challenge_store::MemoryChallengeStore;

@@ -4,8 +4,8 @@
 //! What belongs here: where a repository's reads and writes land (the committed tables, or a
 //! transaction's staged copy of them) and how a transaction's copy is applied. What must not:
 //! any repository's rules; those live on the table types (`UserTable`, `SessionTable`,
-//! `OneTimeTokenTable`, `FactorTable`, `BackupCodeTable`, `DeviceTable`), so a plain
-//! repository and a transaction-bound one share them.
+//! `OneTimeTokenTable`, `FactorTable`, `BackupCodeTable`, `DeviceTable`, `ApiKeyTable`), so a
+//! plain repository and a transaction-bound one share them.
 
 use std::{mem, sync::Arc};
 
@@ -14,19 +14,21 @@ use futures::lock::{Mutex, MutexGuard, OwnedMutexGuard};
 use twofa_domain::Clock;
 
 use crate::{
-    MemoryBackupCodeRepository, MemoryDeviceRepository, MemoryFactorRepository,
-    MemoryOneTimeTokenRepository, MemorySessionRepository, MemoryUserRepository,
+    MemoryApiKeyRepository, MemoryBackupCodeRepository, MemoryDeviceRepository,
+    MemoryFactorRepository, MemoryOneTimeTokenRepository, MemorySessionRepository,
+    MemoryUserRepository, memory_api_key_repository::ApiKeyTable,
     memory_backup_code_repository::BackupCodeTable, memory_device_repository::DeviceTable,
     memory_factor_repository::FactorTable, memory_one_time_token_repository::OneTimeTokenTable,
     memory_session_repository::SessionTable, memory_user_repository::UserTable,
 };
 
 /// One in-process database: users, sessions with their refresh tokens, one-time tokens,
-/// second factors, backup codes and trusted devices.
+/// second factors, backup codes, trusted devices and API keys.
 ///
 /// Every repository handed out by [`MemoryDatabase::users`], [`MemoryDatabase::sessions`],
 /// [`MemoryDatabase::one_time_tokens`], [`MemoryDatabase::factors`],
-/// [`MemoryDatabase::backup_codes`] and [`MemoryDatabase::devices`], and every transaction of a
+/// [`MemoryDatabase::backup_codes`], [`MemoryDatabase::devices`] and
+/// [`MemoryDatabase::api_keys`], and every transaction of a
 /// [`MemoryUnitOfWork`](crate::MemoryUnitOfWork) built over it, works on the same tables.
 /// Writers are serialised by one lock, as SQLite serialises its writers: a transaction holds
 /// it from `begin` until it commits or is dropped, and a plain (non-transactional) write holds
@@ -102,6 +104,11 @@ impl MemoryDatabase {
         Arc::new(MemoryDeviceRepository::over(Scope::Committed(self.clone())))
     }
 
+    /// The API keys of this database, outside any transaction.
+    pub fn api_keys(&self) -> Arc<MemoryApiKeyRepository> {
+        Arc::new(MemoryApiKeyRepository::over(Scope::Committed(self.clone())))
+    }
+
     /// Waits for the writer lock and holds it until the guard is dropped (a transaction).
     pub(crate) async fn lock_writer(&self) -> OwnedMutexGuard<()> {
         Arc::clone(&self.shared.writer).lock_owned().await
@@ -127,6 +134,7 @@ pub(crate) struct Tables {
     factors: FactorTable,
     backup_codes: BackupCodeTable,
     devices: DeviceTable,
+    api_keys: ApiKeyTable,
 }
 
 /// A transaction's copies of the tables it wrote to; `None` for a table it has not written.
@@ -138,6 +146,7 @@ pub(crate) struct Staged {
     factors: Option<FactorTable>,
     backup_codes: Option<BackupCodeTable>,
     devices: Option<DeviceTable>,
+    api_keys: Option<ApiKeyTable>,
 }
 
 /// A table: where it sits among the committed tables and among a transaction's copies.
@@ -178,6 +187,7 @@ tables!(
     FactorTable => factors,
     BackupCodeTable => backup_codes,
     DeviceTable => devices,
+    ApiKeyTable => api_keys,
 );
 
 impl Tables {
@@ -190,6 +200,7 @@ impl Tables {
             factors,
             backup_codes,
             devices,
+            api_keys,
         } = staged;
         if let Some(users) = users {
             self.users = users;
@@ -208,6 +219,9 @@ impl Tables {
         }
         if let Some(devices) = devices {
             self.devices = devices;
+        }
+        if let Some(api_keys) = api_keys {
+            self.api_keys = api_keys;
         }
     }
 }

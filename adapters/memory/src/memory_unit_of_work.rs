@@ -5,14 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::lock::OwnedMutexGuard;
 use twofa_domain::{
-    AuditLog, BackupCodeRepository, DeviceRepository, FactorRepository, JobQueue, NewAuditEvent,
-    NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction,
-    UnitOfWork, UserRepository,
+    ApiKeyRepository, AuditLog, BackupCodeRepository, DeviceRepository, FactorRepository, JobQueue,
+    NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository,
+    Transaction, UnitOfWork, UserRepository,
 };
 
 use crate::{
-    MemoryBackupCodeRepository, MemoryDatabase, MemoryDeviceRepository, MemoryFactorRepository,
-    MemoryOneTimeTokenRepository, MemorySessionRepository, MemoryUserRepository,
+    MemoryApiKeyRepository, MemoryBackupCodeRepository, MemoryDatabase, MemoryDeviceRepository,
+    MemoryFactorRepository, MemoryOneTimeTokenRepository, MemorySessionRepository,
+    MemoryUserRepository,
     memory_database::{Scope, StagedTables},
 };
 
@@ -67,6 +68,7 @@ impl UnitOfWork for MemoryUnitOfWork {
             factors: MemoryFactorRepository::over(Scope::Transaction(staged.clone())),
             backup_codes: MemoryBackupCodeRepository::over(Scope::Transaction(staged.clone())),
             devices: MemoryDeviceRepository::over(Scope::Transaction(staged.clone())),
+            api_keys: MemoryApiKeyRepository::over(Scope::Transaction(staged.clone())),
             staged,
             database: self.database.clone(),
             queue: self.queue.clone(),
@@ -86,6 +88,7 @@ struct MemoryTransaction {
     factors: MemoryFactorRepository,
     backup_codes: MemoryBackupCodeRepository,
     devices: MemoryDeviceRepository,
+    api_keys: MemoryApiKeyRepository,
     staged: Arc<StagedTables>,
     database: MemoryDatabase,
     queue: Arc<dyn JobQueue>,
@@ -131,6 +134,10 @@ impl Transaction for MemoryTransaction {
 
     fn devices(&self) -> &dyn DeviceRepository {
         &self.devices
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        &self.api_keys
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

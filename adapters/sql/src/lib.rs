@@ -2,7 +2,7 @@
 //! default): the connection, migrations at start-up, the health probe, the job queue (the
 //! transactional outbox), the job outbox for other queues, the audit log, the unit of work,
 //! and the repositories (accounts, sessions, one-time tokens, second factors, backup codes,
-//! trusted devices; over the pool, or bound to a unit of work's transaction).
+//! trusted devices, API keys; over the pool, or bound to a unit of work's transaction).
 //!
 //! A unit of work's change, its audit events and its jobs commit together. With the SQL queue
 //! a job is written into `jobs` in the transaction, so it exists exactly when its change
@@ -23,6 +23,7 @@ mod deferred_inserts;
 mod executor;
 mod insert_batch;
 mod probe;
+mod sql_api_key_repository;
 mod sql_audit_log;
 mod sql_backup_code_repository;
 mod sql_device_repository;
@@ -38,6 +39,7 @@ mod user_lock;
 
 pub use database::{SqlDatabase, SqlSettings};
 pub use probe::SqlProbe;
+pub use sql_api_key_repository::SqlApiKeyRepository;
 pub use sql_audit_log::SqlAuditLog;
 pub use sql_backup_code_repository::SqlBackupCodeRepository;
 pub use sql_device_repository::SqlDeviceRepository;

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use twofa_domain::{
-    BackupCodeRepository, Clock, DeviceRepository, FactorRepository, JobQueue, NewAuditEvent,
-    NewJob, OneTimeTokenRepository, PortError, QueueError, SecretGenerator, SessionRepository,
-    Transaction, UnitOfWork, UserRepository, error_chain,
+    ApiKeyRepository, BackupCodeRepository, Clock, DeviceRepository, FactorRepository, JobQueue,
+    NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SecretGenerator,
+    SessionRepository, Transaction, UnitOfWork, UserRepository, error_chain,
 };
 
 use crate::{
-    SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository, SqlOneTimeTokenRepository,
-    SqlSessionRepository, SqlUserRepository,
+    SqlApiKeyRepository, SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository,
+    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
     db_error::{port_error, queue_error},
     deferred_inserts::{DeferredInserts, write_all},
     executor::Executor,
@@ -91,7 +91,8 @@ impl UnitOfWork for SqlUnitOfWork {
             one_time_tokens: SqlOneTimeTokenRepository::on(executor.clone(), self.clock.clone()),
             factors: SqlFactorRepository::on(executor.clone(), self.clock.clone()),
             backup_codes: SqlBackupCodeRepository::on(executor.clone(), self.clock.clone()),
-            devices: SqlDeviceRepository::on(executor, self.clock.clone()),
+            devices: SqlDeviceRepository::on(executor.clone(), self.clock.clone()),
+            api_keys: SqlApiKeyRepository::on(executor, self.clock.clone()),
             transaction,
             deferred,
             connection: self.connection.clone(),
@@ -117,6 +118,7 @@ struct SqlTransaction {
     factors: SqlFactorRepository,
     backup_codes: SqlBackupCodeRepository,
     devices: SqlDeviceRepository,
+    api_keys: SqlApiKeyRepository,
     /// The pool, for deleting handed-over outbox rows after the commit.
     connection: DatabaseConnection,
     clock: Arc<dyn Clock>,
@@ -155,6 +157,10 @@ impl Transaction for SqlTransaction {
 
     fn devices(&self) -> &dyn DeviceRepository {
         &self.devices
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        &self.api_keys
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {
@@ -206,6 +212,7 @@ impl Transaction for SqlTransaction {
             factors,
             backup_codes,
             devices,
+            api_keys,
             connection,
             jobs,
             outboxed,
@@ -218,6 +225,7 @@ impl Transaction for SqlTransaction {
             factors,
             backup_codes,
             devices,
+            api_keys,
         ));
         let transaction = Arc::try_unwrap(transaction).map_err(|_| {
             PortError::Unexpected(anyhow::anyhow!(

@@ -9,7 +9,8 @@ use twofa_domain::{
 
 use super::{Fault, RequestInfo};
 
-/// An audit event of `action` about `user` (acting on their own account), from `request`.
+/// An audit event of `action` about `user` (acting on their own account, or through the API
+/// key `request` names), from `request`.
 pub(crate) fn user_event(
     action: &str,
     user: Option<UserId>,
@@ -17,13 +18,14 @@ pub(crate) fn user_event(
     request: &RequestInfo,
     details: Value,
 ) -> NewAuditEvent {
-    let actor = user.map_or(
-        Actor {
+    let actor = match (request.api_key, user) {
+        (Some(key), _) => Actor::api_key(key),
+        (None, Some(user)) => Actor::user(user),
+        (None, None) => Actor {
             kind: ActorKind::User,
             id: None,
         },
-        Actor::user,
-    );
+    };
     NewAuditEvent {
         user_id: user,
         ip: request.ip,

@@ -9,7 +9,7 @@ use twofa_domain::{
     CachedSession, Clock, SessionCache, SessionId, SessionRepository, TokenSigner, UserId,
 };
 
-use super::{CredentialsError, Principal};
+use super::{Credential, CredentialsError, Principal};
 
 /// How long a session check's answer is cached. Revocations replace it at once; this bounds
 /// only how long an answer can outlive an invalidation that could not reach the cache.
@@ -40,7 +40,7 @@ impl Authenticate {
         if self.is_live(claims.session, claims.subject).await? {
             Ok(Principal {
                 user_id: claims.subject,
-                session_id: claims.session,
+                credential: Credential::Session(claims.session),
                 amr: claims.amr,
             })
         } else {

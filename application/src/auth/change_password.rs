@@ -147,7 +147,7 @@ impl ChangePassword {
         transaction.devices().revoke_all(user.id).await?;
         let ended = transaction
             .sessions()
-            .revoke_all(user.id, Some(input.principal.session_id))
+            .revoke_all(user.id, input.principal.session_id())
             .await?;
         transaction
             .one_time_tokens()

@@ -204,6 +204,34 @@ pub enum CredentialsError {
     Fault(#[from] Fault),
 }
 
+/// Why the caller of a route was refused: the access token check, or the API key check with
+/// its scope and rate limit.
+#[derive(Debug, thiserror::Error)]
+pub enum CallerError {
+    /// A missing, malformed, expired or revoked token or API key, or an account that is gone
+    /// or disabled.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// A valid API key whose scopes do not allow the route (or a route no key may reach).
+    #[error("the API key's scopes do not allow this route")]
+    InsufficientScope,
+    /// The API key's per-key rate limit is exhausted.
+    #[error("too many requests with this API key")]
+    RateLimited(Throttled),
+    /// The service's failure.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl From<CredentialsError> for CallerError {
+    fn from(error: CredentialsError) -> Self {
+        match error {
+            CredentialsError::Unauthorized => Self::Unauthorized,
+            CredentialsError::Fault(fault) => Self::Fault(fault),
+        }
+    }
+}
+
 /// Why ending one session failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeSessionError {
@@ -293,6 +321,7 @@ pub enum SendVerificationError {
 }
 
 faults!(
+    CallerError,
     RegisterError,
     LoginError,
     CredentialsError,
@@ -303,6 +332,7 @@ faults!(
     SendVerificationError,
 );
 throttled!(
+    CallerError,
     RegisterError,
     LoginError,
     ChangePasswordError,

@@ -62,7 +62,7 @@ impl ListSessions {
         let items: Vec<(Session, bool)> = rest
             .iter()
             .take(limit)
-            .map(|session| (session.clone(), session.id == principal.session_id))
+            .map(|session| (session.clone(), Some(session.id) == principal.session_id()))
             .collect();
         let next = (rest.len() > limit)
             .then(|| items.last().map(|(session, _)| session.id))

@@ -52,7 +52,7 @@ impl RevokeSession {
                 Some(principal.user_id),
                 true,
                 &request,
-                json!({ "sessionId": id.to_string(), "current": id == principal.session_id }),
+                json!({ "sessionId": id.to_string(), "current": Some(id) == principal.session_id() }),
             ))
             .await?;
         self.ended

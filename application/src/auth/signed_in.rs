@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use twofa_domain::{SessionId, User, UserId};
+use twofa_domain::{ApiKeyId, SessionId, User, UserId};
 
 /// Where a request came from, for rate limits, sessions and the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct RequestInfo {
     /// timeout): a use case then rolls its transaction back instead of committing, so the
     /// client's 503 means nothing changed.
     pub cut_off: CutOff,
+    /// The API key the request authenticated with, if one did: the actor of the audit events
+    /// it causes.
+    pub api_key: Option<ApiKeyId>,
 }
 
 /// Whether a request's client was answered before its work finished. The default is never
@@ -59,15 +62,43 @@ impl PartialEq for CutOff {
 
 impl Eq for CutOff {}
 
-/// Who an access token speaks for, once its session is known to be live.
+/// Who a request speaks for: the user of an access token whose session is live, or of a live
+/// API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The user.
     pub user_id: UserId,
-    /// The session (`sid`).
-    pub session_id: SessionId,
-    /// How the user authenticated.
+    /// What authenticated the request.
+    pub credential: Credential,
+    /// How the user authenticated (empty for an API key).
     pub amr: Vec<String>,
+}
+
+impl Principal {
+    /// The session of an access token; `None` for an API key.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey(_) => None,
+        }
+    }
+
+    /// The API key; `None` for an access token.
+    pub fn api_key_id(&self) -> Option<ApiKeyId> {
+        match self.credential {
+            Credential::ApiKey(id) => Some(id),
+            Credential::Session(_) => None,
+        }
+    }
+}
+
+/// What authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of this live session.
+    Session(SessionId),
+    /// This live API key.
+    ApiKey(ApiKeyId),
 }
 
 /// An access token and a refresh token of one session.

@@ -178,6 +178,7 @@ struct Harness {
     limiter: Arc<MemoryRateLimiter>,
     accounts: Accounts,
     second_factors: crate::two_factor::SecondFactors,
+    api_keys: crate::api_keys::ApiKeys,
     challenges: Arc<twofa_memory::MemoryChallengeStore>,
     /// The store the use cases see: `challenges`, with racing failures on demand.
     interleaved: Arc<InterleavedChallengeStore>,
@@ -195,6 +196,7 @@ fn limits() -> AuthLimits {
         verify_per_ip: "30/1m".parse().unwrap(),
         failures_per_account_ip: "5/15m".parse().unwrap(),
         failures_per_account: "100/1h".parse().unwrap(),
+        per_api_key: "5/1m".parse().unwrap(),
     }
 }
 
@@ -312,6 +314,7 @@ fn harness_over(
         factors,
         backup_codes: database.backup_codes(),
         devices: database.devices(),
+        api_keys: database.api_keys(),
         challenges: interleaved.clone(),
         cipher,
     };
@@ -325,7 +328,6 @@ fn harness_over(
         two_factor: two_factor_policy(),
     };
     let accounts = Accounts::new(&ports, &policy);
-    let second_factors = crate::two_factor::SecondFactors::new(&ports, &policy);
     Harness {
         clock,
         verification_mailer,
@@ -339,7 +341,8 @@ fn harness_over(
         audit,
         limiter,
         accounts,
-        second_factors,
+        second_factors: crate::two_factor::SecondFactors::new(&ports, &policy),
+        api_keys: crate::api_keys::ApiKeys::new(&ports, &policy),
         challenges,
         interleaved,
         code_sender,
@@ -352,6 +355,7 @@ fn from(ip: &str) -> RequestInfo {
         ip: Some(ip.parse::<IpAddr>().unwrap()),
         user_agent: Some("test-agent".to_owned()),
         cut_off: CutOff::default(),
+        api_key: None,
     }
 }
 
@@ -465,6 +469,7 @@ fn is_rate_limited(result: &Result<LoginOutcome, LoginError>) -> Option<Throttle
     }
 }
 
+mod api_keys;
 mod email;
 mod hardening;
 mod login;

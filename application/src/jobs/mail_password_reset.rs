@@ -81,6 +81,7 @@ impl MailPasswordReset {
             user_agent: payload.user_agent,
             // A job has no client to cut it off.
             cut_off: CutOff::default(),
+            api_key: None,
         };
         let mut transaction = self.unit_of_work.begin().await?;
         let mail = self

@@ -116,7 +116,11 @@ fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused()
         jail.set_env("TWOFA_AUTH__REQUIRE_VERIFIED_EMAIL", "false");
         jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
         let settings = load_in(jail).unwrap();
-        assert_eq!(settings.unused_sections(), ["api_keys", "webhooks"]);
+        assert_eq!(settings.unused_sections(), ["webhooks"]);
+        assert_eq!(
+            settings.api_keys.rate_limit_per_minute, 600,
+            "api_keys is read now"
+        );
         assert_eq!(settings.totp.issuer, "example", "totp and otp are read now");
         jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
         let message = load_in(jail).unwrap_err().to_string();

@@ -205,3 +205,20 @@ impl DevicesSettings {
         Ok(())
     }
 }
+
+/// `api_keys.*`: API keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysSettings {
+    /// Requests one API key may make per minute (every instance together).
+    pub rate_limit_per_minute: u32,
+}
+
+impl ApiKeysSettings {
+    pub(super) fn validate(self) -> Result<(), SettingsError> {
+        if self.rate_limit_per_minute == 0 {
+            return refuse("api_keys.rate_limit_per_minute", "must be at least 1");
+        }
+        Ok(())
+    }
+}

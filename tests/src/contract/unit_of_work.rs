@@ -1,7 +1,7 @@
 //! The `UnitOfWork` contract: a transaction's repository writes, jobs and audit events exist
 //! after its commit, a rolled-back (dropped) transaction leaves none of them, a transaction
-//! reads its own writes (second factors, backup codes and trusted devices among them), and a
-//! conditional write stays atomic between transactions.
+//! reads its own writes (second factors, backup codes, trusted devices and API keys among
+//! them), and a conditional write stays atomic between transactions.
 
 #![expect(
     clippy::missing_panics_doc,
@@ -15,12 +15,12 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use serde_json::json;
 use twofa_domain::{
-    Actor, AuditLog, AuditQuery, BackupCodeRepository, DeviceId, DeviceRepository, EmailAddress,
-    FactorId, FactorKind, FactorRepository, JobQueue, NewAuditEvent, NewFactor, NewJob,
-    NewOneTimeToken, NewSession, NewTrustedDevice, NewUser, OneTimeTokenHash,
-    OneTimeTokenRepository, PasswordHash, QueueCounts, RefreshTokenHash, SealedSecret,
-    SecretDigest, SessionId, SessionRepository, TokenPurpose, Transaction, UnitOfWork, UserId,
-    UserRepository, Username,
+    Actor, ApiKeyId, ApiKeyRepository, AuditLog, AuditQuery, BackupCodeRepository, DeviceId,
+    DeviceRepository, EmailAddress, FactorId, FactorKind, FactorRepository, JobQueue, NewApiKey,
+    NewAuditEvent, NewFactor, NewJob, NewOneTimeToken, NewSession, NewTrustedDevice, NewUser,
+    OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, QueueCounts, RefreshTokenHash, Scope,
+    SealedSecret, SecretDigest, SessionId, SessionRepository, TokenPurpose, Transaction,
+    UnitOfWork, UserId, UserRepository, Username,
 };
 use twofa_memory::ManualClock;
 
@@ -44,6 +44,8 @@ pub struct Stores {
     pub backup_codes: Arc<dyn BackupCodeRepository>,
     /// The trusted devices, outside any transaction.
     pub devices: Arc<dyn DeviceRepository>,
+    /// The API keys, outside any transaction.
+    pub api_keys: Arc<dyn ApiKeyRepository>,
 }
 
 /// A backend under test.
@@ -493,6 +495,127 @@ pub async fn concurrent_transactions_accept_a_step_once(backend: &dyn UnitOfWork
     );
 }
 
+fn api_key(n: u128) -> ApiKeyId {
+    ApiKeyId::from_uuid(uuid::Uuid::from_u128(0xa700 + n))
+}
+
+fn api_key_hash(n: u8) -> SecretDigest {
+    SecretDigest::from_bytes([0xa0 | n; 32])
+}
+
+/// In `tx`: the signed-up account's API key `n`.
+async fn make_api_key(tx: &dyn Transaction, n: u8) {
+    tx.api_keys()
+        .add(NewApiKey {
+            id: api_key(u128::from(n)),
+            user_id: user_id(),
+            name: format!("Key {n}"),
+            prefix: format!("tfa_0000000{n}"),
+            key_hash: api_key_hash(n),
+            scopes: vec![Scope::All],
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// What of the API keys is visible outside: the keys listed, and whether hashes 1, 2 and 3
+/// find a key.
+async fn api_keys(stores: &Stores) -> (Vec<ApiKeyId>, [bool; 3]) {
+    let listed = stores.api_keys.list(user_id()).await.unwrap();
+    let mut found = [false; 3];
+    for (n, found) in (1..).zip(&mut found) {
+        *found = stores
+            .api_keys
+            .find_by_hash(&api_key_hash(n))
+            .await
+            .unwrap()
+            .is_some();
+    }
+    (listed.iter().map(|key| key.id).collect(), found)
+}
+
+/// A dropped transaction leaves no new API key, no rotation and no revocation; a committed
+/// one leaves all of them. Inside, the transaction reads its own writes.
+pub async fn api_key_writes_commit_or_roll_back_together(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    make_api_key(tx.as_ref(), 1).await;
+    tx.commit().await.unwrap();
+    let before = (vec![api_key(1)], [true, false, false]);
+    assert_eq!(api_keys(&stores).await, before);
+
+    let change = |tx: Box<dyn Transaction>| async move {
+        make_api_key(tx.as_ref(), 2).await;
+        let rotated = tx
+            .api_keys()
+            .rotate(
+                user_id(),
+                api_key(1),
+                api_key_hash(3),
+                "tfa_00000003".to_owned(),
+            )
+            .await
+            .unwrap();
+        assert!(rotated.is_some());
+        let revoked = tx.api_keys().revoke(user_id(), api_key(2)).await.unwrap();
+        assert!(revoked.is_some_and(|key| key.revoked_at.is_some()));
+        assert!(
+            tx.api_keys()
+                .find_by_hash(&api_key_hash(2))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            tx.api_keys()
+                .find_by_hash(&api_key_hash(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(tx.api_keys().list(user_id()).await.unwrap().len(), 2);
+        tx
+    };
+    let tx = change(stores.unit_of_work.begin().await.unwrap()).await;
+    assert_eq!(api_keys(&stores).await, before, "not before the commit");
+    drop(tx);
+    assert_eq!(api_keys(&stores).await, before);
+
+    let tx = change(stores.unit_of_work.begin().await.unwrap()).await;
+    tx.commit().await.unwrap();
+    let (mut listed, found) = api_keys(&stores).await;
+    listed.sort_unstable();
+    assert_eq!(
+        (listed, found),
+        (vec![api_key(1), api_key(2)], [false, true, true])
+    );
+    let revoked = stores.api_keys.get(user_id(), api_key(2)).await.unwrap();
+    assert!(revoked.is_some_and(|key| key.revoked_at.is_some()));
+}
+
+/// Of two transactions revoking one API key, exactly one gets it.
+pub async fn concurrent_transactions_revoke_an_api_key_once(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    make_api_key(tx.as_ref(), 1).await;
+    tx.commit().await.unwrap();
+    let revoke = || async {
+        let tx = stores.unit_of_work.begin().await.unwrap();
+        let revoked = tx.api_keys().revoke(user_id(), api_key(1)).await.unwrap();
+        tx.commit().await.unwrap();
+        revoked
+    };
+    let (first, second) = futures::join!(revoke(), revoke());
+    assert_eq!(
+        [&first, &second].iter().filter(|key| key.is_some()).count(),
+        1,
+        "{first:?} {second:?}"
+    );
+}
+
 /// Instantiates every case for `$backend` (an expression implementing `UnitOfWorkBackend`).
 #[macro_export]
 macro_rules! unit_of_work_contract {
@@ -508,6 +631,8 @@ macro_rules! unit_of_work_contract {
             concurrent_transactions_consume_a_link_once,
             second_factor_writes_commit_or_roll_back_together,
             concurrent_transactions_accept_a_step_once,
+            api_key_writes_commit_or_roll_back_together,
+            concurrent_transactions_revoke_an_api_key_once,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

@@ -2,18 +2,19 @@
 //! caller's own events, newest first, a page at a time.
 
 use chrono::{DateTime, Utc};
+use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 use twofa_application::{
     audit_trail::{ListAuditEventsError, ListAuditEventsInput},
-    auth::{CredentialsError, Fault},
+    auth::{CallerError, Fault},
 };
-use twofa_domain::{AuditEvent, AuditEventId};
+use twofa_domain::{AuditEvent, AuditEventId, Scope};
 
 use crate::{
     api::{
         ApiTags,
         auth::{
-            BearerAuth, State, default_limit, fail, parse_cursor, principal,
+            Caller, State, default_limit, fail, parse_cursor, principal,
             problems::{Answered, answered, fault_problem, invalid},
         },
     },
@@ -117,7 +118,8 @@ impl AuditApi {
     async fn list(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
         /// Only events of this type, such as `user.login.failed`.
         #[oai(validator(min_length = 1, max_length = 64))]
         action: Query<Option<String>>,
@@ -137,13 +139,13 @@ impl AuditApi {
         AuditEventsResponse,
         ApiError<
             {
-                <CredentialsError as Answered>::ANSWERS
+                <CallerError as Answered>::ANSWERS
                     | <ListAuditEventsError as Answered>::ANSWERS
                     | <Fault as Answered>::ANSWERS
             },
         >,
     > {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::AuditRead)).await?;
         let before = parse_cursor::<AuditEventId, _>(cursor.0.as_deref())?;
         let page = state
             .list_audit_events

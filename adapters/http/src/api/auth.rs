@@ -7,24 +7,24 @@ pub mod problems;
 pub(crate) mod responses;
 pub mod views;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use poem::{Request, web::Data};
 use poem_openapi::{
     OpenApi, SecurityScheme,
-    auth::Bearer,
+    auth::{ApiKey, Bearer},
     param::{Path, Query},
     payload::{Json, Response},
 };
 use twofa_application::auth::{
-    Accounts, ChangePasswordError, ChangePasswordInput, CredentialsError, CutOff, EmailTokenError,
-    Fault, ForgotPasswordError, ForgotPasswordInput, ListSessionsInput, LoginError, LoginInput,
-    LoginOutcome, LogoutInput, Principal, RefreshSessionInput, RegisterError, RegisterInput,
-    RequestInfo, ResetPasswordInput, RevokeAllSessionsInput, RevokeSessionError,
-    RevokeSessionInput, SignedIn,
+    Accounts, CallerError, ChangePasswordError, ChangePasswordInput, CredentialsError, CutOff,
+    EmailTokenError, Fault, ForgotPasswordError, ForgotPasswordInput, ListSessionsInput,
+    LoginError, LoginInput, LoginOutcome, LogoutInput, Principal, RefreshSessionInput,
+    RegisterError, RegisterInput, RequestInfo, ResetPasswordInput, RevokeAllSessionsInput,
+    RevokeSessionError, RevokeSessionInput, SignedIn,
 };
 use twofa_application::two_factor::SecondFactors;
-use twofa_domain::SessionId;
+use twofa_domain::{ApiKeyId, ApiKeyToken, Scope, SessionId};
 
 use self::{
     cookies::{
@@ -57,6 +57,8 @@ pub struct AuthState {
     pub second_factors: SecondFactors,
     /// The caller's audit trail.
     pub list_audit_events: twofa_application::audit_trail::ListAuditEvents,
+    /// The API-key use cases, and the per-request key check.
+    pub api_keys: twofa_application::api_keys::ApiKeys,
     /// How the refresh, CSRF and trusted-device cookies are written.
     pub cookies: CookieSettings,
 }
@@ -66,6 +68,26 @@ pub struct AuthState {
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerAuth(Bearer);
 
+/// An API key: `X-API-Key: tfa_…`. (`Authorization: Bearer tfa_…` is taken alike.)
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header")]
+pub struct ApiKeyAuth(ApiKey);
+
+/// Who calls: an access token, or an API key in either header.
+#[derive(SecurityScheme)]
+pub enum Caller {
+    /// `Authorization: Bearer <JWT or API key>`.
+    Bearer(BearerAuth),
+    /// `X-API-Key: <API key>`.
+    ApiKey(ApiKeyAuth),
+}
+
+/// The API key a request authenticated with, set by [`principal`] and read by
+/// [`request_info`] (the actor of the audit events the request causes). The middleware puts
+/// an empty one in every request.
+#[derive(Debug, Clone, Default)]
+pub struct ActingKey(Arc<OnceLock<ApiKeyId>>);
+
 /// The account and session routes.
 pub struct AuthApi;
 
@@ -73,7 +95,7 @@ pub(crate) type State<'a> = Data<&'a Arc<AuthState>>;
 
 /// Errors of the bearer-authenticated routes whose use case can only fail as the token check
 /// does.
-pub(crate) type AuthedError = ApiError<{ <CredentialsError as Answered>::ANSWERS }>;
+pub(crate) type AuthedError = ApiError<{ <CallerError as Answered>::ANSWERS }>;
 
 /// The request's origin, for rate limits, sessions and the audit trail.
 pub(crate) fn request_info(request: &Request) -> RequestInfo {
@@ -92,6 +114,10 @@ pub(crate) fn request_info(request: &Request) -> RequestInfo {
             .get::<CutOff>()
             .cloned()
             .unwrap_or_default(),
+        api_key: request
+            .extensions()
+            .get::<ActingKey>()
+            .and_then(|key| key.0.get().copied()),
     }
 }
 
@@ -122,17 +148,40 @@ fn fail_clearing_cookie<const A: u32>(
     ApiError(problem)
 }
 
-/// The principal of a bearer token whose session is live.
+/// The principal of the caller: an access token whose session is live, or a live API key
+/// (in `X-API-Key` or as the bearer token) whose scopes grant `required`; `None` is a route
+/// no key may reach (a key there is 403 `insufficient_scope`).
 pub(crate) async fn principal<const A: u32>(
     state: &AuthState,
-    auth: &BearerAuth,
+    request: &Request,
+    caller: &Caller,
+    required: Option<Scope>,
 ) -> Result<Principal, ApiError<A>> {
-    state
-        .accounts
+    let key = match caller {
+        Caller::Bearer(bearer) if !ApiKeyToken::looks_like(&bearer.0.token) => {
+            return state
+                .accounts
+                .authenticate
+                .execute(&bearer.0.token)
+                .await
+                .map_err(|error| fail(CallerError::from(error)));
+        }
+        Caller::Bearer(bearer) => &bearer.0.token,
+        Caller::ApiKey(key) => &key.0.key,
+    };
+    let principal = state
+        .api_keys
         .authenticate
-        .execute(&auth.0.token)
+        .execute(key, required)
         .await
-        .map_err(fail)
+        .map_err(fail::<CallerError, A>)?;
+    if let (Some(slot), Some(id)) = (
+        request.extensions().get::<ActingKey>(),
+        principal.api_key_id(),
+    ) {
+        let _ = slot.0.set(id);
+    }
+    Ok(principal)
 }
 
 /// `body` with the cookies that hand its refresh token to a browser.
@@ -305,8 +354,13 @@ impl AuthApi {
 
     /// The caller's account.
     #[oai(path = "/api/auth/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, state: State<'_>, auth: BearerAuth) -> Result<MeResponse, AuthedError> {
-        let principal = principal(&state, &auth).await?;
+    async fn me(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: Caller,
+    ) -> Result<MeResponse, AuthedError> {
+        let principal = principal(&state, request, &auth, Some(Scope::UserRead)).await?;
         let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
         Ok(MeResponse::Ok(Json(UserView::from(&user))))
     }
@@ -321,9 +375,9 @@ impl AuthApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
     ) -> Result<NoContent, AuthedError> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, None).await?;
         state
             .accounts
             .revoke_all_sessions
@@ -345,7 +399,8 @@ impl AuthApi {
     async fn sessions(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
         /// Page size, 1–200.
         #[oai(
             default = "default_limit",
@@ -358,13 +413,13 @@ impl AuthApi {
         SessionsResponse,
         ApiError<
             {
-                <CredentialsError as Answered>::ANSWERS
+                <CallerError as Answered>::ANSWERS
                     | <Fault as Answered>::ANSWERS
                     | answers::BAD_REQUEST
             },
         >,
     > {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::UserRead)).await?;
         let after = parse_cursor::<SessionId, _>(cursor.0.as_deref())?;
         let page = state
             .accounts
@@ -396,16 +451,16 @@ impl AuthApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         /// The session's id.
         id: Path<uuid::Uuid>,
     ) -> Result<
         NoContent,
         ApiError<
-            { <CredentialsError as Answered>::ANSWERS | <RevokeSessionError as Answered>::ANSWERS },
+            { <CallerError as Answered>::ANSWERS | <RevokeSessionError as Answered>::ANSWERS },
         >,
     > {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, None).await?;
         state
             .accounts
             .revoke_session
@@ -429,17 +484,15 @@ impl AuthApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<ChangePasswordRequest>,
     ) -> Result<
         NoContent,
         ApiError<
-            {
-                <CredentialsError as Answered>::ANSWERS | <ChangePasswordError as Answered>::ANSWERS
-            },
+            { <CallerError as Answered>::ANSWERS | <ChangePasswordError as Answered>::ANSWERS },
         >,
     > {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, None).await?;
         let JsonBody(body) = body;
         state
             .accounts

@@ -6,13 +6,13 @@ use poem_openapi::{OpenApi, payload::Json};
 use super::{
     ApiTags,
     auth::{
-        AuthedError, BearerAuth, State, fail, principal, request_info,
+        AuthedError, Caller, State, fail, principal, request_info,
         responses::{Accepted, EmailStatusResponse, NoContent},
         views::{EmailStatus, VerifyEmailRequest},
     },
 };
 use twofa_application::auth::{
-    CredentialsError, EmailTokenError, SendVerificationEmailInput, SendVerificationError,
+    CallerError, EmailTokenError, SendVerificationEmailInput, SendVerificationError,
     VerifyEmailInput,
 };
 
@@ -34,17 +34,14 @@ impl EmailApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
     ) -> Result<
         Accepted,
         ApiError<
-            {
-                <CredentialsError as Answered>::ANSWERS
-                    | <SendVerificationError as Answered>::ANSWERS
-            },
+            { <CallerError as Answered>::ANSWERS | <SendVerificationError as Answered>::ANSWERS },
         >,
     > {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, None).await?;
         state
             .accounts
             .send_verification
@@ -91,9 +88,10 @@ impl EmailApi {
     async fn status(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
     ) -> Result<EmailStatusResponse, AuthedError> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, None).await?;
         let user = state.accounts.me.execute(&principal).await.map_err(fail)?;
         Ok(EmailStatusResponse::Ok(Json(EmailStatus {
             email_verified: user.email_verified,

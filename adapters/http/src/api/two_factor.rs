@@ -15,7 +15,7 @@ use poem_openapi::{
     payload::{Json, Response},
 };
 use twofa_application::{
-    auth::{CredentialsError, Fault},
+    auth::{CallerError, Fault},
     two_factor::{
         ConfirmError, ConfirmFactorInput, ManageError, Reauthentication,
         RegenerateBackupCodesInput, RemoveFactorInput, ResendError, ResendInput, RevokeDeviceError,
@@ -23,7 +23,7 @@ use twofa_application::{
         VerifyError, VerifyInput,
     },
 };
-use twofa_domain::{DeviceId, FactorId, FactorKind};
+use twofa_domain::{DeviceId, FactorId, FactorKind, Scope};
 
 use self::{
     responses::{
@@ -40,7 +40,7 @@ use crate::{
     api::{
         ApiTags,
         auth::{
-            AuthState, BearerAuth, State, fail, principal,
+            AuthState, Caller, State, fail, principal,
             problems::Answered,
             request_info,
             responses::{NoContent, TokensResponse},
@@ -58,28 +58,26 @@ pub struct TwoFactorApi;
 
 /// Errors of a setup route.
 type SetupFailure =
-    ApiError<{ <CredentialsError as Answered>::ANSWERS | <SetupError as Answered>::ANSWERS }>;
+    ApiError<{ <CallerError as Answered>::ANSWERS | <SetupError as Answered>::ANSWERS }>;
 
 /// Errors of the TOTP setup route.
 type SetupTotpFailure =
-    ApiError<{ <CredentialsError as Answered>::ANSWERS | <SetupTotpError as Answered>::ANSWERS }>;
+    ApiError<{ <CallerError as Answered>::ANSWERS | <SetupTotpError as Answered>::ANSWERS }>;
 
 /// Errors of a device revocation route.
-type RevokeDeviceFailure = ApiError<
-    { <CredentialsError as Answered>::ANSWERS | <RevokeDeviceError as Answered>::ANSWERS },
->;
+type RevokeDeviceFailure =
+    ApiError<{ <CallerError as Answered>::ANSWERS | <RevokeDeviceError as Answered>::ANSWERS }>;
 
 /// Errors of a verify-setup route.
 type ConfirmFailure =
-    ApiError<{ <CredentialsError as Answered>::ANSWERS | <ConfirmError as Answered>::ANSWERS }>;
+    ApiError<{ <CallerError as Answered>::ANSWERS | <ConfirmError as Answered>::ANSWERS }>;
 
 /// Errors of a read-only bearer route.
-type ReadFailure =
-    ApiError<{ <CredentialsError as Answered>::ANSWERS | <Fault as Answered>::ANSWERS }>;
+type ReadFailure = ApiError<{ <CallerError as Answered>::ANSWERS | <Fault as Answered>::ANSWERS }>;
 
 /// Errors of a management route.
 type ManageFailure =
-    ApiError<{ <CredentialsError as Answered>::ANSWERS | <ManageError as Answered>::ANSWERS }>;
+    ApiError<{ <CallerError as Answered>::ANSWERS | <ManageError as Answered>::ANSWERS }>;
 
 /// The recent authentication a body offers; no body offers none.
 fn proof(body: OptionalJsonBody<ReauthenticationRequest>) -> Reauthentication {
@@ -95,11 +93,11 @@ fn proof(body: OptionalJsonBody<ReauthenticationRequest>) -> Reauthentication {
 async fn confirm(
     state: &AuthState,
     request: &Request,
-    auth: &BearerAuth,
+    auth: &Caller,
     kind: FactorKind,
     body: VerifySetupRequest,
 ) -> Result<ConfirmedResponse, ConfirmFailure> {
-    let principal = principal(state, auth).await?;
+    let principal = principal(state, request, auth, Some(Scope::TwoFactorWrite)).await?;
     let confirmed = state
         .second_factors
         .confirm
@@ -120,11 +118,11 @@ async fn confirm(
 async fn setup_sent(
     state: &AuthState,
     request: &Request,
-    auth: &BearerAuth,
+    auth: &Caller,
     kind: FactorKind,
     destination: String,
 ) -> Result<CodeSent, SetupFailure> {
-    let principal = principal(state, auth).await?;
+    let principal = principal(state, request, auth, Some(Scope::TwoFactorWrite)).await?;
     state
         .second_factors
         .setup_sent
@@ -153,9 +151,9 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
     ) -> Result<TotpSetupResponse, SetupTotpFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorWrite)).await?;
         let setup = state
             .second_factors
             .setup_totp
@@ -184,7 +182,7 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<VerifySetupRequest>,
     ) -> Result<ConfirmedResponse, ConfirmFailure> {
         confirm(&state, request, &auth, FactorKind::Totp, body.0).await
@@ -200,7 +198,7 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<SmsSetupRequest>,
     ) -> Result<CodeSent, SetupFailure> {
         setup_sent(&state, request, &auth, FactorKind::Sms, body.0.phone_number).await
@@ -217,7 +215,7 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<VerifySetupRequest>,
     ) -> Result<ConfirmedResponse, ConfirmFailure> {
         confirm(&state, request, &auth, FactorKind::Sms, body.0).await
@@ -233,7 +231,7 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<EmailSetupRequest>,
     ) -> Result<CodeSent, SetupFailure> {
         setup_sent(&state, request, &auth, FactorKind::Email, body.0.email).await
@@ -250,7 +248,7 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: JsonBody<VerifySetupRequest>,
     ) -> Result<ConfirmedResponse, ConfirmFailure> {
         confirm(&state, request, &auth, FactorKind::Email, body.0).await
@@ -364,9 +362,10 @@ impl TwoFactorApi {
     async fn methods(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
     ) -> Result<FactorsResponse, ReadFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorRead)).await?;
         let factors = state
             .second_factors
             .list_factors
@@ -391,12 +390,12 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         /// The factor's id.
         id: Path<uuid::Uuid>,
         body: OptionalJsonBody<ReauthenticationRequest>,
     ) -> Result<NoContent, ManageFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorWrite)).await?;
         state
             .second_factors
             .remove_factor
@@ -420,9 +419,10 @@ impl TwoFactorApi {
     async fn count_backup_codes(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
     ) -> Result<RemainingResponse, ReadFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorRead)).await?;
         let remaining = state
             .second_factors
             .count_backup_codes
@@ -445,10 +445,10 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         body: OptionalJsonBody<ReauthenticationRequest>,
     ) -> Result<BackupCodesResponse, ManageFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorWrite)).await?;
         let backup_codes = state
             .second_factors
             .regenerate_backup_codes
@@ -473,9 +473,10 @@ impl TwoFactorApi {
     async fn devices(
         &self,
         state: State<'_>,
-        auth: BearerAuth,
+        request: &Request,
+        auth: Caller,
     ) -> Result<DevicesResponse, ReadFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorRead)).await?;
         let devices = state
             .second_factors
             .list_devices
@@ -499,11 +500,11 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
         /// The device's id.
         id: Path<uuid::Uuid>,
     ) -> Result<NoContent, RevokeDeviceFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorWrite)).await?;
         state
             .second_factors
             .revoke_devices
@@ -527,9 +528,9 @@ impl TwoFactorApi {
         &self,
         state: State<'_>,
         request: &Request,
-        auth: BearerAuth,
+        auth: Caller,
     ) -> Result<NoContent, RevokeDeviceFailure> {
-        let principal = principal(&state, &auth).await?;
+        let principal = principal(&state, request, &auth, Some(Scope::TwoFactorWrite)).await?;
         state
             .second_factors
             .revoke_devices

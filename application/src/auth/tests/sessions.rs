@@ -16,8 +16,8 @@ fn refresh_rotates_and_keeps_the_session() {
     assert_ne!(next.tokens.access_token, jane.tokens.access_token);
     assert_eq!(next.tokens.session_id, jane.tokens.session_id);
     assert_eq!(
-        h.principal(&next.tokens).unwrap().session_id,
-        jane.tokens.session_id
+        h.principal(&next.tokens).unwrap().session_id(),
+        Some(jane.tokens.session_id)
     );
 }
 

@@ -4,13 +4,16 @@
 //! those its use case's variants map to (the shared layer adds 500 and 503 to every route).
 
 use twofa_application::auth::{
-    ChangePasswordError, CredentialsError, EmailTokenError, Fault, ForgotPasswordError,
-    InvalidField, LoginError, RegisterError, RevokeSessionError, SendVerificationError, Throttled,
+    CallerError, ChangePasswordError, CredentialsError, EmailTokenError, Fault,
+    ForgotPasswordError, InvalidField, LoginError, RegisterError, RevokeSessionError,
+    SendVerificationError, Throttled,
 };
 use twofa_domain::UniqueField;
 
 use crate::{
-    api_error::answers::{BAD_REQUEST, CONFLICT, NOT_FOUND, RATE_LIMITED, SHARED, UNAUTHORIZED},
+    api_error::answers::{
+        BAD_REQUEST, CONFLICT, INSUFFICIENT_SCOPE, NOT_FOUND, RATE_LIMITED, SHARED, UNAUTHORIZED,
+    },
     problem::{FieldError, Problem, ProblemCode},
 };
 
@@ -59,6 +62,16 @@ answered!(LoginError {
 answered!(CredentialsError {
     CredentialsError::Unauthorized => UNAUTHORIZED, unauthorized();
     CredentialsError::Fault(fault) => SHARED, fault_problem(fault);
+});
+
+answered!(CallerError {
+    CallerError::Unauthorized => UNAUTHORIZED, unauthorized();
+    CallerError::InsufficientScope => INSUFFICIENT_SCOPE, Problem::new(
+        ProblemCode::InsufficientScope,
+        "the API key's scopes do not allow this operation (see its x-required-scope), or no API key may call it",
+    );
+    CallerError::RateLimited(throttled) => RATE_LIMITED, rate_limited(throttled);
+    CallerError::Fault(fault) => SHARED, fault_problem(fault);
 });
 
 answered!(RevokeSessionError {

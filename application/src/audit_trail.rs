@@ -1,10 +1,11 @@
 //! `ListAuditEvents`: the signed-in user's own audit trail, a page at a time, newest first
-//! (API.md `GET /api/audit-logs`).
+//! (API.md `GET /api/audit-logs`), and every account's for administrators
+//! (`GET /api/admin/audit-logs`).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use twofa_domain::{AuditEventId, AuditLog, AuditPage, AuditQuery};
+use twofa_domain::{AuditEventId, AuditLog, AuditPage, AuditQuery, UserId};
 
 use crate::auth::{Fault, InvalidField, Principal};
 
@@ -25,6 +26,24 @@ pub struct ListAuditEventsInput {
     /// The page size, clamped to 1–200.
     pub limit: u32,
     /// Only events older than this one (a previous page's `nextCursor`).
+    pub before: Option<AuditEventId>,
+}
+
+/// What an administrator's listing takes: the filters of [`ListAuditEventsInput`] over every
+/// account, or over one.
+#[derive(Debug, Clone)]
+pub struct ListAllAuditEventsInput {
+    /// Only events about this account; `None`: every account's, and the service's own.
+    pub user_id: Option<UserId>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only events at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// The page size, clamped to 1–200.
+    pub limit: u32,
+    /// Only events older than this one.
     pub before: Option<AuditEventId>,
 }
 
@@ -65,6 +84,34 @@ impl ListAuditEvents {
         &self,
         input: ListAuditEventsInput,
     ) -> Result<AuditPage, ListAuditEventsError> {
+        self.list(ListAllAuditEventsInput {
+            user_id: Some(input.principal.user_id),
+            action: input.action,
+            since: input.since,
+            until: input.until,
+            limit: input.limit,
+            before: input.before,
+        })
+        .await
+    }
+
+    /// At most `limit` events of any account (or of `user_id`'s) matching the filters, newest
+    /// first: the administrators' view. The caller checks the role.
+    ///
+    /// # Errors
+    /// As [`ListAuditEvents::execute`].
+    #[tracing::instrument(name = "list_all_audit_events", level = "debug", skip_all)]
+    pub async fn execute_all(
+        &self,
+        input: ListAllAuditEventsInput,
+    ) -> Result<AuditPage, ListAuditEventsError> {
+        self.list(input).await
+    }
+
+    async fn list(
+        &self,
+        input: ListAllAuditEventsInput,
+    ) -> Result<AuditPage, ListAuditEventsError> {
         let mut invalid = Vec::new();
         if let Some(action) = &input.action
             && (action.is_empty() || action.chars().count() > MAX_ACTION)
@@ -83,7 +130,7 @@ impl ListAuditEvents {
             return Err(ListAuditEventsError::Invalid(invalid));
         }
         let query = AuditQuery {
-            user_id: Some(input.principal.user_id),
+            user_id: input.user_id,
             action: input.action,
             since: input.since,
             until: input.until,

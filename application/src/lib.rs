@@ -5,6 +5,7 @@
 //! the decisions between them. What must not: I/O technology (no runtime, database driver, web
 //! framework or configuration loader: the dependency guard checks), or a port's implementation.
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit_trail;
 pub mod auth;

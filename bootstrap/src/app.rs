@@ -209,14 +209,13 @@ impl Application {
     }
 }
 
-/// The account use cases over the backends, with the Argon2 pool of `hashing.*`.
-fn auth_state(
+/// The Argon2 pool of `hashing.*`.
+pub(crate) fn password_hasher(
     settings: &Settings,
     backends: &Backends,
-    state: &AppState,
-) -> anyhow::Result<Arc<AuthState>> {
+) -> anyhow::Result<Argon2PasswordHasher> {
     let hashing = &settings.hashing;
-    let hasher = Argon2PasswordHasher::new(
+    Argon2PasswordHasher::new(
         Argon2Settings {
             memory_kib: hashing.memory_kib,
             iterations: hashing.iterations,
@@ -226,7 +225,16 @@ fn auth_state(
         },
         backends.ids.clone(),
     )
-    .context("hashing.*")?;
+    .context("hashing.*")
+}
+
+/// The account use cases over the backends, with the Argon2 pool of `hashing.*`.
+fn auth_state(
+    settings: &Settings,
+    backends: &Backends,
+    state: &AppState,
+) -> anyhow::Result<Arc<AuthState>> {
+    let hasher = password_hasher(settings, backends)?;
     let limits = &settings.rate_limits;
     let ports = AuthPorts {
         users: backends.users.clone(),
@@ -271,6 +279,12 @@ fn auth_state(
         second_factors: SecondFactors::new(&ports, &policy),
         list_audit_events: ListAuditEvents::new(backends.audit.clone()),
         api_keys: twofa_application::api_keys::ApiKeys::new(&ports, &policy),
+        administration: twofa_application::admin::Administration::new(
+            backends.users.clone(),
+            backends.unit_of_work.clone(),
+            backends.session_cache.clone(),
+            settings.tokens.access_ttl,
+        ),
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,

@@ -1,5 +1,6 @@
 //! The command line: `twofa [--config PATH] [--mode api|worker|all]`, `twofa migrate`,
-//! `twofa openapi`, `twofa secrets rotate`, `twofa notify …`, `twofa --version`.
+//! `twofa openapi`, `twofa secrets rotate`, `twofa notify …`,
+//! `twofa admin create --email … --username …`, `twofa --version`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -41,6 +42,25 @@ pub enum Command {
     /// Manage the key that encrypts stored secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `twofa admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make an administrator account. The password is read as one line from standard input,
+    /// or from a prompt that does not echo it when standard input is a terminal; never from
+    /// an argument.
+    Create {
+        /// The administrator's e-mail address (taken as verified).
+        #[arg(long, value_name = "ADDRESS")]
+        email: String,
+        /// The administrator's username.
+        #[arg(long, value_name = "NAME")]
+        username: String,
+    },
 }
 
 /// `twofa secrets …`.
@@ -98,6 +118,9 @@ impl Cli {
                 Some(Command::Migrate) => migrate(&settings).await,
                 Some(Command::Notify(command)) => notify(&settings, command).await,
                 Some(Command::Secrets(SecretsCommand::Rotate)) => rotate_secrets(&settings).await,
+                Some(Command::Admin(AdminCommand::Create { email, username })) => {
+                    create_admin(&settings, email, username).await
+                }
                 Some(Command::Openapi) | None => serve(settings, self.mode).await,
             }
         });
@@ -161,6 +184,84 @@ async fn notify(settings: &Settings, command: NotifyCommand) -> anyhow::Result<(
     backends.close().await;
     println!("twofa: a test {channel} to {masked} is queued; a worker sends it");
     Ok(())
+}
+
+/// Makes an administrator, reading the password from standard input.
+async fn create_admin(settings: &Settings, email: String, username: String) -> anyhow::Result<()> {
+    if settings.database_kind() == DatabaseKind::Memory {
+        anyhow::bail!("database.url is memory://: the account would not outlive this process");
+    }
+    let password = read_password()?;
+    let backends = Backends::connect(settings).await?;
+    let hasher = crate::app::password_hasher(settings, &backends)?;
+    let create = twofa_application::admin::CreateAdministrator::new(
+        std::sync::Arc::new(hasher),
+        backends.unit_of_work.clone(),
+        backends.ids.clone(),
+    );
+    let outcome = create
+        .execute(twofa_application::admin::CreateAdministratorInput {
+            email,
+            username,
+            password,
+        })
+        .await;
+    backends.close().await;
+    let user = outcome.map_err(|error| {
+        use twofa_application::admin::CreateAdministratorError as E;
+        match error {
+            E::Invalid(fields) => anyhow::anyhow!(
+                "{}",
+                fields
+                    .iter()
+                    .map(|field| format!("--{}: {}", field.field, field.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            E::Conflict(field) => {
+                anyhow::anyhow!("--{}: another account has it", field.as_str())
+            }
+            other @ (E::Overloaded { .. } | E::Fault(_)) => anyhow::Error::new(other),
+        }
+    })?;
+    println!(
+        "twofa: administrator {} ({}) created with id {}",
+        user.username.as_str(),
+        user.email.masked(),
+        user.id
+    );
+    Ok(())
+}
+
+/// One line of standard input, without its line ending; on a terminal, after a prompt on
+/// standard error, with echo turned off while it is typed.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    let is_terminal = stdin.is_terminal();
+    let set_echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    };
+    if is_terminal {
+        eprint!("Password: ");
+        let _ = std::io::stderr().flush();
+        set_echo(false);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if is_terminal {
+        set_echo(true);
+        eprintln!();
+    }
+    read.map_err(|error| anyhow::anyhow!("reading the password: {error}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password given on standard input");
+    }
+    Ok(password)
 }
 
 /// Reseals every stored secret under the current `secrets.key`.

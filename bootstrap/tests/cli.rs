@@ -1,6 +1,6 @@
 //! The real `twofa` binary, as an operator runs it: the embedded default with no other
-//! server, a restart, worker mode, `migrate`, `openapi`, `--version`, configuration errors,
-//! and a clean exit on SIGTERM.
+//! server, a restart, worker mode, `migrate`, `openapi`, `admin create`, `--version`,
+//! configuration errors, and a clean exit on SIGTERM.
 
 use std::path::Path;
 
@@ -125,4 +125,98 @@ fn secrets_rotate_reseals_under_the_current_key_and_reports_it() {
         stdout.contains("0 secret(s) resealed under key "),
         "{stdout}"
     );
+}
+
+/// `twofa admin create` with the password piped to standard input.
+#[expect(clippy::unwrap_used, reason = "test support fails loudly")]
+fn create_admin(dir: &Path, email: &str, username: &str, stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = twofa(dir)
+        .args(["admin", "create", "--email", email, "--username", username])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn admin_create_makes_an_administrator_from_a_password_on_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "a long administrator passphrase";
+    let made = create_admin(
+        dir.path(),
+        "root@example.com",
+        "root",
+        &format!("{password}\n"),
+    );
+    let stdout = String::from_utf8(made.stdout).unwrap();
+    assert!(
+        made.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(stdout.contains("administrator root"), "{stdout}");
+    assert!(!stdout.contains(password));
+
+    let again = create_admin(
+        dir.path(),
+        "root@example.com",
+        "root2",
+        &format!("{password}\n"),
+    );
+    assert!(!again.status.success(), "a taken address is refused");
+    let weak = create_admin(dir.path(), "other@example.com", "other", "short\n");
+    assert!(!weak.status.success());
+    let stderr = String::from_utf8(weak.stderr).unwrap();
+    assert!(stderr.contains("--password"), "{stderr}");
+    assert!(!stderr.contains("short\n"), "{stderr}");
+    let empty = create_admin(dir.path(), "other@example.com", "other", "");
+    assert!(!empty.status.success(), "no password, no account");
+    let as_argument = run(twofa(dir.path()).args([
+        "admin",
+        "create",
+        "--email",
+        "x@example.com",
+        "--username",
+        "x",
+        "--password",
+        "p",
+    ]));
+    assert_eq!(
+        as_argument.status.code(),
+        Some(2),
+        "there is no --password argument"
+    );
+
+    let service = Running::start(&mut twofa(dir.path()));
+    let (status, body) = service.request(
+        "POST",
+        "/api/auth/login",
+        "",
+        Some(&format!(
+            r#"{{"emailOrUsername":"root","password":"{password}"}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    let login: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(login["user"]["role"], "admin", "{body}");
+    assert_eq!(login["user"]["emailVerified"], true, "{body}");
+    let token = login["accessToken"].as_str().unwrap();
+    let (status, body) = service.request(
+        "GET",
+        "/api/admin/users",
+        &format!("Authorization: Bearer {token}\r\n"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("root@example.com"), "{body}");
+    assert!(service.terminate().success());
 }

@@ -1,5 +1,6 @@
 //! The OpenAPI operations, grouped by area; every path is written in full (`/api/...`).
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -27,4 +28,6 @@ pub enum ApiTags {
     Audit,
     /// API keys: credentials for programs, limited to their scopes.
     ApiKeys,
+    /// Administration: every account and every account's audit trail (role `admin`).
+    Admin,
 }

@@ -54,12 +54,16 @@ pub mod answers {
     pub const INSUFFICIENT_SCOPE: u32 = 1 << 13;
     /// 409: `conflict` (the API key is revoked).
     pub const KEY_REVOKED: u32 = 1 << 14;
+    /// 403: `forbidden` (the caller is not an administrator).
+    pub const NOT_ADMIN: u32 = 1 << 15;
+    /// 409: `conflict` (an administrator's own account).
+    pub const OWN_ACCOUNT: u32 = 1 << 16;
 }
 
 /// Each declarable answer: its bit, status, description, and whether it carries
 /// `Retry-After` and the `RateLimit-*` headers. Bits of one status are listed together, in
 /// the order their descriptions are joined.
-const ANSWERS: [(u32, u16, &str, bool); 15] = [
+const ANSWERS: [(u32, u16, &str, bool); 17] = [
     (
         answers::BAD_REQUEST,
         400,
@@ -99,6 +103,12 @@ const ANSWERS: [(u32, u16, &str, bool); 15] = [
         403,
         "An API key whose scopes do not include the operation's `x-required-scope`, or an API \
          key on an operation no key may call (`insufficient_scope`).",
+        false,
+    ),
+    (
+        answers::NOT_ADMIN,
+        403,
+        "The caller's account is not an administrator's (`forbidden`).",
         false,
     ),
     (
@@ -148,6 +158,12 @@ const ANSWERS: [(u32, u16, &str, bool); 15] = [
         answers::KEY_REVOKED,
         409,
         "The API key is revoked; a revoked key cannot be rotated (`conflict`).",
+        false,
+    ),
+    (
+        answers::OWN_ACCOUNT,
+        409,
+        "An administrator cannot disable or delete their own account (`conflict`).",
         false,
     ),
     (

@@ -13,8 +13,8 @@ use twofa_domain::Scope;
 
 use crate::{
     api::{
-        api_keys::ApiKeysApi, audit::AuditApi, auth::AuthApi, email::EmailApi, health::HealthApi,
-        jwks::JwksApi, two_factor::TwoFactorApi,
+        admin::AdminApi, api_keys::ApiKeysApi, audit::AuditApi, auth::AuthApi, email::EmailApi,
+        health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi,
     },
     problem::Problem,
 };
@@ -55,6 +55,7 @@ pub(crate) type Apis = (
     TwoFactorApi,
     AuditApi,
     ApiKeysApi,
+    AdminApi,
 );
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
@@ -67,6 +68,7 @@ pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
             TwoFactorApi,
             AuditApi,
             ApiKeysApi,
+            AdminApi,
         ),
         "twofa",
         version,

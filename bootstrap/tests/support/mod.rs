@@ -70,10 +70,29 @@ impl Running {
 
     /// `GET path`: the status code and body.
     pub fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, "", None)
+    }
+
+    /// `method path` with `headers` (each line ending in CRLF) and a JSON `body`: the status
+    /// code and body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(self.address).expect("connects");
+        let body_headers = body.map_or(String::new(), |body| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        });
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}{body_headers}\r\n{}",
+            body.unwrap_or_default()
         )
         .unwrap();
         let mut response = String::new();

@@ -95,7 +95,7 @@ pub struct AuditEventList {
 
 /// The caller's audit events.
 #[derive(ApiResponse)]
-pub(crate) enum AuditEventsResponse {
+pub enum AuditEventsResponse {
     /// A page of events, newest first.
     #[oai(status = 200)]
     Ok(Json<AuditEventList>),

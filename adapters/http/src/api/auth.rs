@@ -59,6 +59,8 @@ pub struct AuthState {
     pub list_audit_events: twofa_application::audit_trail::ListAuditEvents,
     /// The API-key use cases, and the per-request key check.
     pub api_keys: twofa_application::api_keys::ApiKeys,
+    /// The administrators' use cases.
+    pub administration: twofa_application::admin::Administration,
     /// How the refresh, CSRF and trusted-device cookies are written.
     pub cookies: CookieSettings,
 }

@@ -7,3 +7,4 @@ pub mod factor;
 pub mod session;
 pub mod trusted_device;
 pub mod user;
+pub mod webhook;

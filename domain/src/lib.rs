@@ -18,6 +18,10 @@ pub use entity::factor::{Destination, Factor, FactorKind, NewFactor};
 pub use entity::session::{NewSession, RefreshTokenHash, SESSION_USER_AGENT_LIMIT, Session};
 pub use entity::trusted_device::{DEVICE_NAME_LIMIT, NewTrustedDevice, TrustedDevice};
 pub use entity::user::{NewUser, Role, User};
+pub use entity::webhook::{
+    ALL_EVENTS, AttemptOutcome, DeliveryAttempt, DeliveryStatus, NewWebhookDelivery,
+    NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint, WebhookEndpointChange,
+};
 pub use port::one_time_token_repository::{
     NewOneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenPurpose,
 };
@@ -54,6 +58,7 @@ pub use port::{
     session_cache::{CachedSession, SessionCache},
     token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},
     unit_of_work::{Transaction, UnitOfWork},
+    webhook_repository::{DELIVERY_LIST_MAX_LIMIT, WebhookRepository, clamp_delivery_list_limit},
 };
 pub use value::{
     api_key_token::{API_KEY_LENGTH, API_KEY_PREFIX, ApiKeyToken},
@@ -61,7 +66,7 @@ pub use value::{
         BACKUP_CODE_COUNT, BACKUP_CODE_LENGTH, BACKUP_CODES_LOW, BackupCode, BackupCodeError,
     },
     email_address::{EmailAddress, EmailAddressError},
-    ids::{ApiKeyId, DeviceId, FactorId, UserId},
+    ids::{ApiKeyId, DeviceId, FactorId, UserId, WebhookDeliveryId, WebhookEndpointId},
     otp_code::{OTP_CODE_DIGITS, OtpCode},
     password::{Password, PasswordError},
     phone_number::{PhoneNumber, PhoneNumberError},

@@ -23,3 +23,4 @@ pub mod session_repository;
 pub mod token_signer;
 pub mod unit_of_work;
 pub mod user_repository;
+pub mod webhook_repository;

@@ -16,6 +16,7 @@ mod m20261202_000006_add_refresh_token_grace_used_at;
 mod m20261202_000007_create_second_factors;
 mod m20261203_000008_index_claimable_jobs;
 mod m20261203_000009_create_api_keys;
+mod m20261203_000010_create_webhooks;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_create_second_factors::Migration),
             Box::new(m20261203_000008_index_claimable_jobs::Migration),
             Box::new(m20261203_000009_create_api_keys::Migration),
+            Box::new(m20261203_000010_create_webhooks::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod session_cache;
 pub mod session_repository;
 pub mod unit_of_work;
 pub mod user_repository;
+pub mod webhook_repository;
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use twofa_domain::{
     ApiKeyRepository, BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent,
     NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, Transaction,
-    UnitOfWork, UserRepository,
+    UnitOfWork, UserRepository, WebhookRepository,
 };
 
 /// Which steps of a transaction fail while armed.
@@ -180,6 +180,10 @@ impl Transaction for FailingTransaction {
 
     fn api_keys(&self) -> &dyn ApiKeyRepository {
         self.inner.api_keys()
+    }
+
+    fn webhooks(&self) -> &dyn WebhookRepository {
+        self.inner.webhooks()
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

@@ -56,6 +56,7 @@ impl UnitOfWorkBackend for Memory {
             backup_codes: database.backup_codes(),
             devices: database.devices(),
             api_keys: database.api_keys(),
+            webhooks: database.webhooks(),
         }
     }
 }

@@ -16,6 +16,7 @@ use twofa_memory::{ManualClock, MemoryJobQueue};
 use twofa_sql::{
     JobsTarget, SqlApiKeyRepository, SqlBackupCodeRepository, SqlDatabase, SqlDeviceRepository,
     SqlFactorRepository, SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    SqlWebhookRepository,
 };
 use twofa_tests::contract::{
     audit_log::AuditBackend,
@@ -115,6 +116,10 @@ impl UnitOfWorkBackend for Sql {
             )),
             api_keys: Arc::new(SqlApiKeyRepository::new(
                 database.connection().clone(),
+                clock.clone(),
+            )),
+            webhooks: Arc::new(SqlWebhookRepository::new(
+                database.connection().clone(),
                 clock,
             )),
         }
@@ -159,6 +164,10 @@ impl UnitOfWorkBackend for HandOver {
                 clock.clone(),
             )),
             api_keys: Arc::new(SqlApiKeyRepository::new(
+                database.connection().clone(),
+                clock.clone(),
+            )),
+            webhooks: Arc::new(SqlWebhookRepository::new(
                 database.connection().clone(),
                 clock,
             )),

@@ -25,6 +25,7 @@ pub mod memory_session_cache;
 pub mod memory_session_repository;
 mod memory_unit_of_work;
 mod memory_user_repository;
+mod memory_webhook_repository;
 mod recording_senders;
 mod seeded_secret_generator;
 
@@ -45,5 +46,6 @@ pub use memory_session_cache::MemorySessionCache;
 pub use memory_session_repository::MemorySessionRepository;
 pub use memory_unit_of_work::MemoryUnitOfWork;
 pub use memory_user_repository::MemoryUserRepository;
+pub use memory_webhook_repository::MemoryWebhookRepository;
 pub use recording_senders::{RecordingEmailSender, RecordingSmsSender};
 pub use seeded_secret_generator::SeededSecretGenerator;

@@ -4,8 +4,8 @@
 //! What belongs here: where a repository's reads and writes land (the committed tables, or a
 //! transaction's staged copy of them) and how a transaction's copy is applied. What must not:
 //! any repository's rules; those live on the table types (`UserTable`, `SessionTable`,
-//! `OneTimeTokenTable`, `FactorTable`, `BackupCodeTable`, `DeviceTable`, `ApiKeyTable`), so a
-//! plain repository and a transaction-bound one share them.
+//! `OneTimeTokenTable`, `FactorTable`, `BackupCodeTable`, `DeviceTable`, `ApiKeyTable`,
+//! `WebhookTable`), so a plain repository and a transaction-bound one share them.
 
 use std::{mem, sync::Arc};
 
@@ -16,19 +16,21 @@ use twofa_domain::Clock;
 use crate::{
     MemoryApiKeyRepository, MemoryBackupCodeRepository, MemoryDeviceRepository,
     MemoryFactorRepository, MemoryOneTimeTokenRepository, MemorySessionRepository,
-    MemoryUserRepository, memory_api_key_repository::ApiKeyTable,
+    MemoryUserRepository, MemoryWebhookRepository, memory_api_key_repository::ApiKeyTable,
     memory_backup_code_repository::BackupCodeTable, memory_device_repository::DeviceTable,
     memory_factor_repository::FactorTable, memory_one_time_token_repository::OneTimeTokenTable,
     memory_session_repository::SessionTable, memory_user_repository::UserTable,
+    memory_webhook_repository::WebhookTable,
 };
 
 /// One in-process database: users, sessions with their refresh tokens, one-time tokens,
-/// second factors, backup codes, trusted devices and API keys.
+/// second factors, backup codes, trusted devices, API keys, and webhook endpoints with their
+/// deliveries.
 ///
 /// Every repository handed out by [`MemoryDatabase::users`], [`MemoryDatabase::sessions`],
 /// [`MemoryDatabase::one_time_tokens`], [`MemoryDatabase::factors`],
-/// [`MemoryDatabase::backup_codes`], [`MemoryDatabase::devices`] and
-/// [`MemoryDatabase::api_keys`], and every transaction of a
+/// [`MemoryDatabase::backup_codes`], [`MemoryDatabase::devices`],
+/// [`MemoryDatabase::api_keys`] and [`MemoryDatabase::webhooks`], and every transaction of a
 /// [`MemoryUnitOfWork`](crate::MemoryUnitOfWork) built over it, works on the same tables.
 /// Writers are serialised by one lock, as SQLite serialises its writers: a transaction holds
 /// it from `begin` until it commits or is dropped, and a plain (non-transactional) write holds
@@ -109,6 +111,13 @@ impl MemoryDatabase {
         Arc::new(MemoryApiKeyRepository::over(Scope::Committed(self.clone())))
     }
 
+    /// The webhook endpoints and deliveries of this database, outside any transaction.
+    pub fn webhooks(&self) -> Arc<MemoryWebhookRepository> {
+        Arc::new(MemoryWebhookRepository::over(Scope::Committed(
+            self.clone(),
+        )))
+    }
+
     /// Waits for the writer lock and holds it until the guard is dropped (a transaction).
     pub(crate) async fn lock_writer(&self) -> OwnedMutexGuard<()> {
         Arc::clone(&self.shared.writer).lock_owned().await
@@ -135,6 +144,7 @@ pub(crate) struct Tables {
     backup_codes: BackupCodeTable,
     devices: DeviceTable,
     api_keys: ApiKeyTable,
+    webhooks: WebhookTable,
 }
 
 /// A transaction's copies of the tables it wrote to; `None` for a table it has not written.
@@ -147,6 +157,7 @@ pub(crate) struct Staged {
     backup_codes: Option<BackupCodeTable>,
     devices: Option<DeviceTable>,
     api_keys: Option<ApiKeyTable>,
+    webhooks: Option<WebhookTable>,
 }
 
 /// A table: where it sits among the committed tables and among a transaction's copies.
@@ -188,6 +199,7 @@ tables!(
     BackupCodeTable => backup_codes,
     DeviceTable => devices,
     ApiKeyTable => api_keys,
+    WebhookTable => webhooks,
 );
 
 impl Tables {
@@ -201,6 +213,7 @@ impl Tables {
             backup_codes,
             devices,
             api_keys,
+            webhooks,
         } = staged;
         if let Some(users) = users {
             self.users = users;
@@ -222,6 +235,9 @@ impl Tables {
         }
         if let Some(api_keys) = api_keys {
             self.api_keys = api_keys;
+        }
+        if let Some(webhooks) = webhooks {
+            self.webhooks = webhooks;
         }
     }
 }

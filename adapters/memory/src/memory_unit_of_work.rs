@@ -7,13 +7,13 @@ use futures::lock::OwnedMutexGuard;
 use twofa_domain::{
     ApiKeyRepository, AuditLog, BackupCodeRepository, DeviceRepository, FactorRepository, JobQueue,
     NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository,
-    Transaction, UnitOfWork, UserRepository,
+    Transaction, UnitOfWork, UserRepository, WebhookRepository,
 };
 
 use crate::{
     MemoryApiKeyRepository, MemoryBackupCodeRepository, MemoryDatabase, MemoryDeviceRepository,
     MemoryFactorRepository, MemoryOneTimeTokenRepository, MemorySessionRepository,
-    MemoryUserRepository,
+    MemoryUserRepository, MemoryWebhookRepository,
     memory_database::{Scope, StagedTables},
 };
 
@@ -69,6 +69,7 @@ impl UnitOfWork for MemoryUnitOfWork {
             backup_codes: MemoryBackupCodeRepository::over(Scope::Transaction(staged.clone())),
             devices: MemoryDeviceRepository::over(Scope::Transaction(staged.clone())),
             api_keys: MemoryApiKeyRepository::over(Scope::Transaction(staged.clone())),
+            webhooks: MemoryWebhookRepository::over(Scope::Transaction(staged.clone())),
             staged,
             database: self.database.clone(),
             queue: self.queue.clone(),
@@ -89,6 +90,7 @@ struct MemoryTransaction {
     backup_codes: MemoryBackupCodeRepository,
     devices: MemoryDeviceRepository,
     api_keys: MemoryApiKeyRepository,
+    webhooks: MemoryWebhookRepository,
     staged: Arc<StagedTables>,
     database: MemoryDatabase,
     queue: Arc<dyn JobQueue>,
@@ -138,6 +140,10 @@ impl Transaction for MemoryTransaction {
 
     fn api_keys(&self) -> &dyn ApiKeyRepository {
         &self.api_keys
+    }
+
+    fn webhooks(&self) -> &dyn WebhookRepository {
+        &self.webhooks
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {

@@ -2,7 +2,8 @@
 //! default): the connection, migrations at start-up, the health probe, the job queue (the
 //! transactional outbox), the job outbox for other queues, the audit log, the unit of work,
 //! and the repositories (accounts, sessions, one-time tokens, second factors, backup codes,
-//! trusted devices, API keys; over the pool, or bound to a unit of work's transaction).
+//! trusted devices, API keys, webhook endpoints and deliveries; over the pool, or bound to a
+//! unit of work's transaction).
 //!
 //! A unit of work's change, its audit events and its jobs commit together. With the SQL queue
 //! a job is written into `jobs` in the transaction, so it exists exactly when its change
@@ -34,6 +35,7 @@ pub mod sql_one_time_token_repository;
 pub mod sql_session_repository;
 mod sql_unit_of_work;
 mod sql_user_repository;
+mod sql_webhook_repository;
 mod time_limited_job_queue;
 mod user_lock;
 
@@ -50,4 +52,5 @@ pub use sql_one_time_token_repository::SqlOneTimeTokenRepository;
 pub use sql_session_repository::SqlSessionRepository;
 pub use sql_unit_of_work::{JobsTarget, SqlUnitOfWork};
 pub use sql_user_repository::SqlUserRepository;
+pub use sql_webhook_repository::SqlWebhookRepository;
 pub use time_limited_job_queue::TimeLimitedJobQueue;

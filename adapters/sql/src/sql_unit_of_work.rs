@@ -8,12 +8,12 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use twofa_domain::{
     ApiKeyRepository, BackupCodeRepository, Clock, DeviceRepository, FactorRepository, JobQueue,
     NewAuditEvent, NewJob, OneTimeTokenRepository, PortError, QueueError, SecretGenerator,
-    SessionRepository, Transaction, UnitOfWork, UserRepository, error_chain,
+    SessionRepository, Transaction, UnitOfWork, UserRepository, WebhookRepository, error_chain,
 };
 
 use crate::{
     SqlApiKeyRepository, SqlBackupCodeRepository, SqlDeviceRepository, SqlFactorRepository,
-    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository,
+    SqlOneTimeTokenRepository, SqlSessionRepository, SqlUserRepository, SqlWebhookRepository,
     db_error::{port_error, queue_error},
     deferred_inserts::{DeferredInserts, write_all},
     executor::Executor,
@@ -92,7 +92,8 @@ impl UnitOfWork for SqlUnitOfWork {
             factors: SqlFactorRepository::on(executor.clone(), self.clock.clone()),
             backup_codes: SqlBackupCodeRepository::on(executor.clone(), self.clock.clone()),
             devices: SqlDeviceRepository::on(executor.clone(), self.clock.clone()),
-            api_keys: SqlApiKeyRepository::on(executor, self.clock.clone()),
+            api_keys: SqlApiKeyRepository::on(executor.clone(), self.clock.clone()),
+            webhooks: SqlWebhookRepository::on(executor, self.clock.clone()),
             transaction,
             deferred,
             connection: self.connection.clone(),
@@ -119,6 +120,7 @@ struct SqlTransaction {
     backup_codes: SqlBackupCodeRepository,
     devices: SqlDeviceRepository,
     api_keys: SqlApiKeyRepository,
+    webhooks: SqlWebhookRepository,
     /// The pool, for deleting handed-over outbox rows after the commit.
     connection: DatabaseConnection,
     clock: Arc<dyn Clock>,
@@ -161,6 +163,10 @@ impl Transaction for SqlTransaction {
 
     fn api_keys(&self) -> &dyn ApiKeyRepository {
         &self.api_keys
+    }
+
+    fn webhooks(&self) -> &dyn WebhookRepository {
+        &self.webhooks
     }
 
     async fn enqueue(&mut self, job: NewJob) -> Result<(), QueueError> {
@@ -213,6 +219,7 @@ impl Transaction for SqlTransaction {
             backup_codes,
             devices,
             api_keys,
+            webhooks,
             connection,
             jobs,
             outboxed,
@@ -226,6 +233,7 @@ impl Transaction for SqlTransaction {
             backup_codes,
             devices,
             api_keys,
+            webhooks,
         ));
         let transaction = Arc::try_unwrap(transaction).map_err(|_| {
             PortError::Unexpected(anyhow::anyhow!(

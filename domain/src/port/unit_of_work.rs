@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use crate::{
     ApiKeyRepository, BackupCodeRepository, DeviceRepository, FactorRepository, NewAuditEvent,
     NewJob, OneTimeTokenRepository, PortError, QueueError, SessionRepository, UserRepository,
+    WebhookRepository,
 };
 
 /// Starts transactions.
@@ -65,6 +66,9 @@ pub trait Transaction: Send + Sync {
 
     /// API keys, inside this transaction.
     fn api_keys(&self) -> &dyn ApiKeyRepository;
+
+    /// Webhook endpoints and their deliveries, inside this transaction.
+    fn webhooks(&self) -> &dyn WebhookRepository;
 
     /// Enqueues a job that exists only if this transaction commits. (Its id is not known
     /// before the commit: an idempotency key may map it to an existing job.)

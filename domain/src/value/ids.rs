@@ -1,4 +1,5 @@
-//! Identifiers: `UserId`, `FactorId`, `DeviceId` and `ApiKeyId`, UUID newtypes. Ids are never made here; fresh ones come from the
+//! Identifiers: `UserId`, `FactorId`, `DeviceId`, `ApiKeyId`, `WebhookEndpointId` and
+//! `WebhookDeliveryId`, UUID newtypes. Ids are never made here; fresh ones come from the
 //! `SecretGenerator` port (`SecretGenerator::uuid_v4`), so tests can make them repeatable.
 
 use std::fmt;
@@ -95,6 +96,10 @@ uuid_id! {
     DeviceId;
     /// The identity of an API key.
     ApiKeyId;
+    /// The identity of a webhook endpoint.
+    WebhookEndpointId;
+    /// The identity of a webhook delivery (time-ordered, from `time_ordered_id`).
+    WebhookDeliveryId;
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `UnitOfWork` contract: a transaction's repository writes, jobs and audit events exist
 //! after its commit, a rolled-back (dropped) transaction leaves none of them, a transaction
-//! reads its own writes (second factors, backup codes, trusted devices and API keys among
-//! them), and a conditional write stays atomic between transactions.
+//! reads its own writes (second factors, backup codes, trusted devices, API keys and webhooks
+//! among them), and a conditional write stays atomic between transactions.
 
 #![expect(
     clippy::missing_panics_doc,
@@ -15,12 +15,14 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use serde_json::json;
 use twofa_domain::{
-    Actor, ApiKeyId, ApiKeyRepository, AuditLog, AuditQuery, BackupCodeRepository, DeviceId,
-    DeviceRepository, EmailAddress, FactorId, FactorKind, FactorRepository, JobQueue, NewApiKey,
-    NewAuditEvent, NewFactor, NewJob, NewOneTimeToken, NewSession, NewTrustedDevice, NewUser,
+    Actor, ApiKeyId, ApiKeyRepository, AttemptOutcome, AuditLog, AuditQuery, BackupCodeRepository,
+    DeliveryAttempt, DeviceId, DeviceRepository, EmailAddress, FactorId, FactorKind,
+    FactorRepository, JobQueue, NewApiKey, NewAuditEvent, NewFactor, NewJob, NewOneTimeToken,
+    NewSession, NewTrustedDevice, NewUser, NewWebhookDelivery, NewWebhookEndpoint,
     OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, QueueCounts, RefreshTokenHash, Scope,
     SealedSecret, SecretDigest, SessionId, SessionRepository, TokenPurpose, Transaction,
-    UnitOfWork, UserId, UserRepository, Username,
+    UnitOfWork, UserId, UserRepository, Username, WebhookDeliveryId, WebhookEndpointId,
+    WebhookRepository,
 };
 use twofa_memory::ManualClock;
 
@@ -46,6 +48,8 @@ pub struct Stores {
     pub devices: Arc<dyn DeviceRepository>,
     /// The API keys, outside any transaction.
     pub api_keys: Arc<dyn ApiKeyRepository>,
+    /// The webhook endpoints and deliveries, outside any transaction.
+    pub webhooks: Arc<dyn WebhookRepository>,
 }
 
 /// A backend under test.
@@ -616,6 +620,224 @@ pub async fn concurrent_transactions_revoke_an_api_key_once(backend: &dyn UnitOf
     );
 }
 
+fn webhook_endpoint() -> WebhookEndpointId {
+    WebhookEndpointId::from_uuid(uuid::Uuid::from_u128(0xe700))
+}
+
+fn webhook_delivery() -> WebhookDeliveryId {
+    WebhookDeliveryId::from_uuid(uuid::Uuid::from_u128(0xd700))
+}
+
+fn webhook_secret(n: u8) -> SealedSecret {
+    SealedSecret {
+        key_id: "k1".to_owned(),
+        ciphertext: vec![n; 60],
+    }
+}
+
+/// In `tx`: the signed-up account's webhook endpoint, receiving every event.
+async fn make_webhook_endpoint(tx: &dyn Transaction) {
+    tx.webhooks()
+        .add_endpoint(NewWebhookEndpoint {
+            id: webhook_endpoint(),
+            owner: Some(user_id()),
+            url: "https://hooks.example.com/twofa".to_owned(),
+            events: vec!["*".to_owned()],
+            description: None,
+            secret: webhook_secret(1),
+        })
+        .await
+        .unwrap();
+}
+
+/// In `tx`: a delivery of one event to the endpoint.
+async fn make_webhook_delivery(tx: &dyn Transaction) {
+    tx.webhooks()
+        .add_delivery(NewWebhookDelivery {
+            id: webhook_delivery(),
+            endpoint_id: webhook_endpoint(),
+            event_id: "msg_1".to_owned(),
+            event_type: "user.registered".to_owned(),
+            payload: json!({"type": "user.registered", "data": {}}),
+        })
+        .await
+        .unwrap();
+}
+
+fn retry_later() -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: super::start(),
+        response_status: Some(500),
+        duration_ms: 30,
+        response_body: None,
+        outcome: AttemptOutcome::WillRetry,
+    }
+}
+
+/// What of the webhooks is visible outside: the endpoint's secret and its delivery's attempts.
+async fn webhooks(stores: &Stores) -> (Option<SealedSecret>, Option<u32>) {
+    let endpoint = stores
+        .webhooks
+        .get_endpoint(Some(user_id()), webhook_endpoint())
+        .await
+        .unwrap();
+    let delivery = stores
+        .webhooks
+        .find_delivery(webhook_delivery())
+        .await
+        .unwrap();
+    (
+        endpoint.map(|endpoint| endpoint.secret),
+        delivery.map(|delivery| delivery.attempts),
+    )
+}
+
+/// A dropped transaction leaves no new endpoint, delivery, attempt or rotation, and no
+/// deletion; a committed one leaves all of them. Inside, the transaction reads its own writes.
+pub async fn webhook_writes_commit_or_roll_back_together(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+
+    let change = |tx: Box<dyn Transaction>| async move {
+        make_webhook_endpoint(tx.as_ref()).await;
+        make_webhook_delivery(tx.as_ref()).await;
+        let attempted = tx
+            .webhooks()
+            .record_attempt(webhook_delivery(), retry_later())
+            .await
+            .unwrap();
+        assert_eq!(attempted.map(|delivery| delivery.attempts), Some(1));
+        let rotated = tx
+            .webhooks()
+            .rotate_secret(
+                Some(user_id()),
+                webhook_endpoint(),
+                webhook_secret(2),
+                super::start() + TimeDelta::hours(24),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rotated.and_then(|endpoint| endpoint.previous_secret),
+            Some(webhook_secret(1))
+        );
+        let subscribers = tx
+            .webhooks()
+            .subscribers(Some(user_id()), "user.registered")
+            .await
+            .unwrap();
+        assert_eq!(
+            subscribers
+                .iter()
+                .map(|endpoint| endpoint.id)
+                .collect::<Vec<_>>(),
+            [webhook_endpoint()]
+        );
+        let listed = tx
+            .webhooks()
+            .list_deliveries(webhook_endpoint(), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        tx
+    };
+    let tx = change(stores.unit_of_work.begin().await.unwrap()).await;
+    assert_eq!(
+        webhooks(&stores).await,
+        (None, None),
+        "not before the commit"
+    );
+    drop(tx);
+    assert_eq!(webhooks(&stores).await, (None, None));
+
+    let tx = change(stores.unit_of_work.begin().await.unwrap()).await;
+    tx.commit().await.unwrap();
+    assert_eq!(webhooks(&stores).await, (Some(webhook_secret(2)), Some(1)));
+
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    assert!(
+        tx.webhooks()
+            .delete_endpoint(Some(user_id()), webhook_endpoint())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.webhooks()
+            .find_delivery(webhook_delivery())
+            .await
+            .unwrap(),
+        None,
+        "its deliveries go with it"
+    );
+    drop(tx);
+    assert_eq!(webhooks(&stores).await, (Some(webhook_secret(2)), Some(1)));
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    assert!(
+        tx.webhooks()
+            .delete_endpoint(Some(user_id()), webhook_endpoint())
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(webhooks(&stores).await, (None, None));
+}
+
+/// Of two transactions each recording a failure of one endpoint, neither failure is lost; of
+/// two each finishing one pending delivery, exactly one writes.
+pub async fn concurrent_transactions_keep_every_webhook_outcome(backend: &dyn UnitOfWorkBackend) {
+    let stores = backend.open(super::clock()).await;
+    let tx = stores.unit_of_work.begin().await.unwrap();
+    sign_up(tx.as_ref()).await;
+    make_webhook_endpoint(tx.as_ref()).await;
+    make_webhook_delivery(tx.as_ref()).await;
+    tx.commit().await.unwrap();
+
+    let fail = || async {
+        let tx = stores.unit_of_work.begin().await.unwrap();
+        let endpoint = tx
+            .webhooks()
+            .record_endpoint_outcome(webhook_endpoint(), false, 10)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        endpoint.map(|endpoint| endpoint.consecutive_failures)
+    };
+    let (first, second) = futures::join!(fail(), fail());
+    let mut counts = [first, second];
+    counts.sort_unstable();
+    assert_eq!(counts, [Some(1), Some(2)]);
+
+    let finish = || async {
+        let tx = stores.unit_of_work.begin().await.unwrap();
+        let delivery = tx
+            .webhooks()
+            .record_attempt(
+                webhook_delivery(),
+                DeliveryAttempt {
+                    outcome: AttemptOutcome::Delivered,
+                    response_status: Some(200),
+                    ..retry_later()
+                },
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        delivery
+    };
+    let (first, second) = futures::join!(finish(), finish());
+    assert_eq!(
+        [&first, &second]
+            .iter()
+            .filter(|delivery| delivery.is_some())
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(webhooks(&stores).await.1, Some(1));
+}
+
 /// Instantiates every case for `$backend` (an expression implementing `UnitOfWorkBackend`).
 #[macro_export]
 macro_rules! unit_of_work_contract {
@@ -633,6 +855,8 @@ macro_rules! unit_of_work_contract {
             concurrent_transactions_accept_a_step_once,
             api_key_writes_commit_or_roll_back_together,
             concurrent_transactions_revoke_an_api_key_once,
+            webhook_writes_commit_or_roll_back_together,
+            concurrent_transactions_keep_every_webhook_outcome,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

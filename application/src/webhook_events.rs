@@ -10,6 +10,8 @@
 //! until then the handler finds none and the job completes. A job of the earlier one-event
 //! shape (`{type, userId, data}`) is still read.
 
+pub mod catalogue;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use twofa_domain::{NewAuditEvent, NewJob, Transaction, UserId};

@@ -8,6 +8,7 @@ pub mod email;
 pub mod health;
 pub mod jwks;
 pub mod two_factor;
+pub mod webhooks;
 
 use poem_openapi::Tags;
 
@@ -30,4 +31,6 @@ pub enum ApiTags {
     ApiKeys,
     /// Administration: every account and every account's audit trail (role `admin`).
     Admin,
+    /// Webhooks: the event types, endpoints and their deliveries.
+    Webhooks,
 }

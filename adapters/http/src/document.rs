@@ -14,7 +14,7 @@ use twofa_domain::Scope;
 use crate::{
     api::{
         admin::AdminApi, api_keys::ApiKeysApi, audit::AuditApi, auth::AuthApi, email::EmailApi,
-        health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi,
+        health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi, webhooks::WebhooksApi,
     },
     problem::Problem,
 };
@@ -24,7 +24,7 @@ use crate::{
 /// security scheme but is not listed here is one no key may call: the document offers it only
 /// the access token. Each route passes the same scope to `principal`; the black-box suite
 /// checks every operation of the document against what the service enforces.
-pub(crate) const OPERATION_SCOPES: [(&str, Scope); 16] = [
+pub(crate) const OPERATION_SCOPES: [(&str, Scope); 17] = [
     ("getMe", Scope::UserRead),
     ("listSessions", Scope::UserRead),
     ("listSecondFactors", Scope::TwoFactorRead),
@@ -41,6 +41,7 @@ pub(crate) const OPERATION_SCOPES: [(&str, Scope); 16] = [
     ("revokeTrustedDevice", Scope::TwoFactorWrite),
     ("revokeAllTrustedDevices", Scope::TwoFactorWrite),
     ("listAuditLogs", Scope::AuditRead),
+    ("listWebhookEventTypes", Scope::WebhooksRead),
 ];
 
 /// The security scheme of API keys, as poem-openapi names it.
@@ -56,6 +57,7 @@ pub(crate) type Apis = (
     AuditApi,
     ApiKeysApi,
     AdminApi,
+    WebhooksApi,
 );
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
@@ -69,6 +71,7 @@ pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
             AuditApi,
             ApiKeysApi,
             AdminApi,
+            WebhooksApi,
         ),
         "twofa",
         version,

@@ -87,38 +87,17 @@ impl From<&ApiKey> for ApiKeyView {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ApiKeyWithSecret {
-    /// The key's id.
-    pub id: uuid::Uuid,
-    /// Its name.
-    pub name: String,
-    /// `tfa_` and the first 8 characters after it.
-    pub prefix: String,
-    /// What it may do.
-    pub scopes: Vec<String>,
-    /// When it stops working; `null`: never.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// When a request last authenticated with it; `null`: never.
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// When it was made.
-    pub created_at: DateTime<Utc>,
-    /// When it was revoked; `null`: it was not.
-    pub revoked_at: Option<DateTime<Utc>>,
+    /// The key.
+    #[oai(flatten)]
+    pub key: ApiKeyView,
     /// The key: `tfa_` + 49 characters. Send it as `X-API-Key` or `Authorization: Bearer`.
     pub api_key: String,
 }
 
 impl From<&CreatedApiKey> for ApiKeyWithSecret {
     fn from(created: &CreatedApiKey) -> Self {
-        let view = ApiKeyView::from(&created.key);
         Self {
-            id: view.id,
-            name: view.name,
-            prefix: view.prefix,
-            scopes: view.scopes,
-            expires_at: view.expires_at,
-            last_used_at: view.last_used_at,
-            created_at: view.created_at,
-            revoked_at: view.revoked_at,
+            key: ApiKeyView::from(&created.key),
             api_key: created.token.expose().to_owned(),
         }
     }

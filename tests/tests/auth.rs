@@ -288,6 +288,7 @@ async fn a_login_upgrades_a_hash_made_under_older_parameters() {
     assert_eq!(after.login("jane", PASSWORD).await.status(), 200);
     assert!(stored().await.contains("m=512,"), "{}", stored().await);
     assert_eq!(after.login("jane", PASSWORD).await.status(), 200);
+    after.run_pending_jobs().await;
     after.stop().await;
 }
 
@@ -327,6 +328,7 @@ async fn a_full_hashing_pool_sheds_load_with_retry_after() {
         statuses.iter().all(|s| *s == 401 || *s == 503),
         "{statuses:?}"
     );
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 

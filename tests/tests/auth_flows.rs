@@ -352,6 +352,7 @@ async fn a_reset_link_sets_a_new_password_and_ends_every_session(backend: Backen
         app.login("jane", "a whole new passphrase").await.status(),
         200
     );
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 
@@ -390,6 +391,7 @@ async fn the_verification_link_verifies_the_address(backend: Backend) {
         "invalid_token",
     )
     .await;
+    app.run_pending_jobs().await;
     app.stop().await;
 }
 

@@ -21,7 +21,8 @@ fn panic_message(panic: Box<dyn Any + Send>) -> String {
     }
 }
 
-/// Signing up queues the verification e-mail; no worker loop sends it: the test does.
+/// Signing up queues the verification e-mail and the `user.registered` webhook event; no
+/// worker loop runs them: the test does.
 #[tokio::test]
 async fn queued_jobs_run_when_the_test_runs_them() {
     for backend in Backend::ALL {
@@ -30,7 +31,10 @@ async fn queued_jobs_run_when_the_test_runs_them() {
         assert!(app.outbox().is_empty(), "{backend:?}");
         let ran = app.run_pending_jobs().await;
         assert!(
-            matches!(ran[..], [StepOutcome::Done { .. }]),
+            matches!(
+                ran[..],
+                [StepOutcome::Done { .. }, StepOutcome::Done { .. }]
+            ),
             "{backend:?}: {ran:?}"
         );
         assert_eq!(app.outbox().len(), 1, "{backend:?}");
@@ -39,7 +43,8 @@ async fn queued_jobs_run_when_the_test_runs_them() {
     }
 }
 
-/// Dropping an app whose sign-up mail was never sent fails the test, naming the job.
+/// Dropping an app whose sign-up mail and webhook event never ran fails the test, naming the
+/// jobs.
 #[tokio::test]
 async fn an_unprocessed_job_fails_the_test_when_the_app_is_dropped() {
     for backend in Backend::ALL {
@@ -49,15 +54,14 @@ async fn an_unprocessed_job_fails_the_test_when_the_app_is_dropped() {
         let message = panic_message(dropped.unwrap_err());
         assert!(
             message.starts_with(
-                "Unprocessed or failed jobs remain in the queue: 1 pending and due, 0 pending \
+                "Unprocessed or failed jobs remain in the queue: 2 pending and due, 0 pending \
                  for later (a retry), 0 running, 0 dead:"
             ),
             "{backend:?}: {message}"
         );
-        assert!(
-            message.contains("auth.email_verification.mail"),
-            "{backend:?}: {message}"
-        );
+        for kind in ["auth.email_verification.mail", "webhook.event"] {
+            assert!(message.contains(kind), "{backend:?}: {kind}: {message}");
+        }
     }
 }
 

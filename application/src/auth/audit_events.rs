@@ -3,8 +3,7 @@
 
 use serde_json::{Value, json};
 use twofa_domain::{
-    Actor, ActorKind, AuditDetails, NewAuditEvent, PortError, Session, Transaction, UnitOfWork,
-    UserId,
+    Actor, ActorKind, AuditDetails, NewAuditEvent, Session, Transaction, UnitOfWork, UserId,
 };
 
 use super::{Fault, RequestInfo};
@@ -36,16 +35,13 @@ pub(crate) fn user_event(
 }
 
 /// Records `events`, which describe a check that changed nothing (a failure, and the hard
-/// limit it brought the account to), in one transaction of their own.
+/// limit it brought the account to), in one transaction of their own, with the webhook event
+/// of each whose action is a webhook event type (`user.login.failed`, …) queued in it.
 pub(crate) async fn record_alone(
     unit_of_work: &dyn UnitOfWork,
     events: impl IntoIterator<Item = NewAuditEvent>,
-) -> Result<(), PortError> {
-    let mut transaction = unit_of_work.begin().await?;
-    for event in events {
-        transaction.audit(event).await?;
-    }
-    transaction.commit().await
+) -> Result<(), Fault> {
+    crate::webhook_events::record_alone(unit_of_work, events).await
 }
 
 /// Commits a flow's `transaction`, unless `request` was cut off (its client already answered

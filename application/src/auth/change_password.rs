@@ -8,6 +8,8 @@ use twofa_domain::{
     Password, PasswordHasher, TokenPurpose, UnitOfWork, User, UserRepository, Verification,
 };
 
+use crate::webhook_events::record;
+
 use super::{
     ChangePasswordError, EndedSessions, Principal, RequestInfo,
     audit_events::{record_alone, user_event},
@@ -153,15 +155,17 @@ impl ChangePassword {
             .one_time_tokens()
             .revoke_all(user.id, TokenPurpose::ResetPassword)
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.password.changed",
                 Some(user.id),
                 true,
                 &input.request,
                 json!({ "endedSessions": ended.len() }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         self.ended
             .end_and_commit(&ended, transaction, &input.request)
             .await?;

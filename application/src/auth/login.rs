@@ -11,7 +11,10 @@ use twofa_domain::{
     Verification,
 };
 
-use crate::two_factor::{SecondStep, TwoFactorChallenge};
+use crate::{
+    two_factor::{SecondStep, TwoFactorChallenge},
+    webhook_events::record,
+};
 
 use super::{
     InvalidField, LoginError, RequestInfo, SessionIssuer, SignedIn,
@@ -192,15 +195,17 @@ impl Login {
             .issuer
             .start(transaction.as_ref(), &user, amr.clone(), &input.request)
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.login.succeeded",
                 Some(user.id),
                 true,
                 &input.request,
                 json!({ "sessionId": tokens.session_id.to_string(), "amr": amr }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         commit(transaction, &input.request).await?;
         if rehashed.is_some() {
             tracing::info!(user = %user.id, "password hash upgraded to the current parameters");

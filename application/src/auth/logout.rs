@@ -6,6 +6,8 @@ use std::{sync::Arc, time::Duration};
 use serde_json::json;
 use twofa_domain::{Clock, UnitOfWork, is_within_grace};
 
+use crate::webhook_events::record;
+
 use super::{
     CredentialsError, EndedSessions, RequestInfo,
     audit_events::{commit, refused_event, user_event},
@@ -69,7 +71,7 @@ impl Logout {
         let session = presented.session;
         if !session.is_active(now) {
             // A token of a session that ended: refused, and recorded against its owner.
-            transaction.audit(refused_event(&session, &request)).await?;
+            record(transaction.as_mut(), refused_event(&session, &request)).await?;
             commit(transaction, &request).await?;
             return Err(CredentialsError::Unauthorized);
         }
@@ -90,15 +92,17 @@ impl Logout {
         {
             return Err(CredentialsError::Unauthorized);
         }
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 action,
                 Some(session.user_id),
                 success,
                 &request,
                 json!({ "sessionId": session.id.to_string() }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         self.ended
             .end_and_commit(&[session.id], transaction, &request)
             .await?;

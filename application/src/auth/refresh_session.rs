@@ -8,6 +8,8 @@ use std::{sync::Arc, time::Duration};
 use serde_json::json;
 use twofa_domain::{RotateOutcome, UnitOfWork};
 
+use crate::webhook_events::record;
+
 use super::{
     CredentialsError, EndedSessions, RequestInfo, SessionIssuer, SignedIn,
     audit_events::{commit, refused_event, user_event},
@@ -70,15 +72,17 @@ impl RefreshSession {
         let session = match outcome {
             RotateOutcome::Rotated(session) => session,
             RotateOutcome::Reused(session) => {
-                transaction
-                    .audit(user_event(
+                record(
+                    transaction.as_mut(),
+                    user_event(
                         "security.refresh_token_reuse",
                         Some(session.user_id),
                         false,
                         &request,
                         json!({ "sessionId": session.id.to_string() }),
-                    ))
-                    .await?;
+                    ),
+                )
+                .await?;
                 self.ended
                     .end_or_log_and_commit(&[session.id], transaction, &request)
                     .await?;
@@ -93,9 +97,11 @@ impl RefreshSession {
                     .find_by_refresh_token(refresh_hash(&refresh_token))
                     .await?
                 {
-                    transaction
-                        .audit(refused_event(&presented.session, &request))
-                        .await?;
+                    record(
+                        transaction.as_mut(),
+                        refused_event(&presented.session, &request),
+                    )
+                    .await?;
                     commit(transaction, &request).await?;
                 }
                 return Err(CredentialsError::Unauthorized);
@@ -108,15 +114,21 @@ impl RefreshSession {
                     .sessions()
                     .revoke(session.user_id, session.id)
                     .await?;
-                transaction
-                    .audit(user_event(
+                let details = json!({
+                    "sessionId": session.id.to_string(),
+                    "reason": "account_unavailable",
+                });
+                record(
+                    transaction.as_mut(),
+                    user_event(
                         "session.revoked",
                         Some(session.user_id),
                         true,
                         &request,
-                        json!({ "sessionId": session.id.to_string(), "reason": "account_unavailable" }),
-                    ))
-                    .await?;
+                        details,
+                    ),
+                )
+                .await?;
                 self.ended
                     .end_or_log_and_commit(&[session.id], transaction, &request)
                     .await?;

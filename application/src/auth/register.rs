@@ -17,7 +17,7 @@ use super::{
     email_cooldown::CooldownKind,
     throttle::hit_per_client,
 };
-use crate::jobs::MailEmailVerificationPayload;
+use crate::{jobs::MailEmailVerificationPayload, webhook_events::record};
 
 /// What signing up takes.
 #[derive(Clone)]
@@ -99,8 +99,9 @@ impl Register {
                 MailEmailVerificationPayload { user_id: user.id }.into_job(self.email_max_attempts),
             )
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.registered",
                 Some(user.id),
                 true,
@@ -110,8 +111,9 @@ impl Register {
                     "username": user.username.as_str(),
                     "sessionId": tokens.session_id.to_string(),
                 }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         commit(transaction, &input.request).await?;
         // Register's own e-mail starts the send-verification cooldown. The account is made:
         // a limiter that fails now is logged, not answered.

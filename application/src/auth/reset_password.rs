@@ -9,6 +9,8 @@ use twofa_domain::{
     Limit, OneTimeTokenRepository, Password, PasswordHasher, RateLimiter, TokenPurpose, UnitOfWork,
 };
 
+use crate::webhook_events::record;
+
 use super::{
     EmailTokenError, EndedSessions, RequestInfo,
     audit_events::user_event,
@@ -110,15 +112,17 @@ impl ResetPassword {
             .one_time_tokens()
             .revoke_all(user_id, TokenPurpose::ResetPassword)
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.password.reset",
                 Some(user_id),
                 true,
                 &request,
                 json!({ "endedSessions": ended.len() }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         self.ended
             .end_and_commit(&ended, transaction, &request)
             .await?;

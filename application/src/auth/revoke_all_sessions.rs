@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::UnitOfWork;
 
+use crate::webhook_events::record;
+
 use super::{EndedSessions, Fault, Principal, RequestInfo, audit_events::user_event};
 
 /// What ending every session of the caller takes.
@@ -40,15 +42,17 @@ impl RevokeAllSessions {
             .sessions()
             .revoke_all(principal.user_id, None)
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "session.revoked",
                 Some(principal.user_id),
                 true,
                 &request,
                 json!({ "all": true, "count": ended.len() }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         self.ended
             .end_and_commit(&ended, transaction, &request)
             .await?;

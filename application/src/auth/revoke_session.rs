@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::{SessionId, UnitOfWork};
 
+use crate::webhook_events::record;
+
 use super::{EndedSessions, Principal, RequestInfo, RevokeSessionError, audit_events::user_event};
 
 /// What ending one of the caller's sessions takes.
@@ -46,15 +48,18 @@ impl RevokeSession {
         if !transaction.sessions().revoke(principal.user_id, id).await? {
             return Err(RevokeSessionError::NotFound);
         }
-        transaction
-            .audit(user_event(
+        let current = Some(id) == principal.session_id();
+        record(
+            transaction.as_mut(),
+            user_event(
                 "session.revoked",
                 Some(principal.user_id),
                 true,
                 &request,
-                json!({ "sessionId": id.to_string(), "current": Some(id) == principal.session_id() }),
-            ))
-            .await?;
+                json!({ "sessionId": id.to_string(), "current": current }),
+            ),
+        )
+        .await?;
         self.ended
             .end_and_commit(&[id], transaction, &request)
             .await?;

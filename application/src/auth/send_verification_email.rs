@@ -12,7 +12,7 @@ use super::{
     audit_events::{commit, user_event},
     email_cooldown::CooldownKind,
 };
-use crate::jobs::MailEmailVerificationPayload;
+use crate::{jobs::MailEmailVerificationPayload, webhook_events::record};
 
 /// What mailing a new verification link takes.
 #[derive(Debug, Clone)]
@@ -67,15 +67,17 @@ impl SendVerificationEmail {
                 MailEmailVerificationPayload { user_id: user.id }.into_job(self.email_max_attempts),
             )
             .await?;
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.email.verification_sent",
                 Some(user.id),
                 true,
                 &request,
                 json!({ "email": user.email.masked() }),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         commit(transaction, &request).await?;
         self.cooldown
             .start_after_commit(CooldownKind::Verify, &subject)

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::executor::block_on;
 use twofa_domain::{
     AccessClaims, AuditLog, AuditQuery, EmailAddress, EmailMessage, EmailRenderer, JobQueue, Limit,
-    RenderError, SendError, SessionId, TokenError, TokenSigner, UserId, UserRepository,
+    NewAuditEvent, NewJob, RenderError, SendError, SessionId, TokenError, TokenSigner, Transaction,
+    UnitOfWork, UserId, UserRepository,
 };
 use twofa_memory::{
     DEFAULT_MAX_KEYS, FakePasswordHasher, ManualClock, MemoryAuditLog, MemoryDatabase,
@@ -25,6 +26,7 @@ use crate::{
         MAIL_EMAIL_VERIFICATION, MAIL_PASSWORD_RESET, MailEmailVerification,
         MailEmailVerificationPayload, MailPasswordReset, Mailer,
     },
+    webhook_events::{WEBHOOK_EVENT, WebhookEventPayload, WebhookEvents},
     worker::{JobFailure, JobHandler as _},
 };
 
@@ -161,6 +163,123 @@ impl ChallengeStore for InterleavedChallengeStore {
     }
 }
 
+/// What one committed transaction carried: its audit events' actions, its jobs' kinds and the
+/// webhook events of its `webhook.event` jobs, each in the order recorded.
+#[derive(Debug, Clone, Default)]
+struct Committed {
+    actions: Vec<String>,
+    /// The kinds of its jobs.
+    jobs: Vec<String>,
+    webhook_events: Vec<WebhookEventPayload>,
+}
+
+impl Committed {
+    fn webhook_types(&self) -> Vec<&str> {
+        self.webhook_events
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect()
+    }
+}
+
+/// The harness's unit of work: the memory one, keeping what each committed transaction
+/// carried, so a test can tell an event and its webhook job were committed together.
+struct RecordingUnitOfWork {
+    inner: MemoryUnitOfWork,
+    committed: Arc<Mutex<Vec<Committed>>>,
+}
+
+impl RecordingUnitOfWork {
+    fn over(
+        database: &MemoryDatabase,
+        queue: Arc<MemoryJobQueue>,
+        audit: Arc<MemoryAuditLog>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryUnitOfWork::new(database, queue, audit),
+            committed: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl UnitOfWork for RecordingUnitOfWork {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, twofa_domain::PortError> {
+        Ok(Box::new(RecordingTransaction {
+            inner: self.inner.begin().await?,
+            carried: Committed::default(),
+            committed: self.committed.clone(),
+        }))
+    }
+}
+
+struct RecordingTransaction {
+    inner: Box<dyn Transaction>,
+    carried: Committed,
+    committed: Arc<Mutex<Vec<Committed>>>,
+}
+
+#[async_trait::async_trait]
+impl Transaction for RecordingTransaction {
+    fn users(&self) -> &dyn UserRepository {
+        self.inner.users()
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.inner.sessions()
+    }
+
+    fn one_time_tokens(&self) -> &dyn OneTimeTokenRepository {
+        self.inner.one_time_tokens()
+    }
+
+    fn factors(&self) -> &dyn FactorRepository {
+        self.inner.factors()
+    }
+
+    fn backup_codes(&self) -> &dyn BackupCodeRepository {
+        self.inner.backup_codes()
+    }
+
+    fn devices(&self) -> &dyn DeviceRepository {
+        self.inner.devices()
+    }
+
+    fn api_keys(&self) -> &dyn twofa_domain::ApiKeyRepository {
+        self.inner.api_keys()
+    }
+
+    fn webhooks(&self) -> &dyn twofa_domain::WebhookRepository {
+        self.inner.webhooks()
+    }
+
+    async fn enqueue(&mut self, job: NewJob) -> Result<(), twofa_domain::QueueError> {
+        self.carried.jobs.push(job.kind.clone());
+        if job.kind == WEBHOOK_EVENT {
+            let events = WebhookEvents::from_payload(&job.payload)
+                .expect("a webhook.event job carries webhook events");
+            self.carried.webhook_events.extend(events.events);
+        }
+        self.inner.enqueue(job).await
+    }
+
+    async fn audit(&mut self, event: NewAuditEvent) -> Result<(), twofa_domain::PortError> {
+        self.carried.actions.push(event.action.clone());
+        self.inner.audit(event).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), twofa_domain::PortError> {
+        let Self {
+            inner,
+            carried,
+            committed,
+        } = *self;
+        inner.commit().await?;
+        committed.lock().unwrap().push(carried);
+        Ok(())
+    }
+}
+
 struct Harness {
     clock: Arc<ManualClock>,
     verification_mailer: MailEmailVerification,
@@ -171,6 +290,8 @@ struct Harness {
     mails_seen: Mutex<usize>,
     /// The payload of every job the worker ran, as JSON text.
     payloads: Mutex<Vec<String>>,
+    /// What each committed transaction carried, oldest first.
+    committed: Arc<Mutex<Vec<Committed>>>,
     users: Arc<MemoryUserRepository>,
     hasher: Arc<FakePasswordHasher>,
     queue: Arc<MemoryJobQueue>,
@@ -263,11 +384,7 @@ fn harness_over(
         clock.clone(),
         limiter_keys,
     ));
-    let unit_of_work = Arc::new(MemoryUnitOfWork::new(
-        &database,
-        queue.clone(),
-        audit.clone(),
-    ));
+    let unit_of_work = RecordingUnitOfWork::over(&database, queue.clone(), audit.clone());
     let sender = Arc::new(RecordingEmailSender::new());
     let mailer = Mailer::new(Arc::new(LinkRenderer), sender.clone());
     let verification_mailer = MailEmailVerification::new(
@@ -308,7 +425,7 @@ fn harness_over(
         hasher: hasher.clone(),
         signer: Arc::new(FakeSigner::default()),
         limiter: limiter.clone(),
-        unit_of_work,
+        unit_of_work: unit_of_work.clone(),
         clock: clock.clone(),
         ids,
         factors,
@@ -335,6 +452,7 @@ fn harness_over(
         sender,
         mails_seen: Mutex::new(0),
         payloads: Mutex::new(Vec::new()),
+        committed: unit_of_work.committed.clone(),
         users,
         hasher,
         queue,
@@ -415,9 +533,11 @@ impl Harness {
                 crate::jobs::SEND_SECOND_FACTOR_CODE => {
                     block_on(self.code_sender.handle(&job.payload))
                 }
-                crate::webhook_events::WEBHOOK_EVENT => {
-                    block_on(crate::webhook_events::DispatchWebhookEvent.handle(&job.payload))
-                }
+                // No endpoint is registered here, so the fan-out has nothing to deliver: the
+                // job only has to be one its handler reads.
+                WEBHOOK_EVENT => WebhookEvents::from_payload(&job.payload)
+                    .map(drop)
+                    .map_err(|error| JobFailure::Permanent(error.into())),
                 other => panic!("unexpected job {other}"),
             };
             if outcome.is_ok() {
@@ -426,6 +546,26 @@ impl Harness {
             outcomes.push(outcome);
         }
         outcomes
+    }
+
+    /// The webhook event types of every `webhook.event` job run so far, once the jobs waiting
+    /// have run, in the order run.
+    fn webhook_event_types(&self) -> Vec<String> {
+        self.run_jobs();
+        self.payloads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|payload| serde_json::from_str::<serde_json::Value>(payload).ok())
+            .flat_map(|value| {
+                value["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|event| event["type"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The e-mails sent since the last look, oldest first, once the jobs queued before them
@@ -469,6 +609,7 @@ fn is_rate_limited(result: &Result<LoginOutcome, LoginError>) -> Option<Throttle
     }
 }
 
+mod account_webhooks;
 mod api_keys;
 mod email;
 mod hardening;

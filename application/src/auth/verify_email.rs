@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 use twofa_domain::{Limit, RateLimiter, TokenPurpose, UnitOfWork};
 
+use crate::webhook_events::record;
+
 use super::{
     EmailTokenError, RequestInfo,
     audit_events::{commit, user_event},
@@ -68,15 +70,17 @@ impl VerifyEmail {
         {
             return Err(EmailTokenError::InvalidToken);
         }
-        transaction
-            .audit(user_event(
+        record(
+            transaction.as_mut(),
+            user_event(
                 "user.email.verified",
                 Some(user_id),
                 true,
                 &request,
                 json!({}),
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         commit(transaction, &request).await?;
         Ok(())
     }

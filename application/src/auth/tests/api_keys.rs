@@ -386,7 +386,10 @@ fn each_change_is_audited_and_the_created_and_revoked_ones_queue_webhook_events(
                 .map(|event| event["type"].as_str().unwrap_or_default().to_owned())
         })
         .collect();
-    assert_eq!(webhook_types, ["api_key.created", "api_key.revoked"]);
+    assert_eq!(
+        webhook_types,
+        ["user.registered", "api_key.created", "api_key.revoked"]
+    );
     for payload in &payloads {
         assert!(!payload.contains(created.token.expose()), "{payload}");
     }

@@ -64,24 +64,6 @@ impl Harness {
             request: from("203.0.113.1"),
         }))
     }
-
-    fn webhook_event_types(&self) -> Vec<String> {
-        self.run_jobs();
-        self.payloads
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|payload| serde_json::from_str::<serde_json::Value>(payload).ok())
-            .flat_map(|value| {
-                value["events"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|event| event["type"].as_str().map(str::to_owned))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod check_health;
 pub mod jobs;
 pub mod two_factor;
 pub mod webhook_events;
+pub mod webhooks;
 pub mod worker;
 
 pub use check_health::{CheckHealth, DependencyHealth, HealthReport, HealthStatus, QueueHealth};

@@ -6,20 +6,15 @@
 //! data}, …]}`, in the order recorded, `data` being each audit event's details (ids and masked
 //! values, never a secret). One job per change, not per event: a sign-in records two or three
 //! events, and each job costs the worker a claim and a completion. Its handler fans each event
-//! out to the endpoints that subscribe; endpoints arrive with the webhooks capability, and
-//! until then the handler finds none and the job completes. A job of the earlier one-event
-//! shape (`{type, userId, data}`) is still read.
+//! out to the endpoints that subscribe (`crate::webhooks::DispatchWebhookEvent`). A job of the
+//! earlier one-event shape (`{type, userId, data}`) is still read.
 
 pub mod catalogue;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use twofa_domain::{NewAuditEvent, NewJob, Transaction, UserId};
 
-use crate::{
-    auth::Fault,
-    worker::{JobFailure, JobHandler},
-};
+use crate::auth::Fault;
 
 /// The job kind of a webhook event.
 pub const WEBHOOK_EVENT: &str = "webhook.event";
@@ -157,29 +152,6 @@ pub(crate) async fn record_alone(
     record_all(transaction.as_mut(), events).await?;
     transaction.commit().await?;
     Ok(())
-}
-
-/// Runs `webhook.event`: fans each event out to the endpoints subscribed to it. No endpoint
-/// store exists in this version (webhook endpoints come with their own capability), so no
-/// endpoint subscribes and the run completes.
-#[derive(Debug, Default)]
-pub struct DispatchWebhookEvent;
-
-#[async_trait]
-impl JobHandler for DispatchWebhookEvent {
-    fn kind(&self) -> &'static str {
-        WEBHOOK_EVENT
-    }
-
-    async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure> {
-        let payload = WebhookEvents::from_payload(payload).map_err(|error| {
-            JobFailure::Permanent(anyhow::anyhow!("the payload does not parse: {error}"))
-        })?;
-        for event in &payload.events {
-            tracing::debug!(event = %event.event_type, "no webhook endpoint subscribes to the event");
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

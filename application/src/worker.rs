@@ -35,6 +35,15 @@ pub trait JobHandler: Send + Sync + 'static {
     /// # Errors
     /// `JobFailure::Retryable` or `JobFailure::Permanent`.
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobFailure>;
+
+    /// Runs one claimed job: its payload by [`JobHandler::handle`], unless the handler needs
+    /// the job's id or enqueue time too.
+    ///
+    /// # Errors
+    /// `JobFailure::Retryable` or `JobFailure::Permanent`.
+    async fn run(&self, job: &ClaimedJob) -> Result<(), JobFailure> {
+        self.handle(&job.payload).await
+    }
 }
 
 /// What a step did.
@@ -175,7 +184,7 @@ impl Worker {
                 .await
                 .map(Executed::Recorded);
         };
-        let outcome = match handler.handle(&job.payload).await {
+        let outcome = match handler.run(job).await {
             Ok(()) => return Ok(Executed::Succeeded),
             Err(JobFailure::Permanent(error)) => self.bury(job, format!("{error:#}")).await,
             Err(JobFailure::Retryable(error)) if job.attempt >= job.max_attempts => {

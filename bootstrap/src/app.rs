@@ -16,7 +16,9 @@ use twofa_application::{
         SendEmail, SendSecondFactorCode, SendSms,
     },
     two_factor::{SecondFactors, SendCaps, TwoFactorPolicy},
-    webhook_events::DispatchWebhookEvent,
+    webhooks::{
+        DeliverWebhook, DeliveryPolicy, DispatchWebhookEvent, WebhookEndpoints, WebhookPorts,
+    },
 };
 use twofa_crypto::{
     Argon2PasswordHasher, Argon2Settings, Ed25519TokenSigner,
@@ -68,11 +70,27 @@ impl Application {
         mode: Mode,
         customise: impl FnOnce(&mut Backends),
     ) -> anyhow::Result<Self> {
-        let unused = settings.unused_sections();
-        if !unused.is_empty() {
-            tracing::warn!(sections = ?unused, "these configuration sections are not used by this version yet");
-        }
-        let mut backends = Backends::connect(&settings).await?;
+        Self::build_with_clock(
+            settings,
+            mode,
+            Arc::new(twofa_crypto::SystemClock),
+            customise,
+        )
+        .await
+    }
+
+    /// [`Application::build_with`] over `clock`, which every store, the job queue and the
+    /// use cases read (a test moves time on for all of them at once).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_clock(
+        settings: Settings,
+        mode: Mode,
+        clock: Arc<dyn twofa_domain::Clock>,
+        customise: impl FnOnce(&mut Backends),
+    ) -> anyhow::Result<Self> {
+        let mut backends = Backends::connect_with_clock(&settings, clock).await?;
         customise(&mut backends);
         let worker = match mode {
             Mode::Worker | Mode::All => Some(worker_loop(&settings, &backends)?),
@@ -285,12 +303,38 @@ fn auth_state(
             backends.session_cache.clone(),
             settings.tokens.access_ttl,
         ),
+        webhook_endpoints: WebhookEndpoints::new(
+            webhook_ports(backends),
+            settings.environment == Environment::Development,
+        ),
         cookies: CookieSettings {
             is_secure: are_cookies_secure(settings.environment, &settings.server.public_url),
             max_age: settings.tokens.refresh_ttl,
             device_max_age: policy.two_factor.trust_ttl,
         },
     }))
+}
+
+/// The ports of the webhook use cases and handlers.
+fn webhook_ports(backends: &Backends) -> WebhookPorts {
+    WebhookPorts {
+        webhooks: backends.webhooks.clone(),
+        unit_of_work: backends.unit_of_work.clone(),
+        clock: backends.clock.clone(),
+        ids: backends.ids.clone(),
+        cipher: backends.cipher.clone(),
+    }
+}
+
+/// The sender of `webhooks.*`: `webhooks.timeout` per attempt, plain http in development
+/// only, private destinations only inside `webhooks.allowed_cidrs`.
+fn webhook_sender(settings: &Settings) -> anyhow::Result<twofa_notify::HttpWebhookSender> {
+    twofa_notify::HttpWebhookSender::new(twofa_notify::WebhookSenderConfig {
+        timeout: settings.webhooks.timeout,
+        allow_http: settings.environment == Environment::Development,
+        allowed_cidrs: settings.webhooks.allowed_cidrs.clone(),
+    })
+    .context("webhooks.*")
 }
 
 /// The second factors' settings: `totp.*`, `otp.*`, `devices.*`, `auth.require_verified_email`
@@ -389,7 +433,20 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         mailer.clone(),
         settings.otp.ttl,
     )))
-    .with_handler(Arc::new(DispatchWebhookEvent))
+    .with_handler(Arc::new(DispatchWebhookEvent::new(
+        backends.webhooks.clone(),
+        backends.unit_of_work.clone(),
+        backends.clock.clone(),
+        backends.ids.clone(),
+    )))
+    .with_handler(Arc::new(DeliverWebhook::new(
+        &webhook_ports(backends),
+        Arc::new(webhook_sender(settings)?),
+        DeliveryPolicy {
+            retry_schedule: settings.webhooks.retry_schedule.clone(),
+            disable_after_failures: settings.webhooks.disable_after_failures,
+        },
+    )))
     .with_handler(Arc::new(MailEmailVerification::new(
         backends.users.clone(),
         backends.unit_of_work.clone(),
@@ -410,7 +467,8 @@ fn worker_loop(settings: &Settings, backends: &Backends) -> anyhow::Result<Worke
         )
         .with_sessions(backends.sessions.clone())
         .with_one_time_tokens(backends.one_time_tokens.clone())
-        .with_devices(backends.devices.clone()),
+        .with_devices(backends.devices.clone())
+        .with_webhook_deliveries(backends.webhooks.clone()),
     ));
     Ok(WorkerLoop {
         worker: Arc::new(worker),

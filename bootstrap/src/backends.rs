@@ -65,6 +65,8 @@ pub struct Backends {
     pub devices: Arc<dyn DeviceRepository>,
     /// API keys.
     pub api_keys: Arc<dyn twofa_domain::ApiKeyRepository>,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: Arc<dyn twofa_domain::WebhookRepository>,
     /// Login challenges and pending SMS and e-mail codes (Redis when set, else the process).
     pub challenges: Arc<dyn ChallengeStore>,
     /// Encryption of stored secrets and the keyed digests of codes (`secrets.*`).
@@ -80,7 +82,18 @@ impl Backends {
     /// # Errors
     /// When a store cannot be reached or the schema is not up to date in production.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
-        let clock: Arc<dyn Clock> = Arc::new(twofa_crypto::SystemClock);
+        Self::connect_with_clock(settings, Arc::new(twofa_crypto::SystemClock)).await
+    }
+
+    /// [`Backends::connect`], every store (the job queue included) reading `clock`: a test
+    /// moves time on for the whole service at once.
+    ///
+    /// # Errors
+    /// As [`Backends::connect`].
+    pub async fn connect_with_clock(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let ids: Arc<dyn SecretGenerator> = Arc::new(twofa_crypto::OsSecretGenerator);
         let mut probes: Vec<Arc<dyn DependencyProbe>> = Vec::new();
         let database = match settings.database_kind() {
@@ -134,6 +147,7 @@ impl Backends {
             backup_codes,
             devices,
             api_keys,
+            webhooks,
         } = stores(settings, database.as_ref(), &queue, &clock, &ids);
         let (session_cache, rate_limiter) = shared_state(settings, redis.as_ref(), &clock);
         let challenges = challenge_store(settings, redis.as_ref(), &clock)?;
@@ -155,6 +169,7 @@ impl Backends {
             backup_codes,
             devices,
             api_keys,
+            webhooks,
             challenges,
             cipher,
             probes,
@@ -180,6 +195,7 @@ struct Stores {
     backup_codes: Arc<dyn BackupCodeRepository>,
     devices: Arc<dyn DeviceRepository>,
     api_keys: Arc<dyn twofa_domain::ApiKeyRepository>,
+    webhooks: Arc<dyn twofa_domain::WebhookRepository>,
 }
 
 fn stores(
@@ -206,6 +222,7 @@ fn stores(
             backup_codes: database.backup_codes(),
             devices: database.devices(),
             api_keys: database.api_keys(),
+            webhooks: database.webhooks(),
         };
     };
     let connection = database.connection();
@@ -238,6 +255,10 @@ fn stores(
         )),
         devices: Arc::new(SqlDeviceRepository::new(connection.clone(), clock.clone())),
         api_keys: Arc::new(twofa_sql::SqlApiKeyRepository::new(
+            connection.clone(),
+            clock.clone(),
+        )),
+        webhooks: Arc::new(twofa_sql::SqlWebhookRepository::new(
             connection.clone(),
             clock.clone(),
         )),

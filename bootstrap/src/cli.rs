@@ -121,7 +121,8 @@ impl Cli {
                 Some(Command::Admin(AdminCommand::Create { email, username })) => {
                     create_admin(&settings, email, username).await
                 }
-                Some(Command::Openapi) | None => serve(settings, self.mode).await,
+                // Boxed: the whole service's future is too large to keep on the stack.
+                Some(Command::Openapi) | None => Box::pin(serve(settings, self.mode)).await,
             }
         });
         match outcome {

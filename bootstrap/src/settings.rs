@@ -22,7 +22,7 @@ use figment::{
 };
 use ipnet::IpNet;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use self::text_variables::{TextVariables, is_text_key};
 pub use self::{
@@ -62,6 +62,7 @@ pub enum Mode {
 
 /// Every setting.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `environment`.
     pub environment: Environment,
@@ -95,13 +96,10 @@ pub struct Settings {
     pub devices: DevicesSettings,
     /// `api_keys.*`.
     pub api_keys: ApiKeysSettings,
+    /// `webhooks.*`.
+    pub webhooks: WebhookSettings,
     /// `log.*`.
     pub log: LogSettings,
-    /// Sections CONFIG.md names for capabilities this version does not have yet (`webhooks`):
-    /// accepted, so a deployment written against the full reference starts, and
-    /// reported at start-up as not used yet. Any other unknown key is refused.
-    #[serde(flatten)]
-    pub not_used_yet: std::collections::BTreeMap<String, figment::value::Value>,
 }
 
 /// `server.*`.
@@ -342,6 +340,83 @@ pub struct SmtpSettings {
     pub timeout: Duration,
 }
 
+/// `webhooks.*`: delivery of signed events to the endpoints users register.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The wait before each retry of a delivery (each ±10% at random); when it is spent the
+    /// delivery is `failed`. Empty: no retry.
+    #[serde(deserialize_with = "duration_list")]
+    pub retry_schedule: Vec<Duration>,
+    /// The longest one delivery attempt may take (resolving, connecting, the answer).
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Failed deliveries in a row after which an endpoint is disabled (its owner re-enables it).
+    pub disable_after_failures: u32,
+    /// Destinations inside these ranges may be called although they are private or loopback
+    /// (receivers inside a private network); nothing else private is ever called.
+    #[serde(deserialize_with = "cidr_list")]
+    pub allowed_cidrs: Vec<IpNet>,
+}
+
+impl WebhookSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.timeout.is_zero() || self.timeout > MAX_WEBHOOK_TIMEOUT {
+            return refuse("webhooks.timeout", "must be longer than 0s and at most 5m");
+        }
+        if self.retry_schedule.len() > MAX_WEBHOOK_RETRIES {
+            return refuse(
+                "webhooks.retry_schedule",
+                &format!("may hold at most {MAX_WEBHOOK_RETRIES} retries"),
+            );
+        }
+        if let Some(position) = self
+            .retry_schedule
+            .iter()
+            .position(|delay| delay.is_zero() || *delay > MAX_WEBHOOK_RETRY_DELAY)
+        {
+            return refuse(
+                "webhooks.retry_schedule",
+                &format!(
+                    "each retry must wait longer than 0s and at most 24h (retry {} does not)",
+                    position + 1
+                ),
+            );
+        }
+        if self.disable_after_failures == 0 {
+            return refuse("webhooks.disable_after_failures", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A list of durations, each written as the other duration keys are (`"5s"`, `"2h"`).
+fn duration_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+    /// One entry.
+    #[derive(Deserialize)]
+    struct Entry(#[serde(with = "duration")] Duration);
+
+    let entries = Vec::<Entry>::deserialize(deserializer)?;
+    Ok(entries
+        .into_iter()
+        .map(|Entry(duration)| duration)
+        .collect())
+}
+
+/// A list of CIDR ranges (`"10.0.0.0/8"`, `"fd00::/8"`), an entry that is not one named.
+fn cidr_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            text.trim().parse::<IpNet>().map_err(|error| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a CIDR range ({error}); write e.g. \"10.0.0.0/8\" or \"fd00::/8\""
+                ))
+            })
+        })
+        .collect()
+}
+
 /// `log.*`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -481,22 +556,7 @@ impl Settings {
         database_kind(self.database.url.expose_secret()).unwrap_or(DatabaseKind::Memory)
     }
 
-    /// The sections that were set but that this version does not use yet.
-    pub fn unused_sections(&self) -> Vec<&str> {
-        self.not_used_yet.keys().map(String::as_str).collect()
-    }
-
     fn validate(&self) -> Result<(), SettingsError> {
-        if let Some(unknown) = self
-            .not_used_yet
-            .keys()
-            .find(|section| !FUTURE_SECTIONS.contains(&section.as_str()))
-        {
-            return Err(SettingsError::Refused {
-                key: "settings",
-                message: format!("unknown key `{unknown}`"),
-            });
-        }
         let Some(kind) = database_kind(self.database.url.expose_secret()) else {
             return refuse(
                 "database.url",
@@ -548,6 +608,7 @@ impl Settings {
         self.otp.validate()?;
         self.devices.validate()?;
         self.api_keys.validate()?;
+        self.webhooks.validate()?;
         if self.environment == Environment::Production {
             self.validate_production(kind)?;
         }
@@ -706,8 +767,12 @@ fn describe(error: &figment::Error) -> String {
 /// The smallest `server.max_header_bytes`: a request line and a few ordinary headers.
 const MIN_HEADER_BYTES: usize = 1024;
 
-/// Sections CONFIG.md names whose capabilities arrive with later work.
-const FUTURE_SECTIONS: [&str; 1] = ["webhooks"];
+/// The longest `webhooks.timeout`: a receiver slower than this is not answering.
+const MAX_WEBHOOK_TIMEOUT: Duration = Duration::from_mins(5);
+/// The most retries `webhooks.retry_schedule` may hold.
+const MAX_WEBHOOK_RETRIES: usize = 20;
+/// The longest wait before one retry.
+const MAX_WEBHOOK_RETRY_DELAY: Duration = Duration::from_hours(24);
 
 /// A refusal of `key`'s value, saying what to set instead.
 fn refuse(key: &'static str, message: &str) -> Result<(), SettingsError> {

@@ -1,6 +1,8 @@
 //! A worker process killed (SIGKILL) in the middle of a job loses nothing: the job's lease runs
 //! out, another worker process takes it, and the e-mail is delivered exactly once. The job is
-//! queued by a third process (`twofa notify test-email`), as an API instance would.
+//! queued by a third process (`twofa notify test-email`), as an API instance would. A worker
+//! killed between two attempts at a webhook delivery loses nothing either: another worker
+//! makes the retry, and the event is delivered once.
 //!
 //! Needs PostgreSQL (`TWOFA_TEST_DATABASE_URL`, `TWOFA_TEST_PG_BIN`) and Python's aiosmtpd, as
 //! `./scripts/test` provides; fails, naming what is missing, without them.
@@ -199,4 +201,143 @@ fn a_job_whose_worker_is_killed_mid_way_is_done_exactly_once_by_another_worker()
     assert_eq!(health["checks"]["queue"]["failed"], 0);
     assert_eq!(sink.delivered(), 1, "delivered exactly once");
     assert!(rescuer.terminate().success());
+}
+
+/// A receiver on loopback: answers `failures` requests with 500, then 200; sends each
+/// request's `webhook-id` and answered status down the channel.
+fn scripted_receiver(failures: usize) -> (u16, mpsc::Receiver<(String, u16)>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (index, stream) in listener.incoming().map_while(Result::ok).enumerate() {
+            let mut reader = BufReader::new(stream);
+            let (mut id, mut length) = (String::new(), 0_usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(value) = lower.strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("webhook-id:") {
+                    line["webhook-id:".len()..].trim().clone_into(&mut id);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let status = if index < failures { 500 } else { 200 };
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = sender.send((id, status));
+        }
+    });
+    (port, received)
+}
+
+/// `twofa` over the shared database, reaching receivers on loopback, retrying a delivery
+/// once after 5 s.
+fn webhooks_over(dir: &Path, database: &str) -> Command {
+    let mut command = twofa(dir);
+    command
+        .env("TWOFA_DATABASE__URL", database)
+        .env("TWOFA_JOBS__LEASE", "2s")
+        .env("TWOFA_JOBS__POLL_INTERVAL", "100ms")
+        .env("TWOFA_WEBHOOKS__ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#)
+        .env("TWOFA_WEBHOOKS__RETRY_SCHEDULE", r#"["5s"]"#);
+    command
+}
+
+fn json_of(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+#[test]
+fn a_webhook_whose_worker_is_killed_between_attempts_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database();
+    let (port, requests) = scripted_receiver(1);
+    let api = Running::start(webhooks_over(dir.path(), &database).args(["--mode", "api"]));
+    let doomed = Running::start(webhooks_over(dir.path(), &database).args(["--mode", "worker"]));
+
+    let (status, body) = api.request(
+        "POST",
+        "/api/auth/register",
+        "",
+        Some(r#"{"email":"ada@example.com","username":"ada","password":"correct horse battery staple"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let bearer = format!(
+        "Authorization: Bearer {}\r\n",
+        json_of(&body)["accessToken"].as_str().unwrap()
+    );
+    let (status, body) = api.request(
+        "POST",
+        "/api/webhooks",
+        &bearer,
+        Some(&format!(
+            r#"{{"url":"http://127.0.0.1:{port}/hook","events":["webhook.test"]}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{body}");
+    let endpoint = json_of(&body)["id"].as_str().unwrap().to_owned();
+    let (status, body) = api.request(
+        "POST",
+        &format!("/api/webhooks/{endpoint}/test"),
+        &bearer,
+        None,
+    );
+    assert_eq!(status, 202, "{body}");
+    let log = || {
+        let (_, body) = api.request(
+            "GET",
+            &format!("/api/webhooks/{endpoint}/deliveries"),
+            &bearer,
+            None,
+        );
+        json_of(&body)["items"][0].clone()
+    };
+
+    let (first_id, first) = requests
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first worker made the first attempt");
+    assert_eq!(first, 500);
+    assert!(
+        eventually(Duration::from_secs(30), || log()["attempts"] == 1),
+        "the first attempt is recorded: {}",
+        log()
+    );
+    let mut doomed = doomed;
+    doomed.child.kill().unwrap();
+    doomed.child.wait().unwrap();
+
+    let rescuer = Running::start(webhooks_over(dir.path(), &database).args(["--mode", "worker"]));
+    let (second_id, second) = requests
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the second worker made the retry");
+    assert_eq!((second_id.as_str(), second), (first_id.as_str(), 200));
+    assert!(
+        eventually(Duration::from_secs(30), || log()["status"] == "delivered"),
+        "{}",
+        log()
+    );
+    let drained = eventually(Duration::from_secs(30), || {
+        let (_, body) = rescuer.get("/api/health");
+        let health: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        health["checks"]["queue"]["pending"] == 0
+    });
+    assert!(drained, "every job is done");
+    assert_eq!(log()["attempts"], 2, "{}", log());
+    assert!(
+        requests.try_recv().is_err(),
+        "delivered once: no request after the 200"
+    );
+    assert!(rescuer.terminate().success());
+    assert!(api.terminate().success());
 }

@@ -59,6 +59,9 @@ pub use port::{
     token_signer::{AccessClaims, SessionId, TokenError, TokenSigner},
     unit_of_work::{Transaction, UnitOfWork},
     webhook_repository::{DELIVERY_LIST_MAX_LIMIT, WebhookRepository, clamp_delivery_list_limit},
+    webhook_sender::{
+        RESPONSE_BODY_LIMIT, WebhookRequest, WebhookResponse, WebhookSendError, WebhookSender,
+    },
 };
 pub use value::{
     api_key_token::{API_KEY_LENGTH, API_KEY_PREFIX, ApiKeyToken},

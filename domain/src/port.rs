@@ -24,3 +24,4 @@ pub mod token_signer;
 pub mod unit_of_work;
 pub mod user_repository;
 pub mod webhook_repository;
+pub mod webhook_sender;

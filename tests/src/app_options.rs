@@ -1,6 +1,9 @@
 //! `AppOptions`: how `spawn_app_with` starts an app.
 
+use std::sync::Arc;
+
 use twofa::{Mode, backends::Backends};
+use twofa_domain::Clock;
 
 use crate::Backend;
 
@@ -22,6 +25,8 @@ pub struct AppOptions {
     pub is_background_worker: bool,
     /// Applied to the backends once connected.
     pub customise: Option<Customise>,
+    /// The clock every store, the job queue and the use cases read (the system's if `None`).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -33,6 +38,7 @@ impl std::fmt::Debug for AppOptions {
             .field("database_url", &self.database_url)
             .field("is_background_worker", &self.is_background_worker)
             .field("is_customised", &self.customise.is_some())
+            .field("has_clock", &self.clock.is_some())
             .finish()
     }
 }
@@ -47,7 +53,17 @@ impl AppOptions {
             database_url: None,
             is_background_worker: false,
             customise: None,
+            clock: None,
         }
+    }
+
+    /// Runs the whole service (stores, job queue, use cases) on `clock`: a test that moves a
+    /// [`ManualClock`](twofa_memory::ManualClock) moves time on for everything at once, retry
+    /// delays of queued jobs included.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// Runs the worker loop (its slots polling every `jobs.poll_interval`, and the maintenance

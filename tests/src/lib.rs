@@ -192,6 +192,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         data_dir,
         options.is_background_worker,
         options.customise,
+        options.clock,
     )
     .await
 }
@@ -204,7 +205,7 @@ pub async fn start(
     database_url: String,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
-    launch(settings, mode, database_url, data_dir, false, None).await
+    launch(settings, mode, database_url, data_dir, false, None, None).await
 }
 
 async fn launch(
@@ -214,11 +215,13 @@ async fn launch(
     data_dir: tempfile::TempDir,
     is_background_worker: bool,
     customise: Option<Customise>,
+    clock: Option<Arc<dyn twofa_domain::Clock>>,
 ) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     log_capture::install();
     let customise = customise.unwrap_or_else(|| Box::new(|_| {}));
-    let mut application = Application::build_with(settings.clone(), mode, customise)
+    let clock = clock.unwrap_or_else(|| Arc::new(twofa_crypto::SystemClock));
+    let mut application = Application::build_with_clock(settings.clone(), mode, clock, customise)
         .await
         .expect("the app starts");
     if !is_background_worker {

@@ -136,15 +136,20 @@ fn fixture(operation_id: &str) -> Option<Value> {
         }),
         "createApiKey" => json!({ "name": "minted", "scopes": ["*"] }),
         "updateApiKey" => json!({ "name": "renamed" }),
+        // Refused at delivery (loopback), so no attempt leaves the machine.
+        "createWebhook" | "createGlobalWebhook" => {
+            json!({ "url": "https://127.0.0.1/hook", "events": ["*"] })
+        }
+        "updateWebhook" | "updateGlobalWebhook" => json!({ "description": "renamed" }),
         _ => return None,
     })
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, operation: &Value, key: &str) -> Response {
-    let path = path.replace(
-        "{id}",
-        &uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001).to_string(),
-    );
+    let unknown = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001).to_string();
+    let path = path
+        .replace("{id}", &unknown)
+        .replace("{deliveryId}", &unknown);
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
     let id = operation["operationId"].as_str().unwrap();
     let request = app.request(method, &path).header("X-API-Key", key);

@@ -58,12 +58,16 @@ pub mod answers {
     pub const NOT_ADMIN: u32 = 1 << 15;
     /// 409: `conflict` (an administrator's own account).
     pub const OWN_ACCOUNT: u32 = 1 << 16;
+    /// 409: `conflict` (the webhook endpoint is disabled).
+    pub const ENDPOINT_DISABLED: u32 = 1 << 17;
+    /// 409: `conflict` (only a failed delivery is retried).
+    pub const NOT_RETRYABLE: u32 = 1 << 18;
 }
 
 /// Each declarable answer: its bit, status, description, and whether it carries
 /// `Retry-After` and the `RateLimit-*` headers. Bits of one status are listed together, in
 /// the order their descriptions are joined.
-const ANSWERS: [(u32, u16, &str, bool); 17] = [
+const ANSWERS: [(u32, u16, &str, bool); 19] = [
     (
         answers::BAD_REQUEST,
         400,
@@ -164,6 +168,18 @@ const ANSWERS: [(u32, u16, &str, bool); 17] = [
         answers::OWN_ACCOUNT,
         409,
         "An administrator cannot disable or delete their own account (`conflict`).",
+        false,
+    ),
+    (
+        answers::ENDPOINT_DISABLED,
+        409,
+        "The webhook endpoint is disabled; enable it first (`conflict`).",
+        false,
+    ),
+    (
+        answers::NOT_RETRYABLE,
+        409,
+        "Only a failed delivery can be retried (`conflict`).",
         false,
     ),
     (

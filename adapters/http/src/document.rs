@@ -13,8 +13,15 @@ use twofa_domain::Scope;
 
 use crate::{
     api::{
-        admin::AdminApi, api_keys::ApiKeysApi, audit::AuditApi, auth::AuthApi, email::EmailApi,
-        health::HealthApi, jwks::JwksApi, two_factor::TwoFactorApi, webhooks::WebhooksApi,
+        admin::AdminApi,
+        api_keys::ApiKeysApi,
+        audit::AuditApi,
+        auth::AuthApi,
+        email::EmailApi,
+        health::HealthApi,
+        jwks::JwksApi,
+        two_factor::TwoFactorApi,
+        webhooks::{AdminWebhooksApi, WebhooksApi},
     },
     problem::Problem,
 };
@@ -24,7 +31,7 @@ use crate::{
 /// security scheme but is not listed here is one no key may call: the document offers it only
 /// the access token. Each route passes the same scope to `principal`; the black-box suite
 /// checks every operation of the document against what the service enforces.
-pub(crate) const OPERATION_SCOPES: [(&str, Scope); 17] = [
+pub(crate) const OPERATION_SCOPES: [(&str, Scope); 26] = [
     ("getMe", Scope::UserRead),
     ("listSessions", Scope::UserRead),
     ("listSecondFactors", Scope::TwoFactorRead),
@@ -42,6 +49,15 @@ pub(crate) const OPERATION_SCOPES: [(&str, Scope); 17] = [
     ("revokeAllTrustedDevices", Scope::TwoFactorWrite),
     ("listAuditLogs", Scope::AuditRead),
     ("listWebhookEventTypes", Scope::WebhooksRead),
+    ("listWebhooks", Scope::WebhooksRead),
+    ("getWebhook", Scope::WebhooksRead),
+    ("listWebhookDeliveries", Scope::WebhooksRead),
+    ("createWebhook", Scope::WebhooksWrite),
+    ("updateWebhook", Scope::WebhooksWrite),
+    ("deleteWebhook", Scope::WebhooksWrite),
+    ("rotateWebhookSecret", Scope::WebhooksWrite),
+    ("testWebhook", Scope::WebhooksWrite),
+    ("retryWebhookDelivery", Scope::WebhooksWrite),
 ];
 
 /// The security scheme of API keys, as poem-openapi names it.
@@ -58,6 +74,7 @@ pub(crate) type Apis = (
     ApiKeysApi,
     AdminApi,
     WebhooksApi,
+    AdminWebhooksApi,
 );
 
 pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
@@ -72,6 +89,7 @@ pub(crate) fn service(version: &str) -> OpenApiService<Apis, ()> {
             ApiKeysApi,
             AdminApi,
             WebhooksApi,
+            AdminWebhooksApi,
         ),
         "twofa",
         version,

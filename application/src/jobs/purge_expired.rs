@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use twofa_domain::{Clock, DeviceRepository, JobQueue, OneTimeTokenRepository, SessionRepository};
+use twofa_domain::{
+    Clock, DeviceRepository, JobQueue, OneTimeTokenRepository, SessionRepository, WebhookRepository,
+};
 
 use crate::worker::{JobFailure, JobHandler};
 
@@ -13,8 +15,8 @@ use crate::worker::{JobFailure, JobHandler};
 pub const PURGE_EXPIRED: &str = "maintenance.purge";
 
 /// Deletes what has outlived its retention: finished jobs, sessions that expired or were
-/// revoked, one-time tokens that expired or were used, and trusted devices that expired, each
-/// more than the retention ago (kept that long for inspection). Challenges and pending codes
+/// revoked, one-time tokens that expired or were used, trusted devices that expired, and
+/// webhook deliveries made (whatever came of them), each more than the retention ago (kept that long for inspection). Challenges and pending codes
 /// expire by themselves.
 pub struct PurgeExpired {
     queue: Arc<dyn JobQueue>,
@@ -23,6 +25,7 @@ pub struct PurgeExpired {
     sessions: Option<Arc<dyn SessionRepository>>,
     one_time_tokens: Option<Arc<dyn OneTimeTokenRepository>>,
     devices: Option<Arc<dyn DeviceRepository>>,
+    webhooks: Option<Arc<dyn WebhookRepository>>,
 }
 
 impl PurgeExpired {
@@ -35,7 +38,15 @@ impl PurgeExpired {
             sessions: None,
             one_time_tokens: None,
             devices: None,
+            webhooks: None,
         }
+    }
+
+    /// Also purges the delivery log of `webhooks`.
+    #[must_use]
+    pub fn with_webhook_deliveries(mut self, webhooks: Arc<dyn WebhookRepository>) -> Self {
+        self.webhooks = Some(webhooks);
+        self
     }
 
     /// Also purges expired trusted `devices`.
@@ -94,11 +105,19 @@ impl JobHandler for PurgeExpired {
                 .map_err(|error| JobFailure::Retryable(error.into()))?,
             None => 0,
         };
+        let deliveries = match &self.webhooks {
+            Some(webhooks) => webhooks
+                .purge_deliveries(before)
+                .await
+                .map_err(|error| JobFailure::Retryable(error.into()))?,
+            None => 0,
+        };
         tracing::info!(
             jobs,
             sessions,
             tokens,
             devices,
+            deliveries,
             "records past retention purged"
         );
         Ok(())

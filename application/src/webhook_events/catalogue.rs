@@ -18,6 +18,22 @@ pub struct EventType {
     pub example: fn() -> Value,
 }
 
+impl EventType {
+    /// A sample `data` as a delivery carries it: the example, with the `userId` of the account
+    /// the event is about (every type but `webhook.test`).
+    pub fn data_example(&self) -> Value {
+        let mut data = (self.example)();
+        if self.name != "webhook.test"
+            && let Some(object) = data.as_object_mut()
+        {
+            object.entry("userId").or_insert_with(|| json!(USER_ID));
+        }
+        data
+    }
+}
+
+/// An account's id, as the examples show it.
+const USER_ID: &str = "0190c2a0-5b1c-7d2e-9f3a-4b5c6d7e8f90";
 /// A session's id, as the examples show it.
 const SESSION_ID: &str = "4b9e1c3a-7f2d-4a86-9e5b-0c1d2f3a4b5c";
 /// A second factor's id, as the examples show it.

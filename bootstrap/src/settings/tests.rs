@@ -106,9 +106,9 @@ fn an_unknown_key_in_a_file_is_refused() {
 }
 
 #[test]
-fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused() {
+fn every_documented_section_is_read_and_an_unknown_one_refused() {
     Jail::expect_with(|jail| {
-        jail.set_env("TWOFA_WEBHOOKS__TIMEOUT", "10s");
+        jail.set_env("TWOFA_WEBHOOKS__TIMEOUT", "12s");
         jail.set_env("TWOFA_API_KEYS__RATE_LIMIT_PER_MINUTE", "600");
         jail.set_env("TWOFA_TOTP__ISSUER", "example");
         jail.set_env("TWOFA_OTP__TTL", "5m");
@@ -116,7 +116,11 @@ fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused()
         jail.set_env("TWOFA_AUTH__REQUIRE_VERIFIED_EMAIL", "false");
         jail.set_env("TWOFA_RATE_LIMITS__LOGIN_PER_IP", "30/1m");
         let settings = load_in(jail).unwrap();
-        assert_eq!(settings.unused_sections(), ["webhooks"]);
+        assert_eq!(
+            settings.webhooks.timeout,
+            Duration::from_secs(12),
+            "webhooks is read now"
+        );
         assert_eq!(
             settings.api_keys.rate_limit_per_minute, 600,
             "api_keys is read now"
@@ -125,6 +129,13 @@ fn sections_of_later_capabilities_are_accepted_and_reported_and_others_refused()
         jail.create_file("config.toml", "[tokenz]\nsigning_key = \"x\"\n")?;
         let message = load_in(jail).unwrap_err().to_string();
         assert!(message.contains("tokenz"), "{message}");
+        jail.create_file("config.toml", "[webhookz]\ntimeout = \"10s\"\n")?;
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("webhookz"), "{message}");
+        jail.create_file("config.toml", "")?;
+        jail.set_env("TWOFA_WEBHOOKZ__TIMEOUT", "10s");
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("webhookz"), "{message}");
         Ok(())
     });
 }
@@ -317,11 +328,6 @@ fn hashing_auth_and_rate_limits_default_to_the_documented_values() {
                 failures_per_account_ip: limit(5, Duration::from_mins(15)),
                 failures_per_account: limit(100, Duration::from_hours(1)),
             }
-        );
-        assert!(
-            settings.unused_sections().is_empty(),
-            "nothing is reported as not used yet: {:?}",
-            settings.unused_sections()
         );
         Ok(())
     });
@@ -711,6 +717,181 @@ fn an_unknown_key_under_a_second_factor_section_is_refused() {
             let message = load_in(jail).unwrap_err().to_string();
             assert!(message.contains("ttll"), "{section}: {message}");
         }
+        Ok(())
+    });
+}
+
+#[test]
+fn webhooks_default_to_the_documented_values() {
+    Jail::expect_with(|jail| {
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.webhooks,
+            WebhookSettings {
+                retry_schedule: vec![
+                    Duration::from_secs(5),
+                    Duration::from_mins(5),
+                    Duration::from_mins(30),
+                    Duration::from_hours(2),
+                    Duration::from_hours(5),
+                    Duration::from_hours(10),
+                    Duration::from_hours(10),
+                ],
+                timeout: Duration::from_secs(10),
+                disable_after_failures: 20,
+                allowed_cidrs: Vec::new(),
+            }
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_config_file_sets_every_webhooks_key() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "config.toml",
+            "[webhooks]\n\
+             retry_schedule = [\"1s\", \"90s\", \"1h 30m\"]\n\
+             timeout = \"2500ms\"\n\
+             disable_after_failures = 3\n\
+             allowed_cidrs = [\"10.0.0.0/8\", \"fd00::/8\"]\n",
+        )?;
+        let settings = load_in(jail).unwrap();
+        assert_eq!(
+            settings.webhooks,
+            WebhookSettings {
+                retry_schedule: vec![
+                    Duration::from_secs(1),
+                    Duration::from_secs(90),
+                    Duration::from_mins(90),
+                ],
+                timeout: Duration::from_millis(2500),
+                disable_after_failures: 3,
+                allowed_cidrs: vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()],
+            }
+        );
+        jail.create_file("config.toml", "[webhooks]\nretry_schedule = []\n")?;
+        assert!(
+            load_in(jail).unwrap().webhooks.retry_schedule.is_empty(),
+            "an empty schedule never retries"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_variables_override_webhooks_lists_included() {
+    Jail::expect_with(|jail| {
+        jail.create_file("config.toml", "[webhooks]\ntimeout = \"30s\"\n")?;
+        jail.set_env("TWOFA_WEBHOOKS__RETRY_SCHEDULE", r#"["10s", "1m"]"#);
+        jail.set_env("TWOFA_WEBHOOKS__TIMEOUT", "5s");
+        jail.set_env("TWOFA_WEBHOOKS__DISABLE_AFTER_FAILURES", "7");
+        jail.set_env("TWOFA_WEBHOOKS__ALLOWED_CIDRS", r#"["192.168.10.0/24"]"#);
+        let webhooks = load_in(jail).unwrap().webhooks;
+        assert_eq!(
+            webhooks.retry_schedule,
+            [Duration::from_secs(10), Duration::from_mins(1)]
+        );
+        assert_eq!(
+            webhooks.timeout,
+            Duration::from_secs(5),
+            "env wins over the file"
+        );
+        assert_eq!(webhooks.disable_after_failures, 7);
+        assert_eq!(
+            webhooks.allowed_cidrs,
+            ["192.168.10.0/24".parse::<IpNet>().unwrap()]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn webhooks_values_out_of_range_are_refused_naming_the_key() {
+    let too_many = format!("[{}]", vec!["\"1m\""; 21].join(", "));
+    for (variable, value, key, expected) in [
+        (
+            "TWOFA_WEBHOOKS__TIMEOUT",
+            "0s",
+            "webhooks.timeout",
+            "longer than 0s",
+        ),
+        (
+            "TWOFA_WEBHOOKS__TIMEOUT",
+            "6m",
+            "webhooks.timeout",
+            "at most 5m",
+        ),
+        ("TWOFA_WEBHOOKS__TIMEOUT", "soon", "webhooks.timeout", "30s"),
+        (
+            "TWOFA_WEBHOOKS__RETRY_SCHEDULE",
+            too_many.as_str(),
+            "webhooks.retry_schedule",
+            "at most 20",
+        ),
+        (
+            "TWOFA_WEBHOOKS__RETRY_SCHEDULE",
+            r#"["5s", "0s"]"#,
+            "webhooks.retry_schedule",
+            "retry 2",
+        ),
+        (
+            "TWOFA_WEBHOOKS__RETRY_SCHEDULE",
+            r#"["25h"]"#,
+            "webhooks.retry_schedule",
+            "at most 24h",
+        ),
+        (
+            "TWOFA_WEBHOOKS__RETRY_SCHEDULE",
+            r#"["5s", "later"]"#,
+            "webhooks.retry_schedule",
+            "later",
+        ),
+        (
+            "TWOFA_WEBHOOKS__DISABLE_AFTER_FAILURES",
+            "0",
+            "webhooks.disable_after_failures",
+            "at least 1",
+        ),
+        (
+            "TWOFA_WEBHOOKS__DISABLE_AFTER_FAILURES",
+            "-1",
+            "webhooks.disable_after_failures",
+            "",
+        ),
+        (
+            "TWOFA_WEBHOOKS__ALLOWED_CIDRS",
+            r#"["10.0.0.0/8", "10.0.0/8"]"#,
+            "webhooks.allowed_cidrs",
+            "10.0.0/8",
+        ),
+        (
+            "TWOFA_WEBHOOKS__ALLOWED_CIDRS",
+            r#"["10.0.0.1"]"#,
+            "webhooks.allowed_cidrs",
+            "CIDR",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            let message = load_in(jail).unwrap_err().to_string();
+            assert!(message.contains(key), "{variable}={value:?}: {message}");
+            assert!(
+                message.contains(expected),
+                "{variable}={value:?}: {message}"
+            );
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn an_unknown_key_under_webhooks_is_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file("config.toml", "[webhooks]\nretries = 3\n")?;
+        let message = load_in(jail).unwrap_err().to_string();
+        assert!(message.contains("retries"), "{message}");
         Ok(())
     });
 }

@@ -56,7 +56,7 @@ fn not_found() -> Problem {
 }
 
 /// The statuses every administration route answers: the caller's.
-const ACCESS_ANSWERS: u32 =
+pub(crate) const ACCESS_ANSWERS: u32 =
     <CallerError as Answered>::ANSWERS | <AdminAccessError as Answered>::ANSWERS;
 
 /// Errors of a route about one account.
@@ -95,7 +95,7 @@ enum UserResponse {
 }
 
 /// The caller, when they are an active administrator signed in with an access token.
-async fn administrator<const A: u32>(
+pub(crate) async fn administrator<const A: u32>(
     state: &AuthState,
     request: &Request,
     auth: &Caller,

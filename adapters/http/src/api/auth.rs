@@ -61,6 +61,8 @@ pub struct AuthState {
     pub api_keys: twofa_application::api_keys::ApiKeys,
     /// The administrators' use cases.
     pub administration: twofa_application::admin::Administration,
+    /// The webhook endpoints of users and administrators.
+    pub webhook_endpoints: twofa_application::webhooks::WebhookEndpoints,
     /// How the refresh, CSRF and trusted-device cookies are written.
     pub cookies: CookieSettings,
 }

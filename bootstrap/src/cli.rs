@@ -273,7 +273,9 @@ async fn rotate_secrets(settings: &Settings) -> anyhow::Result<()> {
     let backends = Backends::connect(settings).await?;
     let rotation = twofa_application::two_factor::ResealSecrets::new(
         backends.factors.clone(),
+        backends.webhooks.clone(),
         backends.cipher.clone(),
+        backends.clock.clone(),
     );
     let outcome = rotation.execute().await;
     let key_id = backends.cipher.current_key_id().to_owned();

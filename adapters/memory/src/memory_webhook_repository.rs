@@ -274,6 +274,49 @@ impl WebhookTable {
             .retain(|_, delivery| delivery.created_at >= before);
         u64::try_from(count - self.deliveries.len()).unwrap_or(u64::MAX)
     }
+
+    /// Up to `limit` endpoints whose secret, or previous secret live at `now`, is sealed under
+    /// another key than `current_key_id`, in id order after `after`.
+    fn sealed_by_other_keys(
+        &self,
+        current_key_id: &str,
+        after: Option<WebhookEndpointId>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Vec<WebhookEndpoint> {
+        let mut endpoints: Vec<&WebhookEndpoint> = self
+            .endpoints
+            .values()
+            .filter(|endpoint| after.is_none_or(|after| endpoint.id > after))
+            .filter(|endpoint| {
+                endpoint.secret.key_id != current_key_id
+                    || endpoint
+                        .live_previous_secret(now)
+                        .is_some_and(|previous| previous.key_id != current_key_id)
+            })
+            .collect();
+        endpoints.sort_by_key(|endpoint| endpoint.id);
+        endpoints.into_iter().take(limit).cloned().collect()
+    }
+
+    /// Replaces endpoint `id`'s secret and previous secret with `resealed` if they are still
+    /// `expected`; whether they were replaced.
+    fn reseal_secrets(
+        &mut self,
+        id: WebhookEndpointId,
+        expected: (&SealedSecret, Option<&SealedSecret>),
+        resealed: (SealedSecret, Option<SealedSecret>),
+    ) -> bool {
+        self.endpoints
+            .get_mut(&id)
+            .filter(|endpoint| {
+                &endpoint.secret == expected.0 && endpoint.previous_secret.as_ref() == expected.1
+            })
+            .is_some_and(|endpoint| {
+                (endpoint.secret, endpoint.previous_secret) = resealed;
+                true
+            })
+    }
 }
 
 /// Webhook endpoints and deliveries in a [`MemoryDatabase`], or in a transaction's staged
@@ -470,6 +513,34 @@ impl WebhookRepository for MemoryWebhookRepository {
         Ok(self
             .scope
             .write(|table: &mut WebhookTable, _| table.purge_deliveries(before))
+            .await)
+    }
+
+    async fn endpoints_sealed_by_other_keys(
+        &self,
+        current_key_id: &str,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> Result<Vec<WebhookEndpoint>, PortError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let now = self.scope.now();
+        Ok(self
+            .scope
+            .read(|table: &WebhookTable| {
+                table.sealed_by_other_keys(current_key_id, after, limit, now)
+            })
+            .await)
+    }
+
+    async fn reseal_endpoint_secrets(
+        &self,
+        id: WebhookEndpointId,
+        expected: (&SealedSecret, Option<&SealedSecret>),
+        resealed: (SealedSecret, Option<SealedSecret>),
+    ) -> Result<bool, PortError> {
+        Ok(self
+            .scope
+            .write(|table: &mut WebhookTable, _| table.reseal_secrets(id, expected, resealed))
             .await)
     }
 }

@@ -15,8 +15,13 @@
 //! enabled END WHERE id = ? RETURNING …` (or sets the count to 0), `record_attempt` is `UPDATE
 //! … SET attempts = attempts + 1, … WHERE id = ? AND status = 'pending' RETURNING …`, and
 //! `reset_delivery` is `UPDATE … SET status = 'pending' WHERE id = ? AND endpoint_id = ? AND
-//! status = 'failed' RETURNING …`. The database's row lock decides between concurrent callers,
-//! so no count is lost and a finished delivery is never written again. `add_delivery` is
+//! status = 'failed' RETURNING …`, and `reseal_endpoint_secrets` is `UPDATE … SET
+//! secret_key_id = ?, … WHERE id = ? AND secret_key_id = ? AND secret_ciphertext = ? AND
+//! previous_secret_key_id = ? AND previous_secret_ciphertext = ?` (or `IS NULL` for no previous
+//! secret). The database's row lock decides between concurrent callers, so no count is lost,
+//! a finished delivery is never written again and a secret rotated meanwhile is not resealed
+//! over. `endpoints_sealed_by_other_keys` filters on the key id columns (the previous ones only
+//! while `previous_secret_expires_at` is after the clock's time). `add_delivery` is
 //! `INSERT … ON CONFLICT (endpoint_id, event_id) DO NOTHING`, then reads the stored delivery
 //! when it inserted nothing. A delivery's payload is its JSON text; timestamps come from the
 //! clock (or the caller), to the microsecond as both databases keep them.
@@ -325,6 +330,25 @@ fn of_owner(owner: Option<UserId>, id: WebhookEndpointId) -> Cond {
 fn events_text(doing: &'static str, event_types: &[String]) -> Result<String, PortError> {
     serde_json::to_string(event_types)
         .map_err(|error| PortError::Unexpected(anyhow::Error::new(error).context(doing)))
+}
+
+/// The endpoints whose stored secrets are still `expected` (secret, previous secret or none).
+fn still_sealed_as(expected: (&SealedSecret, Option<&SealedSecret>)) -> Cond {
+    let (secret, previous) = expected;
+    let current = Cond::all()
+        .add(Expr::col(WebhookEndpoints::SecretKeyId).eq(secret.key_id.as_str()))
+        .add(Expr::col(WebhookEndpoints::SecretCiphertext).eq(secret.ciphertext.clone()));
+    match previous {
+        Some(previous) => current
+            .add(Expr::col(WebhookEndpoints::PreviousSecretKeyId).eq(previous.key_id.as_str()))
+            .add(
+                Expr::col(WebhookEndpoints::PreviousSecretCiphertext)
+                    .eq(previous.ciphertext.clone()),
+            ),
+        None => current
+            .add(Expr::col(WebhookEndpoints::PreviousSecretKeyId).is_null())
+            .add(Expr::col(WebhookEndpoints::PreviousSecretCiphertext).is_null()),
+    }
 }
 
 /// A count as stored (an `INTEGER`), saturating.
@@ -733,5 +757,66 @@ impl WebhookRepository for SqlWebhookRepository {
             .await
             .map_err(|error| port_error("purging webhook deliveries", error))?;
         Ok(result.rows_affected())
+    }
+
+    async fn endpoints_sealed_by_other_keys(
+        &self,
+        current_key_id: &str,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> Result<Vec<WebhookEndpoint>, PortError> {
+        let live_previous = Cond::all()
+            .add(Expr::col(WebhookEndpoints::PreviousSecretKeyId).is_not_null())
+            .add(Expr::col(WebhookEndpoints::PreviousSecretKeyId).ne(current_key_id))
+            .add(Expr::col(WebhookEndpoints::PreviousSecretExpiresAt).gt(self.now()));
+        let mut select = select_endpoints()
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col(WebhookEndpoints::SecretKeyId).ne(current_key_id))
+                    .add(live_previous),
+            )
+            .to_owned();
+        if let Some(after) = after {
+            select.and_where(Expr::col(WebhookEndpoints::Id).gt(after.as_uuid()));
+        }
+        select
+            .order_by(WebhookEndpoints::Id, Order::Asc)
+            .limit(u64::from(limit));
+        let rows = self
+            .rows("listing webhook endpoints sealed by other keys", &select)
+            .await?;
+        rows.iter().map(endpoint).collect()
+    }
+
+    async fn reseal_endpoint_secrets(
+        &self,
+        id: WebhookEndpointId,
+        expected: (&SealedSecret, Option<&SealedSecret>),
+        resealed: (SealedSecret, Option<SealedSecret>),
+    ) -> Result<bool, PortError> {
+        let (secret, previous) = resealed;
+        let (previous_key_id, previous_ciphertext) = previous
+            .map(|previous| (previous.key_id, previous.ciphertext))
+            .unzip();
+        let update = Query::update()
+            .table(WebhookEndpoints::Table)
+            .value(WebhookEndpoints::SecretKeyId, secret.key_id)
+            .value(WebhookEndpoints::SecretCiphertext, secret.ciphertext)
+            .value(WebhookEndpoints::PreviousSecretKeyId, previous_key_id)
+            .value(
+                WebhookEndpoints::PreviousSecretCiphertext,
+                previous_ciphertext,
+            )
+            .cond_where(
+                still_sealed_as(expected).add(Expr::col(WebhookEndpoints::Id).eq(id.as_uuid())),
+            )
+            .to_owned();
+        let result = self
+            .executor
+            .get()
+            .execute(&update)
+            .await
+            .map_err(|error| port_error("resealing a webhook endpoint's secrets", error))?;
+        Ok(result.rows_affected() > 0)
     }
 }

@@ -158,6 +158,32 @@ pub trait WebhookRepository: Send + Sync + 'static {
 
     /// Deletes every delivery made before `before`, whatever its status; answers how many.
     async fn purge_deliveries(&self, before: DateTime<Utc>) -> Result<u64, PortError>;
+
+    /// Up to `limit` endpoints, global and users' alike, whose secret, or whose previous
+    /// secret while it still signs at the clock's time (see
+    /// [`WebhookEndpoint::live_previous_secret`]), is sealed under a key other than
+    /// `current_key_id`, in id order after `after` (for `twofa secrets rotate`). An expired
+    /// previous secret alone does not list an endpoint: it never signs again.
+    async fn endpoints_sealed_by_other_keys(
+        &self,
+        current_key_id: &str,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> Result<Vec<WebhookEndpoint>, PortError>;
+
+    /// Replaces the secret and the previous secret of endpoint `id`, whoever's it is, with
+    /// `resealed` (secret, previous secret) if they are still `expected` (`None`: no previous
+    /// secret stored); answers whether they were replaced. A compare-and-swap in one
+    /// conditional write: a secret rotated, or resealed by someone else, since it was read
+    /// leaves the endpoint as it is and answers `false`, as does an unknown id. The previous
+    /// secret's expiry and everything else are kept; pass the stored previous secret again to
+    /// keep it.
+    async fn reseal_endpoint_secrets(
+        &self,
+        id: WebhookEndpointId,
+        expected: (&SealedSecret, Option<&SealedSecret>),
+        resealed: (SealedSecret, Option<SealedSecret>),
+    ) -> Result<bool, PortError>;
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@
 //! endpoint and event id and answers the stored one again; deliveries are found by endpoint
 //! or by id and listed newest first in pages; `record_attempt` writes a pending delivery's
 //! latest attempt and status; `reset_delivery` makes only a failed one pending; old
-//! deliveries are purged; a conditional write stays atomic between two handles.
+//! deliveries are purged; a conditional write stays atomic between two handles;
+//! `endpoints_sealed_by_other_keys` lists, in id order and in pages, the endpoints whose secret
+//! or live previous secret another key sealed, and `reseal_endpoint_secrets` replaces both
+//! only while they are still the ones read.
 
 #![expect(
     clippy::unwrap_used,
@@ -1549,6 +1552,240 @@ pub async fn conditional_writes_happen_once(backend: &dyn WebhookRepositoryBacke
     assert_eq!(stored.attempts, 1);
 }
 
+/// A signing secret numbered `n`, sealed under the key `key_id`.
+fn sealed_under(key_id: &str, n: u8) -> SealedSecret {
+    SealedSecret {
+        key_id: key_id.to_owned(),
+        ciphertext: vec![n; 48],
+    }
+}
+
+/// Endpoint `n` of `user(owner_n)` (global for 0), its secret sealed under `key_id`.
+fn endpoint_under(n: u8, owner_n: u128, key_id: &str) -> NewWebhookEndpoint {
+    NewWebhookEndpoint {
+        secret: sealed_under(key_id, n),
+        ..new_endpoint(n, owner_n, &["*"])
+    }
+}
+
+/// The endpoints, users' and global ones alike, whose secret or still-live previous secret is
+/// sealed under another key than the current one, in id order, page by page; an expired
+/// previous secret alone lists none.
+pub async fn lists_endpoints_sealed_by_other_keys_in_id_order(
+    backend: &dyn WebhookRepositoryBackend,
+) {
+    let (webhooks, clock) = one(backend).await;
+    let soon = clock.now() + TimeDelta::hours(1);
+    let later = clock.now() + TimeDelta::hours(24);
+    for (n, owner_n, key_id) in [
+        (5, 1, "old"),
+        (2, 0, "older"),
+        (3, 2, "current"),
+        (4, 1, "old"),
+        (6, 0, "old"),
+        (1, 3, "current"),
+    ] {
+        webhooks
+            .add_endpoint(endpoint_under(n, owner_n, key_id))
+            .await
+            .unwrap();
+    }
+    for (owner_n, n, expires_at) in [(1, 4_u8, later), (0, 6, soon), (3, 1, later)] {
+        webhooks
+            .rotate_secret(
+                owner(owner_n),
+                endpoint_id(u128::from(n)),
+                sealed_under("current", n + 10),
+                expires_at,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let listed = |key_id: &'static str, after: Option<u128>, limit: u32| {
+        let webhooks = webhooks.clone();
+        async move {
+            ids(&webhooks
+                .endpoints_sealed_by_other_keys(key_id, after.map(endpoint_id), limit)
+                .await
+                .unwrap())
+        }
+    };
+    let all = [2, 4, 5, 6].map(endpoint_id);
+    assert_eq!(listed("current", None, 10).await, all);
+    assert_eq!(listed("current", None, 2).await, all[..2]);
+    assert_eq!(listed("current", Some(4), 2).await, all[2..]);
+    assert!(listed("current", Some(6), 2).await.is_empty());
+    assert_eq!(
+        listed("old", None, 10).await,
+        [1, 2, 3, 4, 6].map(endpoint_id),
+        "by its secret, whatever its previous one"
+    );
+    let found = webhooks
+        .endpoints_sealed_by_other_keys("current", None, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [webhooks
+            .find_endpoint(endpoint_id(2))
+            .await
+            .unwrap()
+            .unwrap()],
+        "the endpoints as stored"
+    );
+
+    clock.advance(TimeDelta::hours(2));
+    assert_eq!(
+        listed("current", None, 10).await,
+        [2, 4, 5].map(endpoint_id),
+        "endpoint 6's previous secret no longer signs"
+    );
+}
+
+/// `reseal_endpoint_secrets` of endpoint `n` on `handle`, which must answer.
+async fn reseal(
+    handle: &dyn WebhookRepository,
+    n: u128,
+    expected: (&SealedSecret, Option<&SealedSecret>),
+    resealed: (SealedSecret, Option<SealedSecret>),
+) -> bool {
+    handle
+        .reseal_endpoint_secrets(endpoint_id(n), expected, resealed)
+        .await
+        .unwrap()
+}
+
+/// `reseal_endpoint_secrets` replaces both secrets, keeping the previous one's expiry and
+/// everything else, only while both are still the ones read: a rotation or a reseal since
+/// refuses it, as does another ciphertext under the same key, no previous secret expected
+/// where one is stored or another one, and an unknown id.
+pub async fn reseals_endpoint_secrets_only_while_they_are_stored(
+    backend: &dyn WebhookRepositoryBackend,
+) {
+    let clock = super::clock();
+    let (webhooks, other) = backend.open(clock.clone()).await;
+    webhooks
+        .add_endpoint(endpoint_under(1, 1, "old"))
+        .await
+        .unwrap();
+    let expires_at = clock.now() + TimeDelta::hours(24);
+    let read = webhooks
+        .rotate_secret(owner(1), endpoint_id(1), sealed_under("old", 2), expires_at)
+        .await
+        .unwrap()
+        .unwrap();
+    let previous = read.previous_secret.clone().unwrap();
+    let new = || (sealed_under("new", 3), Some(sealed_under("new", 4)));
+    for (expected, context) in [
+        (
+            (&sealed_under("old", 99), Some(&previous)),
+            "another ciphertext",
+        ),
+        ((&read.secret, None), "a previous secret is stored"),
+        (
+            (&read.secret, Some(&read.secret)),
+            "another previous secret",
+        ),
+    ] {
+        assert!(!reseal(&*webhooks, 1, expected, new()).await, "{context}");
+    }
+    assert!(
+        !reseal(&*webhooks, 9, (&read.secret, Some(&previous)), new()).await,
+        "unknown"
+    );
+    assert_eq!(
+        webhooks.find_endpoint(endpoint_id(1)).await.unwrap(),
+        Some(read.clone()),
+        "unchanged"
+    );
+
+    assert!(reseal(&*webhooks, 1, (&read.secret, Some(&previous)), new()).await);
+    let resealed = WebhookEndpoint {
+        secret: sealed_under("new", 3),
+        previous_secret: Some(sealed_under("new", 4)),
+        ..read.clone()
+    };
+    assert_eq!(
+        other.find_endpoint(endpoint_id(1)).await.unwrap(),
+        Some(resealed.clone())
+    );
+    assert!(
+        !reseal(&*other, 1, (&read.secret, Some(&previous)), new()).await,
+        "already resealed"
+    );
+
+    // Rotated between the read and the reseal: the rotation stands.
+    let rotated = other
+        .rotate_secret(owner(1), endpoint_id(1), sealed_under("old", 5), expires_at)
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = (&resealed.secret, resealed.previous_secret.as_ref());
+    let newer = (sealed_under("newer", 6), Some(sealed_under("newer", 7)));
+    assert!(!reseal(&*webhooks, 1, stale, newer).await, "rotated");
+    assert_eq!(
+        webhooks.find_endpoint(endpoint_id(1)).await.unwrap(),
+        Some(rotated)
+    );
+    assert_eq!(
+        ids(&webhooks
+            .endpoints_sealed_by_other_keys("new", None, 10)
+            .await
+            .unwrap()),
+        [endpoint_id(1)],
+        "rotated under the old key"
+    );
+}
+
+/// A global endpoint with no previous secret is resealed only as having none; of two handles
+/// resealing it at once, exactly one does, and its secret is the one stored.
+pub async fn reseals_a_global_endpoint_once_between_two_handles(
+    backend: &dyn WebhookRepositoryBackend,
+) {
+    let clock = super::clock();
+    let (webhooks, other) = backend.open(clock).await;
+    let global = webhooks
+        .add_endpoint(endpoint_under(2, 0, "old"))
+        .await
+        .unwrap();
+    let secret = &global.secret;
+    assert!(
+        !reseal(
+            &*webhooks,
+            2,
+            (secret, Some(secret)),
+            (sealed_under("new", 3), Some(sealed_under("new", 4)))
+        )
+        .await,
+        "no previous secret is stored"
+    );
+    let (first, second) = futures::join!(
+        reseal(
+            &*webhooks,
+            2,
+            (secret, None),
+            (sealed_under("new", 8), None)
+        ),
+        reseal(&*other, 2, (secret, None), (sealed_under("new", 9), None)),
+    );
+    assert!(first ^ second, "exactly one reseals: {first} {second}");
+    assert_eq!(
+        webhooks.find_endpoint(endpoint_id(2)).await.unwrap(),
+        Some(WebhookEndpoint {
+            secret: sealed_under("new", if first { 8 } else { 9 }),
+            ..global.clone()
+        })
+    );
+    assert!(
+        webhooks
+            .endpoints_sealed_by_other_keys("new", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Instantiates the `WebhookRepository` contract for `$backend` (an expression whose value
 /// implements [`WebhookRepositoryBackend`]).
 #[macro_export]
@@ -1577,6 +1814,9 @@ macro_rules! webhook_repository_contract {
             reset_makes_only_a_failed_delivery_pending,
             purge_deletes_the_deliveries_made_before,
             conditional_writes_happen_once,
+            lists_endpoints_sealed_by_other_keys_in_id_order,
+            reseals_endpoint_secrets_only_while_they_are_stored,
+            reseals_a_global_endpoint_once_between_two_handles,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

@@ -762,6 +762,51 @@ async fn a_failed_delivery_is_retried_by_hand(backend: Backend) {
     app.stop().await;
 }
 
+/// No signing secret (the `whsec_` text or its key) nor a signature is put in a job payload
+/// the stores keep or in a log line, across creation, rotation and a delivery signed by both.
+async fn signing_secrets_stay_out_of_jobs_and_logs(backend: Backend) {
+    let app = spawn_app_with(reachable(backend)).await;
+    let jane = app.signed_up("jane").await;
+    let server = receiver(200).await;
+    let made = endpoint(&app, &jane, "/api/webhooks", &hook_url(&server), &["*"]).await;
+    let path = format!("/api/webhooks/{}/rotate-secret", id(&made));
+    let rotated: Value = call(&app, &jane, Method::POST, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    send_test(&app, &jane, "/api/webhooks", &made).await;
+    app.run_pending_jobs().await;
+    let requests = received(&server).await;
+    assert!(!requests.is_empty(), "delivered");
+    let mut secrets = Vec::new();
+    for secret in [secret(&made), rotated["secret"].as_str().unwrap()] {
+        secrets.push(secret.to_owned());
+        secrets.push(secret.trim_start_matches("whsec_").to_owned());
+    }
+    for request in &requests {
+        for signature in header(request, "webhook-signature").split(' ') {
+            secrets.push(signature.trim_start_matches("v1,").to_owned());
+        }
+    }
+    let stored = app.stored_job_payloads().await;
+    if app.settings.jobs.backend != twofa::settings::JobsBackend::Memory {
+        assert!(
+            stored.iter().any(|payload| payload.contains("deliveryId")),
+            "the stores keep the delivery jobs: {stored:?}"
+        );
+    }
+    for payload in &stored {
+        for secret in &secrets {
+            assert!(!payload.contains(secret.as_str()), "{payload}");
+        }
+    }
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    app.assert_no_secret_in_logs(&secrets);
+    app.run_pending_jobs().await;
+    app.stop().await;
+}
+
 twofa_tests::on_every_backend!(
     the_catalogue_lists_every_event_type,
     an_endpoint_belongs_to_its_owner,
@@ -774,4 +819,5 @@ twofa_tests::on_every_backend!(
     a_rotated_secret_signs_beside_the_old_one_for_a_day,
     an_endpoint_that_keeps_failing_is_disabled_until_its_owner_enables_it,
     a_failed_delivery_is_retried_by_hand,
+    signing_secrets_stay_out_of_jobs_and_logs,
 );

@@ -76,6 +76,14 @@ async fn the_catalogue_lists_every_event_type(backend: Backend) {
         }
     }
     problem(app.get("/api/webhooks/events").await, 401, "unauthorized").await;
+    let global = app
+        .with_bearer(
+            Method::GET,
+            "/api/admin/webhooks/events",
+            &jane.access_token,
+        )
+        .await;
+    problem(global, 403, "forbidden").await;
     app.run_pending_jobs().await;
     app.stop().await;
 }
@@ -139,6 +147,11 @@ async fn endpoint(app: &TestApp, who: &SignedIn, base: &str, url: &str, events: 
     )
     .await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "it carries the secret"
+    );
     response.json().await.unwrap()
 }
 
@@ -387,6 +400,20 @@ async fn events_reach_a_real_receiver_signed_for_an_independent_verifier(backend
     let own = receiver(200).await;
     let global = receiver(204).await;
     let janes = endpoint(&app, &jane, "/api/webhooks", &hook_url(&own), &["*"]).await;
+    let catalogue = call(
+        &app,
+        &admin,
+        Method::GET,
+        "/api/admin/webhooks/events",
+        None,
+    )
+    .await;
+    assert_eq!(catalogue.status(), 200);
+    let catalogue: Value = catalogue.json().await.unwrap();
+    assert_eq!(
+        catalogue["items"].as_array().unwrap().len(),
+        DOCUMENTED.len()
+    );
     let globals = endpoint(
         &app,
         &admin,
@@ -625,6 +652,7 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_a_day(backend: Backend) {
     let path = format!("/api/webhooks/{}/rotate-secret", id(&made));
     let rotated = call(&app, &jane, Method::POST, &path, None).await;
     assert_eq!(rotated.status(), 200);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
     let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["secret"].as_str().unwrap();
     assert!(new_secret.starts_with("whsec_"));

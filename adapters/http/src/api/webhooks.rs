@@ -534,16 +534,7 @@ impl WebhooksApi {
         auth: Caller,
     ) -> Result<EventTypesResponse, ApiError<{ <CallerError as Answered>::ANSWERS }>> {
         principal(&state, request, &auth, Some(Scope::WebhooksRead)).await?;
-        Ok(EventTypesResponse::Ok(Json(EventTypeList {
-            items: CATALOGUE
-                .iter()
-                .map(|event| EventTypeView {
-                    name: event.name.to_owned(),
-                    description: event.description.to_owned(),
-                    example: event.data_example(),
-                })
-                .collect(),
-        })))
+        Ok(event_types())
     }
 
     /// Registers an endpoint for the caller's events; answers its signing secret once.
@@ -717,8 +708,38 @@ impl WebhooksApi {
     }
 }
 
+fn event_types() -> EventTypesResponse {
+    EventTypesResponse::Ok(Json(EventTypeList {
+        items: CATALOGUE
+            .iter()
+            .map(|event| EventTypeView {
+                name: event.name.to_owned(),
+                description: event.description.to_owned(),
+                example: event.data_example(),
+            })
+            .collect(),
+    }))
+}
+
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminWebhooksApi {
+    /// Every event type a global endpoint can subscribe to: the same catalogue as
+    /// `GET /api/webhooks/events`.
+    #[oai(
+        path = "/api/admin/webhooks/events",
+        method = "get",
+        operation_id = "listGlobalWebhookEventTypes"
+    )]
+    async fn event_types(
+        &self,
+        state: State<'_>,
+        request: &Request,
+        auth: Caller,
+    ) -> Result<EventTypesResponse, ApiError<ACCESS_ANSWERS>> {
+        administrator(&state, request, &auth).await?;
+        Ok(event_types())
+    }
+
     /// Registers a global endpoint, which receives every user's events; answers its signing
     /// secret once.
     #[oai(

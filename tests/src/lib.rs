@@ -16,6 +16,7 @@
     reason = "test support fails loudly, naming what is missing"
 )]
 
+mod administrators;
 mod app_options;
 pub mod contract;
 pub mod failing_unit_of_work;
@@ -41,6 +42,7 @@ use twofa::{Application, Mode, Settings, backends::Backends};
 use twofa_application::Worker;
 use twofa_domain::JobQueue;
 
+pub use administrators::{administrator, app_with_users};
 pub use app_options::{AppOptions, Customise};
 pub use log_capture::{assert_no_secret_in_logs, captured_logs, secrets_in_logs};
 pub use problem::problem;

@@ -9,38 +9,12 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use std::sync::{Arc, Mutex};
-
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use twofa_domain::{Role, UserId, UserRepository};
 use twofa_tests::{
-    AppOptions, Backend, PASSWORD, SignedIn, TestApp, problem, spawn_app_with, totp_code,
+    AppOptions, Backend, PASSWORD, SignedIn, TestApp, administrator, app_with_users, problem,
+    spawn_app_with, totp_code,
 };
-
-/// The app's own account store, captured as it starts (the memory backend has no other).
-type Users = Arc<Mutex<Option<Arc<dyn UserRepository>>>>;
-
-/// An app started with `options`, and its account store.
-async fn app_with_users(options: AppOptions) -> (TestApp, Arc<dyn UserRepository>) {
-    let users: Users = Arc::default();
-    let slot = users.clone();
-    let options = options.customise(move |backends| {
-        *slot.lock().unwrap() = Some(backends.users.clone());
-    });
-    let app = spawn_app_with(options).await;
-    let users = users.lock().unwrap().clone().unwrap();
-    (app, users)
-}
-
-/// Signs `username` up and makes the account an administrator (as `twofa admin create` does
-/// for a new one), then signs in again.
-async fn administrator(app: &TestApp, users: &dyn UserRepository, username: &str) -> SignedIn {
-    let signed_up = app.signed_up(username).await;
-    let id: UserId = signed_up.user_id.parse().unwrap();
-    assert!(users.set_role(id, Role::Admin).await.unwrap());
-    app.signed_in(username).await
-}
 
 async fn admin_call(app: &TestApp, who: &SignedIn, method: Method, path: &str) -> Response {
     app.with_bearer(method, path, &who.access_token).await

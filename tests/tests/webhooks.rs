@@ -10,14 +10,17 @@
     reason = "a test fails loudly at the step that broke"
 )]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::TimeDelta;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use twofa_domain::{Clock as _, Role, UserId, UserRepository};
+use twofa_domain::Clock as _;
 use twofa_memory::ManualClock;
-use twofa_tests::{AppOptions, Backend, SignedIn, TestApp, problem, spawn_app, spawn_app_with};
+use twofa_tests::{
+    AppOptions, Backend, SignedIn, TestApp, administrator, app_with_users, problem, spawn_app,
+    spawn_app_with,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 /// The event types API.md names ("Webhook delivery"): the catalogue must hold at least these.
@@ -96,29 +99,6 @@ fn reachable(backend: Backend) -> AppOptions {
     AppOptions::new(backend).set("webhooks.allowed_cidrs", json!(["127.0.0.0/8"]))
 }
 
-/// The app's own account store, captured as it starts.
-type Users = Arc<Mutex<Option<Arc<dyn UserRepository>>>>;
-
-/// An app started with `options`, and its account store (to make an administrator).
-async fn app_with_users(options: AppOptions) -> (TestApp, Arc<dyn UserRepository>) {
-    let users: Users = Arc::default();
-    let slot = users.clone();
-    let options = options.customise(move |backends| {
-        *slot.lock().unwrap() = Some(backends.users.clone());
-    });
-    let app = spawn_app_with(options).await;
-    let users = users.lock().unwrap().clone().unwrap();
-    (app, users)
-}
-
-/// Signs `username` up, makes the account an administrator and signs in again.
-async fn administrator(app: &TestApp, users: &dyn UserRepository, username: &str) -> SignedIn {
-    let signed_up = app.signed_up(username).await;
-    let id: UserId = signed_up.user_id.parse().unwrap();
-    assert!(users.set_role(id, Role::Admin).await.unwrap());
-    app.signed_in(username).await
-}
-
 /// `method path` with `who`'s access token and an optional JSON body.
 async fn call(
     app: &TestApp,
@@ -188,6 +168,24 @@ async fn receiver(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status).set_body_string("thanks"))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A receiver on loopback answering `status` (with the body `down`) to the first `times`
+/// requests, then 200.
+async fn failing_receiver(times: u64, status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_string("down"))
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
         .mount(&server)
         .await;
     server
@@ -499,18 +497,7 @@ async fn a_failing_receiver_gets_the_event_at_the_configured_delays(backend: Bac
     .await;
     let jane = app.signed_up("jane").await;
     app.run_pending_jobs().await;
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("down"))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let server = failing_receiver(3, 500).await;
     let made = endpoint(
         &app,
         &jane,
@@ -689,18 +676,7 @@ async fn an_endpoint_that_keeps_failing_is_disabled_until_its_owner_enables_it(b
     .await;
     let jane = app.signed_up("jane").await;
     app.run_pending_jobs().await;
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let server = failing_receiver(2, 503).await;
     let made = endpoint(&app, &jane, "/api/webhooks", &hook_url(&server), &["*"]).await;
     let path = format!("/api/webhooks/{}", id(&made));
     for _ in 0..2 {
@@ -747,18 +723,7 @@ async fn a_failed_delivery_is_retried_by_hand(backend: Backend) {
     let app = spawn_app_with(reachable(backend).set("webhooks.retry_schedule", json!([]))).await;
     let jane = app.signed_up("jane").await;
     app.run_pending_jobs().await;
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let server = failing_receiver(1, 500).await;
     let made = endpoint(&app, &jane, "/api/webhooks", &hook_url(&server), &["*"]).await;
     let delivery = send_test(&app, &jane, "/api/webhooks", &made).await;
     app.run_pending_jobs().await;

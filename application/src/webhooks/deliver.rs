@@ -366,7 +366,11 @@ impl JobHandler for DeliverWebhook {
             .find_delivery(payload.delivery_id)
             .await
             .map_err(retryable)?
-            .filter(|delivery| delivery.status == DeliveryStatus::Pending)
+            // Pending, and this attempt not yet recorded: a run repeated after its attempt was
+            // recorded (a lease that ran out as the worker finished) sends nothing again.
+            .filter(|delivery| {
+                delivery.status == DeliveryStatus::Pending && delivery.attempts < payload.attempt
+            })
         else {
             return Ok(());
         };
@@ -409,5 +413,116 @@ impl JobHandler for DeliverWebhook {
             outcome,
         };
         self.record(&delivery, &endpoint, attempt, next).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use futures::executor::block_on;
+    use twofa_crypto::{AesGcmSecretCipher, CipherKey};
+    use twofa_domain::{UserId, WebhookResponse};
+    use twofa_memory::{
+        ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue, MemoryUnitOfWork,
+        SeededSecretGenerator,
+    };
+
+    use super::*;
+    use crate::{
+        auth::RequestInfo,
+        webhooks::{CreateWebhookInput, EndpointScope, WebhookEndpoints, WebhookPorts},
+    };
+
+    /// A receiver that answers 500 and counts what reaches it.
+    #[derive(Default)]
+    struct Failing {
+        sent: AtomicUsize,
+        bodies: Mutex<Vec<Vec<u8>>>,
+    }
+
+    #[async_trait]
+    impl WebhookSender for Failing {
+        async fn send(&self, request: WebhookRequest) -> Result<WebhookResponse, WebhookSendError> {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+            self.bodies.lock().unwrap().push(request.body);
+            Ok(WebhookResponse {
+                status: 500,
+                body: String::new(),
+                duration: Duration::from_millis(3),
+            })
+        }
+    }
+
+    /// A run repeated after its attempt was recorded (its lease ran out just as the worker
+    /// finished) sends nothing again and records nothing more.
+    #[test]
+    fn a_run_of_an_attempt_already_recorded_sends_nothing() {
+        let clock = Arc::new(ManualClock::new(
+            DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+                .unwrap()
+                .to_utc(),
+        ));
+        let ids = Arc::new(SeededSecretGenerator::new(7));
+        let database = MemoryDatabase::new(clock.clone());
+        let queue = Arc::new(MemoryJobQueue::new(clock.clone(), ids.clone()));
+        let audit = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
+        let ports = WebhookPorts {
+            webhooks: database.webhooks(),
+            unit_of_work: Arc::new(MemoryUnitOfWork::new(&database, queue.clone(), audit)),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            cipher: Arc::new(AesGcmSecretCipher::new(
+                CipherKey::from_bytes([1; 32]),
+                [],
+                ids,
+            )),
+        };
+        let scope = EndpointScope::Global {
+            admin: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+        };
+        let endpoints = WebhookEndpoints::new(ports.clone(), false);
+        let created = block_on(endpoints.create(
+            scope,
+            CreateWebhookInput {
+                url: "https://hooks.example.com/x".to_owned(),
+                events: vec!["*".to_owned()],
+                description: None,
+                request: RequestInfo::default(),
+            },
+        ))
+        .unwrap();
+        let delivery =
+            block_on(endpoints.send_test(scope, created.endpoint.id, &RequestInfo::default()))
+                .unwrap();
+        let receiver = Arc::new(Failing::default());
+        let deliver = DeliverWebhook::new(
+            &ports,
+            receiver.clone(),
+            DeliveryPolicy {
+                retry_schedule: vec![Duration::from_mins(1)],
+                disable_after_failures: 20,
+            },
+        );
+        let first = json!({ "deliveryId": delivery.id, "attempt": 1 });
+        block_on(deliver.handle(&first)).unwrap();
+        assert_eq!(receiver.sent.load(Ordering::SeqCst), 1);
+
+        block_on(deliver.handle(&first)).unwrap();
+        assert_eq!(receiver.sent.load(Ordering::SeqCst), 1, "sent once");
+        let stored = block_on(ports.webhooks.find_delivery(delivery.id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.attempts, 1);
+        assert_eq!(stored.status, DeliveryStatus::Pending);
+
+        // The next attempt's own job still runs.
+        block_on(deliver.handle(&json!({ "deliveryId": delivery.id, "attempt": 2 }))).unwrap();
+        assert_eq!(receiver.sent.load(Ordering::SeqCst), 2);
+        let bodies = receiver.bodies.lock().unwrap();
+        assert_eq!(bodies[0], bodies[1], "the same event each attempt");
     }
 }

@@ -439,7 +439,8 @@ impl WebhookEndpoints {
     }
 }
 
-/// The audit details of a new endpoint: its id, URL (without its query) and events.
+/// The audit details of a new endpoint: its id, URL (scheme and host only: a receiver's token
+/// may be in its path or query) and events.
 fn endpoint_details(endpoint: &WebhookEndpoint) -> serde_json::Value {
     json!({
         "webhookId": endpoint.id.to_string(),
@@ -448,10 +449,16 @@ fn endpoint_details(endpoint: &WebhookEndpoint) -> serde_json::Value {
     })
 }
 
-/// `url` without its query and fragment, which may carry a receiver's token: what the audit
-/// trail keeps.
+/// `url`'s scheme and authority only: its path, query and fragment may carry a receiver's
+/// token, and the audit trail keeps no token.
 fn shown_url(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
+    // Receivers often carry their token in the path (`/services/T…/B…/<token>`), so only the
+    // scheme and the authority are kept.
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| start + at);
+    &url[..end]
 }
 
 /// The trimmed `url`, or why it is refused: `https://` (or `http://` when `allow_http`), a
@@ -615,10 +622,16 @@ mod tests {
     }
 
     #[test]
-    fn the_audit_trail_keeps_no_query() {
+    fn the_audit_trail_keeps_neither_path_nor_query() {
         assert_eq!(
             shown_url("https://h.example/p?token=secret#f"),
-            "https://h.example/p"
+            "https://h.example"
         );
+        assert_eq!(
+            shown_url("https://hooks.example.com:8443/services/T0/B0/s3cr3tt0ken"),
+            "https://hooks.example.com:8443"
+        );
+        assert_eq!(shown_url("https://h.example?x=1"), "https://h.example");
+        assert_eq!(shown_url("https://h.example"), "https://h.example");
     }
 }

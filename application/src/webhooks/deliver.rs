@@ -333,13 +333,18 @@ impl DeliverWebhook {
                 )
                 .await
                 .map_err(retryable)?;
-            if after.is_some_and(|after| !after.enabled) {
+            // Audited once, by the failure that reached the limit: not by a later one finishing
+            // after it, nor for an endpoint its owner disabled meanwhile.
+            let limit = self.policy.disable_after_failures;
+            if let Some(after) = after
+                .filter(|after| !after.enabled && limit > 0 && after.consecutive_failures == limit)
+            {
                 transaction
                     .audit(NewAuditEvent {
                         user_id: endpoint.owner,
                         details: AuditDetails::new(json!({
                             "webhookId": endpoint.id.to_string(),
-                            "consecutiveFailures": self.policy.disable_after_failures,
+                            "consecutiveFailures": after.consecutive_failures,
                         })),
                         ..NewAuditEvent::new("webhook.disabled", Actor::system(), true)
                     })
@@ -393,7 +398,27 @@ impl JobHandler for DeliverWebhook {
             };
             return self.record(&delivery, &endpoint, attempt, None).await;
         }
-        let sent = self.send(self.request(&endpoint, &delivery, at)?).await;
+        let request = match self.request(&endpoint, &delivery, at) {
+            Ok(request) => request,
+            Err(error) => {
+                // Retrying will not open it: the delivery fails (and can be retried by hand once
+                // the key is back) instead of staying pending behind a buried job.
+                tracing::warn!(webhook = %endpoint.id, error = ?error, "a delivery cannot be signed");
+                let attempt = DeliveryAttempt {
+                    at,
+                    response_status: None,
+                    duration_ms: 0,
+                    response_body: Some(
+                        "not sent: the signing secret cannot be opened (is the key that sealed \
+                         it still in secrets.previous_keys?)"
+                            .to_owned(),
+                    ),
+                    outcome: AttemptOutcome::Failed,
+                };
+                return self.record(&delivery, &endpoint, attempt, None).await;
+            }
+        };
+        let sent = self.send(request).await;
         let next = if sent.delivered || !sent.may_retry {
             None
         } else {
@@ -425,7 +450,7 @@ mod tests {
 
     use futures::executor::block_on;
     use twofa_crypto::{AesGcmSecretCipher, CipherKey};
-    use twofa_domain::{UserId, WebhookResponse};
+    use twofa_domain::{AuditLog as _, UserId, WebhookEndpointId, WebhookResponse};
     use twofa_memory::{
         ManualClock, MemoryAuditLog, MemoryDatabase, MemoryJobQueue, MemoryUnitOfWork,
         SeededSecretGenerator,
@@ -457,10 +482,27 @@ mod tests {
         }
     }
 
-    /// A run repeated after its attempt was recorded (its lease ran out just as the worker
-    /// finished) sends nothing again and records nothing more.
-    #[test]
-    fn a_run_of_an_attempt_already_recorded_sends_nothing() {
+    /// The memory stores of one test: a global endpoint sealed under key `1`, the deliveries
+    /// of `/test` sent to it, and a handler opening secrets with `opening_key`.
+    struct Fixture {
+        ports: WebhookPorts,
+        audit: Arc<MemoryAuditLog>,
+        endpoints: WebhookEndpoints,
+        scope: EndpointScope,
+        endpoint: WebhookEndpointId,
+        receiver: Arc<Failing>,
+        deliver: DeliverWebhook,
+    }
+
+    fn cipher(key: u8, ids: Arc<SeededSecretGenerator>) -> Arc<AesGcmSecretCipher> {
+        Arc::new(AesGcmSecretCipher::new(
+            CipherKey::from_bytes([key; 32]),
+            [],
+            ids,
+        ))
+    }
+
+    fn fixture(opening_key: u8, policy: DeliveryPolicy) -> Fixture {
         let clock = Arc::new(ManualClock::new(
             DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
                 .unwrap()
@@ -472,14 +514,14 @@ mod tests {
         let audit = Arc::new(MemoryAuditLog::new(clock.clone(), ids.clone()));
         let ports = WebhookPorts {
             webhooks: database.webhooks(),
-            unit_of_work: Arc::new(MemoryUnitOfWork::new(&database, queue.clone(), audit)),
+            unit_of_work: Arc::new(MemoryUnitOfWork::new(
+                &database,
+                queue.clone(),
+                audit.clone(),
+            )),
             clock: clock.clone(),
             ids: ids.clone(),
-            cipher: Arc::new(AesGcmSecretCipher::new(
-                CipherKey::from_bytes([1; 32]),
-                [],
-                ids,
-            )),
+            cipher: cipher(1, ids.clone()),
         };
         let scope = EndpointScope::Global {
             admin: UserId::from_uuid(uuid::Uuid::from_u128(1)),
@@ -495,34 +537,140 @@ mod tests {
             },
         ))
         .unwrap();
-        let delivery =
-            block_on(endpoints.send_test(scope, created.endpoint.id, &RequestInfo::default()))
-                .unwrap();
         let receiver = Arc::new(Failing::default());
-        let deliver = DeliverWebhook::new(
-            &ports,
-            receiver.clone(),
-            DeliveryPolicy {
-                retry_schedule: vec![Duration::from_mins(1)],
-                disable_after_failures: 20,
-            },
-        );
-        let first = json!({ "deliveryId": delivery.id, "attempt": 1 });
-        block_on(deliver.handle(&first)).unwrap();
-        assert_eq!(receiver.sent.load(Ordering::SeqCst), 1);
+        let opening = WebhookPorts {
+            cipher: cipher(opening_key, ids),
+            ..ports.clone()
+        };
+        let deliver = DeliverWebhook::new(&opening, receiver.clone(), policy);
+        Fixture {
+            ports,
+            audit,
+            endpoints,
+            scope,
+            endpoint: created.endpoint.id,
+            receiver,
+            deliver,
+        }
+    }
 
-        block_on(deliver.handle(&first)).unwrap();
-        assert_eq!(receiver.sent.load(Ordering::SeqCst), 1, "sent once");
-        let stored = block_on(ports.webhooks.find_delivery(delivery.id))
+    impl Fixture {
+        /// A `webhook.test` delivery, pending.
+        fn test_delivery(&self) -> WebhookDelivery {
+            block_on(
+                self.endpoints
+                    .send_test(self.scope, self.endpoint, &RequestInfo::default()),
+            )
             .unwrap()
+        }
+
+        fn run(&self, delivery: &WebhookDelivery, attempt: u32) {
+            block_on(
+                self.deliver
+                    .handle(&json!({ "deliveryId": delivery.id, "attempt": attempt })),
+            )
             .unwrap();
+        }
+
+        fn stored(&self, delivery: &WebhookDelivery) -> WebhookDelivery {
+            block_on(self.ports.webhooks.find_delivery(delivery.id))
+                .unwrap()
+                .unwrap()
+        }
+
+        fn sent(&self) -> usize {
+            self.receiver.sent.load(Ordering::SeqCst)
+        }
+
+        fn audited(&self, action: &str) -> usize {
+            let page = block_on(self.audit.query(&twofa_domain::AuditQuery {
+                limit: 200,
+                ..twofa_domain::AuditQuery::all()
+            }))
+            .unwrap();
+            page.items
+                .iter()
+                .filter(|event| event.event.action == action)
+                .count()
+        }
+    }
+
+    fn one_retry() -> DeliveryPolicy {
+        DeliveryPolicy {
+            retry_schedule: vec![Duration::from_mins(1)],
+            disable_after_failures: 20,
+        }
+    }
+
+    /// A run repeated after its attempt was recorded (its lease ran out just as the worker
+    /// finished) sends nothing again and records nothing more.
+    #[test]
+    fn a_run_of_an_attempt_already_recorded_sends_nothing() {
+        let fixture = fixture(1, one_retry());
+        let delivery = fixture.test_delivery();
+        fixture.run(&delivery, 1);
+        assert_eq!(fixture.sent(), 1);
+        fixture.run(&delivery, 1);
+        assert_eq!(fixture.sent(), 1, "sent once");
+        let stored = fixture.stored(&delivery);
         assert_eq!(stored.attempts, 1);
         assert_eq!(stored.status, DeliveryStatus::Pending);
 
         // The next attempt's own job still runs.
-        block_on(deliver.handle(&json!({ "deliveryId": delivery.id, "attempt": 2 }))).unwrap();
-        assert_eq!(receiver.sent.load(Ordering::SeqCst), 2);
-        let bodies = receiver.bodies.lock().unwrap();
+        fixture.run(&delivery, 2);
+        assert_eq!(fixture.sent(), 2);
+        let bodies = fixture.receiver.bodies.lock().unwrap();
         assert_eq!(bodies[0], bodies[1], "the same event each attempt");
+    }
+
+    /// A secret no key opens fails the delivery at once, saying why, instead of leaving it
+    /// pending behind a buried job; nothing is sent.
+    #[test]
+    fn a_secret_that_cannot_be_opened_fails_the_delivery() {
+        let fixture = fixture(2, one_retry());
+        let delivery = fixture.test_delivery();
+        fixture.run(&delivery, 1);
+        assert_eq!(fixture.sent(), 0);
+        let stored = fixture.stored(&delivery);
+        assert_eq!(stored.status, DeliveryStatus::Failed);
+        assert_eq!(stored.attempts, 1);
+        assert!(
+            stored
+                .response_body
+                .as_deref()
+                .is_some_and(|body| body.contains("cannot be opened")),
+            "{stored:?}"
+        );
+    }
+
+    /// `webhook.disabled` is audited once, by the failure that reached the limit, not again by
+    /// a delivery that was in flight and fails after it.
+    #[test]
+    fn the_disabling_failure_alone_is_audited() {
+        let fixture = fixture(
+            1,
+            DeliveryPolicy {
+                retry_schedule: Vec::new(),
+                disable_after_failures: 1,
+            },
+        );
+        let first = fixture.test_delivery();
+        let second = fixture.test_delivery();
+        let enabled = block_on(fixture.ports.webhooks.find_endpoint(fixture.endpoint))
+            .unwrap()
+            .unwrap();
+        fixture.run(&first, 1);
+        assert_eq!(fixture.audited("webhook.disabled"), 1);
+        // The second was in flight when the first disabled the endpoint.
+        let attempt = DeliveryAttempt {
+            at: fixture.ports.clock.now(),
+            response_status: Some(500),
+            duration_ms: 3,
+            response_body: None,
+            outcome: AttemptOutcome::Failed,
+        };
+        block_on(fixture.deliver.record(&second, &enabled, attempt, None)).unwrap();
+        assert_eq!(fixture.stored(&second).status, DeliveryStatus::Failed);
+        assert_eq!(fixture.audited("webhook.disabled"), 1, "audited once");
     }
 }

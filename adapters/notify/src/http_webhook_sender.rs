@@ -456,10 +456,6 @@ const FORBIDDEN_V4: [(Ipv4Net, &str); 16] = [
 const FORBIDDEN_V6: [(Ipv6Net, &str); 11] = [
     (v6net([0, 0, 0, 0, 0, 0, 0, 0], 128), "unspecified"),
     (v6net([0, 0, 0, 0, 0, 0, 0, 1], 128), "loopback"),
-    (
-        v6net([0, 0, 0, 0, 0, 0, 0, 0], 96),
-        "IPv4-compatible (deprecated)",
-    ),
     (v6net([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), "local NAT64"),
     (v6net([0x100, 0, 0, 0, 0, 0, 0, 0], 64), "discard-only"),
     (
@@ -477,6 +473,11 @@ const FORBIDDEN_V6: [(Ipv6Net, &str); 11] = [
         "site-local (deprecated)",
     ),
     (v6net([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), "multicast"),
+    // Last, so the narrower ranges inside it (local NAT64) keep their names.
+    (
+        v6net([0, 0, 0, 0, 0, 0, 0, 0], 8),
+        "reserved (IPv4-compatible, SIIT-translated and the rest of ::/8)",
+    ),
 ];
 
 /// IPv4-mapped addresses (`::ffff:a.b.c.d`).
@@ -1006,6 +1007,8 @@ mod tests {
             ("::", "unspecified"),
             ("::1", "loopback"),
             ("::127.0.0.1", "IPv4-compatible"),
+            ("::ffff:0:7f00:1", "SIIT"),
+            ("0:ff::1", "::/8"),
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:10.0.0.1", "private"),
             ("::ffff:169.254.169.254", "link-local"),

@@ -17,8 +17,8 @@ use twofa_domain::{Actor, ActorKind, AuditDetails, NewAuditEvent, UserId, Webhoo
 pub use self::{
     deliver::{DeliverWebhook, DeliveryPolicy, DispatchWebhookEvent, WEBHOOK_DELIVER},
     manage::{
-        CreateWebhookInput, CreatedWebhook, ROTATION_OVERLAP, SECRET_PREFIX, UpdateWebhookInput,
-        WebhookEndpoints, WebhookPorts, WebhookSecret,
+        CreateWebhookInput, CreatedWebhook, ENDPOINTS_PER_OWNER, ROTATION_OVERLAP, SECRET_PREFIX,
+        UpdateWebhookInput, WebhookEndpoints, WebhookPorts, WebhookSecret,
     },
     signature::{sign, signature_header},
 };
@@ -39,6 +39,9 @@ pub enum WebhookError {
     /// Only a failed delivery can be retried by hand.
     #[error("only a failed delivery can be retried")]
     NotRetryable,
+    /// The owner already has [`ENDPOINTS_PER_OWNER`] endpoints.
+    #[error("at most {ENDPOINTS_PER_OWNER} webhook endpoints per owner")]
+    TooMany,
     /// The service's failure.
     #[error(transparent)]
     Fault(#[from] Fault),

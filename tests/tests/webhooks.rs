@@ -347,6 +347,54 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
     app.stop().await;
 }
 
+/// An owner has at most 50 endpoints (each event fans out to every one): the 51st is 409
+/// and makes nothing; another user is not counted; after a delete there is room again. (The
+/// endpoints subscribe to an event the test never causes: nothing is sent.)
+async fn an_owner_has_at_most_fifty_endpoints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let jane = app.signed_up("jane").await;
+    let mut made = Vec::new();
+    for n in 0..50 {
+        let url = format!("https://hooks.example.com/{n}");
+        made.push(endpoint(&app, &jane, "/api/webhooks", &url, &["2fa.enabled"]).await);
+    }
+    let body = json!({ "url": "https://hooks.example.com/51", "events": ["*"] });
+    let refused = call(&app, &jane, Method::POST, "/api/webhooks", Some(&body)).await;
+    problem(refused, 409, "conflict").await;
+    let listed: Value = call(&app, &jane, Method::GET, "/api/webhooks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 50);
+    let bob = app.signed_up("bob").await;
+    endpoint(
+        &app,
+        &bob,
+        "/api/webhooks",
+        "https://hooks.example.com/b",
+        &["2fa.enabled"],
+    )
+    .await;
+    let path = format!("/api/webhooks/{}", id(&made[0]));
+    assert_eq!(
+        call(&app, &jane, Method::DELETE, &path, None)
+            .await
+            .status(),
+        204
+    );
+    endpoint(
+        &app,
+        &jane,
+        "/api/webhooks",
+        "https://hooks.example.com/51",
+        &["2fa.enabled"],
+    )
+    .await;
+    app.run_pending_jobs().await;
+    app.stop().await;
+}
+
 /// A key with `webhooks:read` lists endpoints but cannot make one (403); an access token of
 /// a non-administrator cannot reach the global endpoints (403).
 async fn keys_and_roles_bound_what_reaches_the_endpoints(backend: Backend) {
@@ -804,6 +852,7 @@ twofa_tests::on_every_backend!(
     the_catalogue_lists_every_event_type,
     an_endpoint_belongs_to_its_owner,
     bad_input_is_refused_naming_the_field,
+    an_owner_has_at_most_fifty_endpoints,
     keys_and_roles_bound_what_reaches_the_endpoints,
     events_reach_a_real_receiver_signed_for_an_independent_verifier,
     a_failing_receiver_gets_the_event_at_the_configured_delays,

@@ -62,12 +62,14 @@ pub mod answers {
     pub const ENDPOINT_DISABLED: u32 = 1 << 17;
     /// 409: `conflict` (only a failed delivery is retried).
     pub const NOT_RETRYABLE: u32 = 1 << 18;
+    /// 409: `conflict` (the owner has the most webhook endpoints allowed).
+    pub const ENDPOINT_LIMIT: u32 = 1 << 19;
 }
 
 /// Each declarable answer: its bit, status, description, and whether it carries
 /// `Retry-After` and the `RateLimit-*` headers. Bits of one status are listed together, in
 /// the order their descriptions are joined.
-const ANSWERS: [(u32, u16, &str, bool); 19] = [
+const ANSWERS: [(u32, u16, &str, bool); 20] = [
     (
         answers::BAD_REQUEST,
         400,
@@ -180,6 +182,12 @@ const ANSWERS: [(u32, u16, &str, bool); 19] = [
         answers::NOT_RETRYABLE,
         409,
         "Only a failed delivery can be retried (`conflict`).",
+        false,
+    ),
+    (
+        answers::ENDPOINT_LIMIT,
+        409,
+        "The owner has the most webhook endpoints allowed; delete one first (`conflict`).",
         false,
     ),
     (

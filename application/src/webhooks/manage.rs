@@ -102,6 +102,10 @@ pub struct UpdateWebhookInput {
     pub request: RequestInfo,
 }
 
+/// The most endpoints one owner (a user, or the administrators' global set) may have: each
+/// event of theirs fans out to every one, in one transaction.
+pub const ENDPOINTS_PER_OWNER: usize = 50;
+
 /// The owner's webhook use cases.
 pub struct WebhookEndpoints {
     ports: WebhookPorts,
@@ -117,7 +121,8 @@ impl WebhookEndpoints {
     /// A new endpoint of `scope`, recorded as `webhook.created`.
     ///
     /// # Errors
-    /// `Invalid` for a bad URL, events or description; `Fault`.
+    /// `Invalid` for a bad URL, events or description; `TooMany` past
+    /// [`ENDPOINTS_PER_OWNER`]; `Fault`.
     #[tracing::instrument(name = "create_webhook", skip_all)]
     pub async fn create(
         &self,
@@ -130,6 +135,16 @@ impl WebhookEndpoints {
         let description = checked_description(input.description.as_deref(), &mut invalid);
         if !invalid.is_empty() {
             return Err(WebhookError::Invalid(invalid));
+        }
+        if self
+            .ports
+            .webhooks
+            .list_endpoints(scope.owner())
+            .await?
+            .len()
+            >= ENDPOINTS_PER_OWNER
+        {
+            return Err(WebhookError::TooMany);
         }
         let now = self.ports.clock.now();
         let id = WebhookEndpointId::from_uuid(time_ordered_id(now, self.ports.ids.as_ref()));

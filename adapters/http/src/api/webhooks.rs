@@ -15,7 +15,8 @@ use twofa_application::{
     auth::CallerError,
     webhook_events::catalogue::CATALOGUE,
     webhooks::{
-        CreateWebhookInput, CreatedWebhook, EndpointScope, UpdateWebhookInput, WebhookError,
+        CreateWebhookInput, CreatedWebhook, ENDPOINTS_PER_OWNER, EndpointScope, UpdateWebhookInput,
+        WebhookError,
     },
 };
 use twofa_domain::{
@@ -43,6 +44,7 @@ answered!(WebhookError {
     WebhookError::NotFound => answers::NOT_FOUND, Problem::new(ProblemCode::NotFound, "no such resource");
     WebhookError::Disabled => answers::ENDPOINT_DISABLED, Problem::new(ProblemCode::Conflict, "the webhook endpoint is disabled; enable it first");
     WebhookError::NotRetryable => answers::NOT_RETRYABLE, Problem::new(ProblemCode::Conflict, "only a failed delivery can be retried");
+    WebhookError::TooMany => answers::ENDPOINT_LIMIT, Problem::new(ProblemCode::Conflict, format!("at most {ENDPOINTS_PER_OWNER} webhook endpoints per owner; delete one first"));
     WebhookError::Fault(fault) => answers::SHARED, fault_problem(fault);
 });
 

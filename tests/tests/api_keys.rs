@@ -588,6 +588,46 @@ async fn an_expired_key_is_refused(backend: Backend) {
     app.stop().await;
 }
 
+/// The key list pages newest first: `limit` keys and a `nextCursor` while more remain.
+async fn the_key_list_pages_newest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let jane = app.signed_up("jane").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(new_key(&app, &jane, &["user:read"]).await["id"].clone());
+    }
+    ids.reverse();
+    let first: Value = app
+        .with_bearer(Method::GET, "/api/api-keys?limit=2", &jane.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items: Vec<Value> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["id"].clone())
+        .collect();
+    assert_eq!(items, ids[..2]);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest: Value = app
+        .with_bearer(
+            Method::GET,
+            &format!("/api/api-keys?limit=2&cursor={cursor}"),
+            &jane.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["items"][0]["id"], ids[2]);
+    assert_eq!(rest["nextCursor"], Value::Null);
+    app.run_pending_jobs().await;
+    app.stop().await;
+}
+
 twofa_tests::on_every_backend!(
     a_key_reaches_only_what_its_scopes_grant,
     every_operation_enforces_the_scope_the_document_gives_it,
@@ -598,6 +638,7 @@ twofa_tests::on_every_backend!(
     a_key_is_the_actor_of_what_it_changes,
     each_key_has_its_own_rate_limit,
     an_expired_key_is_refused,
+    the_key_list_pages_newest_first,
 );
 
 /// Two API instances over one database: a key revoked through one is refused by the other

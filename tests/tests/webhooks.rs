@@ -348,7 +348,7 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
 }
 
 /// An owner has at most 50 endpoints (each event fans out to every one): the 51st is 409
-/// and makes nothing; another user is not counted; after a delete there is room again. (The
+/// and makes nothing; the list pages newest first; another user is not counted; after a delete there is room again. (The
 /// endpoints subscribe to an event the test never causes: nothing is sent.)
 async fn an_owner_has_at_most_fifty_endpoints(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -367,6 +367,36 @@ async fn an_owner_has_at_most_fifty_endpoints(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 50);
+    assert_eq!(listed["nextCursor"], Value::Null);
+    // Paged: newest first, each endpoint once, the last page without a cursor.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/webhooks?limit=20&cursor={cursor}"),
+            None => "/api/webhooks?limit=20".to_owned(),
+        };
+        let page: Value = call(&app, &jane, Method::GET, &path, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| id(item).to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = made.iter().rev().map(|e| id(e).to_owned()).collect();
+    assert_eq!(seen, newest_first);
+    let bad = call(&app, &jane, Method::GET, "/api/webhooks?cursor=nope", None).await;
+    problem(bad, 400, "validation_failed").await;
     let bob = app.signed_up("bob").await;
     endpoint(
         &app,

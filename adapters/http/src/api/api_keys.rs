@@ -4,11 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
 use serde::Deserialize;
 use twofa_application::{
     api_keys::{ApiKeyError, CreateApiKeyInput, CreatedApiKey, UpdateApiKeyInput},
-    auth::{CallerError, Fault},
+    auth::CallerError,
 };
 use twofa_domain::{ApiKey, ApiKeyId};
 
@@ -16,7 +20,7 @@ use crate::{
     api::{
         ApiTags,
         auth::{
-            Caller, State, fail, principal,
+            Caller, State, default_limit, fail, page, parse_cursor, principal,
             problems::{Answered, answered, fault_problem, invalid},
             request_info,
             responses::NoContent,
@@ -103,11 +107,14 @@ impl From<&CreatedApiKey> for ApiKeyWithSecret {
     }
 }
 
-/// The caller's keys.
+/// A page of the caller's keys.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct ApiKeyList {
-    /// Every key, newest first, revoked and expired ones included.
+    /// The keys, newest first, revoked and expired ones included.
     pub items: Vec<ApiKeyView>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /api/api-keys`.
@@ -212,19 +219,27 @@ impl ApiKeysApi {
         state: State<'_>,
         request: &Request,
         auth: Caller,
-    ) -> Result<
-        KeysResponse,
-        ApiError<{ <CallerError as Answered>::ANSWERS | <Fault as Answered>::ANSWERS }>,
-    > {
+        /// Page size, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+        /// A previous page's `nextCursor`.
+        cursor: Query<Option<String>>,
+    ) -> Result<KeysResponse, KeyFailure> {
         let principal = principal(&state, request, &auth, None).await?;
+        let before = parse_cursor::<uuid::Uuid, _>(cursor.0.as_deref())?;
         let keys = state
             .api_keys
             .list
             .execute(principal.user_id)
             .await
-            .map_err(fail)?;
+            .map_err(|fault| fail(ApiKeyError::from(fault)))?;
+        let (keys, next_cursor) = page(keys, |key| key.id.as_uuid(), limit.0, before);
         Ok(KeysResponse::Ok(Json(ApiKeyList {
             items: keys.iter().map(ApiKeyView::from).collect(),
+            next_cursor,
         })))
     }
 

@@ -569,6 +569,36 @@ pub(crate) fn default_limit() -> u32 {
     50
 }
 
+/// One page of `items` (newest first): at most `limit` of those after the item `before` (or,
+/// when that one is gone, of those whose time-ordered id is older), and the cursor of the
+/// next page (`None` on the last). For the short lists (a user's keys or webhook endpoints)
+/// that a store answers whole.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> uuid::Uuid,
+    limit: u32,
+    before: Option<uuid::Uuid>,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let start = before.map_or(0, |before| {
+        items
+            .iter()
+            .position(|item| id(item) == before)
+            .map_or_else(
+                || items.iter().take_while(|item| id(item) >= before).count(),
+                |at| at + 1,
+            )
+    });
+    let mut rest = items.into_iter().skip(start);
+    let page: Vec<T> = rest.by_ref().take(limit).collect();
+    let next = if rest.next().is_some() {
+        page.last().map(|item| id(item).to_string())
+    } else {
+        None
+    };
+    (page, next)
+}
+
 /// A list route's `cursor`, parsed as the id it names: 400 `validation_failed` on `cursor` for
 /// anything this route did not give.
 pub(crate) fn parse_cursor<T: std::str::FromStr, const A: u32>(
@@ -584,4 +614,32 @@ pub(crate) fn parse_cursor<T: std::str::FromStr, const A: u32>(
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page;
+
+    fn id(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn pages_follow_each_other_and_survive_a_deleted_cursor() {
+        let items: Vec<uuid::Uuid> = (1..=5).rev().map(id).collect();
+        let (first, next) = page(items.clone(), |item| *item, 2, None);
+        assert_eq!(first, [id(5), id(4)]);
+        assert_eq!(next, Some(id(4).to_string()));
+        let (second, next) = page(items.clone(), |item| *item, 2, Some(id(4)));
+        assert_eq!(second, [id(3), id(2)]);
+        let (last, next_after) = page(items.clone(), |item| *item, 2, Some(id(2)));
+        assert_eq!(last, [id(1)]);
+        assert_eq!(next_after, None);
+        assert!(next.is_some());
+        // The cursor's item was deleted since: the page starts at the next older one.
+        let without_three: Vec<uuid::Uuid> =
+            items.into_iter().filter(|item| *item != id(3)).collect();
+        let (after_gone, _) = page(without_three, |item| *item, 2, Some(id(3)));
+        assert_eq!(after_gone, [id(2), id(1)]);
+    }
 }

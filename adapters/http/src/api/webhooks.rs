@@ -28,7 +28,7 @@ use crate::{
         ApiTags,
         admin::{ACCESS_ANSWERS, administrator},
         auth::{
-            AuthState, Caller, State, default_limit, fail, parse_cursor, principal,
+            AuthState, Caller, State, default_limit, fail, page, parse_cursor, principal,
             problems::{Answered, answered, fault_problem, invalid},
             request_info,
             responses::NoContent,
@@ -151,11 +151,14 @@ pub struct SecretView {
     pub secret: String,
 }
 
-/// Endpoints.
+/// A page of endpoints.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct WebhookList {
-    /// Every endpoint, newest first, enabled or not.
+    /// The endpoints, newest first, enabled or not.
     pub items: Vec<WebhookView>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// Where a delivery stands.
@@ -368,14 +371,19 @@ async fn create<const A: u32>(
 async fn list<const A: u32>(
     state: &AuthState,
     scope: EndpointScope,
+    limit: u32,
+    cursor: Option<&str>,
 ) -> Result<WebhooksResponse, ApiError<A>> {
+    let before = parse_cursor::<uuid::Uuid, A>(cursor)?;
     let endpoints = state
         .webhook_endpoints
         .list(scope)
         .await
         .map_err(|fault| fail(WebhookError::from(fault)))?;
+    let (endpoints, next_cursor) = page(endpoints, |endpoint| endpoint.id.as_uuid(), limit, before);
     Ok(WebhooksResponse::Ok(Json(WebhookList {
         items: endpoints.iter().map(WebhookView::from).collect(),
+        next_cursor,
     })))
 }
 
@@ -563,9 +571,17 @@ impl WebhooksApi {
         state: State<'_>,
         request: &Request,
         auth: Caller,
+        /// Page size, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+        /// A previous page's `nextCursor`.
+        cursor: Query<Option<String>>,
     ) -> Result<WebhooksResponse, OwnFailure> {
         let scope = own(&state, request, &auth, Scope::WebhooksRead).await?;
-        list(&state, scope).await
+        list(&state, scope, limit.0, cursor.0.as_deref()).await
     }
 
     /// One of the caller's endpoints (404 for another user's).
@@ -771,9 +787,17 @@ impl AdminWebhooksApi {
         state: State<'_>,
         request: &Request,
         auth: Caller,
+        /// Page size, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+        /// A previous page's `nextCursor`.
+        cursor: Query<Option<String>>,
     ) -> Result<WebhooksResponse, GlobalFailure> {
         let scope = global(&state, request, &auth).await?;
-        list(&state, scope).await
+        list(&state, scope, limit.0, cursor.0.as_deref()).await
     }
 
     /// One global endpoint.

@@ -834,7 +834,8 @@ async fn a_failed_delivery_is_retried_by_hand(backend: Backend) {
 }
 
 /// No signing secret (the `whsec_` text or its key) nor a signature is put in a job payload
-/// the stores keep or in a log line, across creation, rotation and a delivery signed by both.
+/// the stores keep, an audit event or a log line, across creation, rotation and a delivery
+/// signed by both; the audit trail keeps no URL path.
 async fn signing_secrets_stay_out_of_jobs_and_logs(backend: Backend) {
     let app = spawn_app_with(reachable(backend)).await;
     let jane = app.signed_up("jane").await;
@@ -871,6 +872,19 @@ async fn signing_secrets_stay_out_of_jobs_and_logs(backend: Backend) {
         for secret in &secrets {
             assert!(!payload.contains(secret.as_str()), "{payload}");
         }
+    }
+    // Nor the audit trail, which keeps the endpoint's scheme and host only (a receiver's
+    // token may be in the path).
+    let audit = call(&app, &jane, Method::GET, "/api/audit-logs?limit=200", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("webhook.created"), "{audit}");
+    assert!(audit.contains("webhook.secret_rotated"), "{audit}");
+    assert!(!audit.contains(&hook_url(&server)), "{audit}");
+    for secret in &secrets {
+        assert!(!audit.contains(secret.as_str()), "{audit}");
     }
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     app.assert_no_secret_in_logs(&secrets);
